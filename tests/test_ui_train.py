@@ -1,0 +1,218 @@
+"""The training dashboard driven as a person would (set values, click buttons), asserting on what they would see."""
+import math, shutil, threading, time
+from pathlib import Path
+
+import pytest
+
+from distill.health import health_verdict, level_health
+from distill.modelfile import load_model, read_metadata
+from distill.train import (CheckpointSaved, EpochEnd, TrainFinished, TrainParams, TrainStarted, TrainWarning,
+                           checkpoint_path)
+from distill.ui.train import TrainingDashboard
+from conftest import TINY
+
+TINY_TRAINING = dict(epochs=2, batch_size=8, min_steps_per_epoch=2, augment=False)
+PNG = b"\x89PNG"
+
+
+def dashboard(dataset, model_path, **train) -> TrainingDashboard:
+    return TrainingDashboard(str(dataset), str(model_path), train_params={**TINY_TRAINING, **train}, config_overrides=TINY)
+
+
+def run(button, dash_or_panel, timeout=120):
+    "Click `button` and wait for the background job it starts."
+    button.click()
+    assert dash_or_panel.job is not None
+    dash_or_panel.job.join(timeout)
+    assert not dash_or_panel.job.running
+
+
+def png(image) -> bool: return bytes(image.value[:4]) == PNG
+
+
+def wait_for(condition, timeout=30.0):
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+# ---------------------------------------------------------------- settings and scan
+
+def test_scan_shows_summary_skipped_files_and_automatic_codebook_size(demo_corpus, tmp_path):
+    folder = tmp_path / "sounds"
+    shutil.copytree(demo_corpus, folder)
+    (folder / "notes.txt").write_text("not a sound")
+    dash = TrainingDashboard(str(folder), str(tmp_path / "m.distill"))
+    dash.scan_button.click()
+    assert "8 usable files" in dash.scan_info.value and "notes.txt: not an audio file" in dash.scan_info.value
+    assert dash.codebook_size.label == "auto (64 for 8 files)" and dash.codebook_size.value == 0
+    assert dash.config_overrides()["codebook_size"] is None             # auto: train_vqvae picks the size
+    dash.codebook_size.value = 32
+    assert dash.config_overrides()["codebook_size"] == 32
+
+
+def test_widgets_start_from_the_given_settings_and_pass_the_rest_through(tmp_path):
+    dash = TrainingDashboard("x", "m.distill", train_params=TrainParams(epochs=7, batch_size=4),
+                             config_overrides=dict(TINY, rvq_levels=2, commitment_weight=0.5))
+    assert (dash.epochs.value, dash.rvq_levels.value, dash.codebook_dim.value, dash.commitment_weight.value) == (7, 2, 8, 0.5)
+    assert dash.codebook_size.label == "16"
+    assert dash.train_params() == TrainParams(epochs=7, batch_size=4)
+    assert dash.config_overrides() == dict(hidden=32, latent_dim=16, res_blocks=1, codebook_size=16, rvq_levels=2,
+                                           codebook_dim=8, commitment_weight=0.5)
+
+
+# ---------------------------------------------------------------- training
+
+def test_training_fills_plot_table_heatmap_light_preview_and_opens_the_prior_panel(demo_corpus, tmp_path):
+    path = tmp_path / "tiny.distill"
+    dash = dashboard(demo_corpus, path, preview_every=2)
+    assert dash.prior.start_button.disabled                           # no model yet
+    dash.rvq_levels.value, dash.commitment_weight.value = 2, 0.4
+    run(dash.start_button, dash)
+    assert dash.progress.max == 2 and dash.progress.value == 2 and dash.progress.bar_style == "success"
+    assert dash.health_table.value.count("<tr>") == 1 + 2             # header + one row per level
+    assert "Structure" in dash.health_table.value and "Detail" in dash.health_table.value
+    assert png(dash.loss_plot) and png(dash.heatmap)
+    assert [h["epoch"] for h in dash.history] == [1, 2]
+    model = load_model(path)
+    assert (model.config.rvq_levels, model.config.commitment_weight, model.config.hidden) == (2, 0.4, 32)
+    assert health_verdict(level_health(model.usage)).sentence in dash.light.value
+    assert "Finished 2 epochs" in dash.status.value and "tiny.distill" in dash.status.value
+    assert len(dash.preview_original.value) > 1000 and len(dash.preview_reconstruction.value) > 1000
+    assert dash.prior.model_path.value == str(path) and not dash.prior.start_button.disabled
+    assert not dash.start_button.disabled and dash.cancel_button.disabled and not dash.resume_button.disabled
+
+
+def test_low_utilisation_is_listed_as_a_warning(demo_corpus, tmp_path):
+    dash = dashboard(demo_corpus, tmp_path / "wide.distill", epochs=1)
+    dash.codebook_size.value = 1024                                    # far too many codes for 8 short files
+    run(dash.start_button, dash)
+    assert dash.warnings and all(isinstance(w, TrainWarning) for w in dash.warnings)
+    assert "warning" in dash.warning_list.value and "uses only" in dash.warning_list.value
+    assert "Warning" in dash.light.value or "Collapsed" in dash.light.value
+
+
+def test_cancel_then_resume_continues_from_the_checkpoint_epoch(demo_corpus, tmp_path):
+    path = tmp_path / "resume.distill"
+    dash = dashboard(demo_corpus, path, epochs=4)
+    cancelled = []
+    def cancel_after_epoch_2(change):
+        # runs in the training thread as the progress bar moves: cancel exactly once, after epoch 2
+        if change.new == 2 and not cancelled: cancelled.append(1); dash.cancel_button.click()
+    dash.progress.observe(cancel_after_epoch_2, "value")
+    run(dash.start_button, dash)
+    assert dash.finished.cancelled and dash.progress.value == 2 and dash.progress.bar_style == "warning"
+    assert "Cancelled after epoch 2" in dash.status.value and "Resume" in dash.status.value
+    assert read_metadata(checkpoint_path(path))["extra"]["epoch"] == 2
+    assert not dash.resume_button.disabled
+
+    run(dash.resume_button, dash)
+    assert dash.started.start_epoch == 2
+    assert [h["epoch"] for h in dash.history] == [1, 2, 3, 4]        # the loss plot keeps the first two epochs
+    assert not dash.finished.cancelled and dash.progress.value == dash.progress.max == 4
+    assert "Finished 4 epochs" in dash.status.value
+
+
+def test_resume_after_a_restart_reads_the_history_from_the_checkpoint(demo_corpus, tmp_path):
+    path = tmp_path / "restart.distill"
+    first = dashboard(demo_corpus, path, epochs=3)
+    first.progress.observe(lambda c: c.new == 1 and first.cancel_button.click(), "value")
+    run(first.start_button, first)
+    second = dashboard(demo_corpus, path, epochs=3)                   # a new dashboard, as after a kernel restart
+    run(second.resume_button, second)
+    assert second.started.start_epoch == 1 and [h["epoch"] for h in second.history] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("problem, expected", [
+    ("missing", "dataset folder not found"),
+    ("too_few", "only 2 usable audio files (at least 5 needed)"),
+])
+def test_a_bad_dataset_folder_gives_one_clear_error_line(demo_corpus, tmp_path, problem, expected):
+    folder = tmp_path / problem
+    if problem == "too_few":
+        folder.mkdir()
+        for f in sorted(demo_corpus.iterdir())[:2]: shutil.copy(f, folder)
+    dash = dashboard(folder, tmp_path / "m.distill")
+    run(dash.start_button, dash)                                       # no exception escapes the click
+    assert expected in dash.status.value and "distill-status-error" in dash.status.value
+    assert "\n" not in dash.status.value and "Traceback" not in dash.status.value
+    assert dash.progress.bar_style == "danger" and not dash.start_button.disabled and dash.cancel_button.disabled
+    dash.scan_button.click()
+    assert expected in dash.scan_info.value
+
+
+def test_start_without_a_folder_or_resume_without_a_checkpoint_says_what_to_do(demo_corpus, tmp_path):
+    dash = dashboard("", tmp_path / "m.distill")
+    dash.start_button.click()
+    assert dash.job is None and "Choose a dataset folder first" in dash.status.value
+    dash.dataset.value = str(demo_corpus)
+    assert dash.resume_button.disabled                                 # nothing to resume yet
+    run(dash.resume_button, dash)                                      # clicked anyway (e.g. from code)
+    assert "no checkpoint to resume from" in dash.status.value
+
+
+# ---------------------------------------------------------------- loading a model, the prior panel
+
+def test_load_model_shows_its_health_and_opens_the_prior_panel(tiny_model, tmp_path):
+    dash = TrainingDashboard()
+    dash.prior.model_path.value = str(tiny_model)
+    dash.prior.load_button.click()
+    assert dash.model is not None and png(dash.heatmap)
+    assert health_verdict(level_health(dash.model.usage)).sentence in dash.light.value
+    assert "3 levels" in dash.prior.model_info.value and not dash.prior.start_button.disabled
+    bad = tmp_path / "bad.distill"; bad.write_text("not a model")
+    assert dash.load(bad) is None
+    assert "bad.distill" in dash.prior.status.value and "distill-status-error" in dash.prior.status.value
+    assert dash.load(tmp_path / "nowhere.distill") is None and "not found" in dash.prior.status.value
+
+
+def _fake_prior_api(calls: list):
+    "A stand-in for distill.prior (train_prior, PriorTrainParams) that memorises at epoch 3 and waits to be stopped."
+    from distill.prior import MemorisationWarning, PriorTrainParams
+
+    def train_prior(model_path, dataset, params=None, cancel=None, resume=False, progress=None, **overrides):
+        calls.append(dict(model_path=model_path, dataset=dataset, params=params, resume=resume, overrides=overrides))
+        yield TrainStarted("prior", params.epochs, 0, "cpu", {"files": 8}, {})
+        for epoch, (train, val) in enumerate([(20.0, 22.0), (12.0, 18.0), (6.0, 25.0)], 1):
+            yield EpochEnd("prior", epoch, params.epochs, math.log(train), math.log(val), [], 0.01, epoch == 2,
+                           extra=dict(train_perplexity=train, val_perplexity=val))
+        yield MemorisationWarning("prior", 3, "the prior is memorising the training files", 6.0, 25.0)
+        stopped = cancel.wait(20)
+        yield CheckpointSaved("prior", 3, Path(f"{model_path}.prior.ckpt"))
+        yield TrainFinished("prior", Path(model_path), Path(f"{model_path}.prior.ckpt"), 3, math.log(12), math.log(18), 2,
+                            [], stopped, extra=dict(train_perplexity=12.0, val_perplexity=18.0))
+    return train_prior, PriorTrainParams
+
+
+def test_memorisation_warning_offers_stop_and_keep_best(tiny_model, demo_corpus):
+    calls = []
+    dash = TrainingDashboard(str(demo_corpus), prior_api=_fake_prior_api(calls),
+                             prior_train_params=dict(batch_size=4), prior_overrides=dict(d_model=32))
+    dash.load(tiny_model)
+    dash.prior.epochs.value = 10
+    dash.prior.start_button.click()
+    panel = dash.prior
+    wait_for(lambda: panel.keep_best_button.layout.display != "none")
+    assert "Memorising" in panel.memorisation.value and "25.00" in panel.memorisation.value
+    assert png(panel.plot) and panel.progress.value == 3 and panel.progress.max == 10
+    panel.keep_best_button.click()
+    panel.job.join(20)
+    assert calls[0]["params"].epochs == 10 and calls[0]["params"].batch_size == 4
+    assert calls[0]["overrides"] == dict(d_model=32) and calls[0]["dataset"] == str(demo_corpus)
+    assert "Stopped after epoch 3" in panel.status.value and "18.00 at epoch 2" in panel.status.value
+    assert panel.keep_best_button.layout.display == "none" and not panel.start_button.disabled
+
+
+def test_prior_panel_trains_a_real_prior_into_the_model_file(tiny_model, demo_corpus, tmp_path):
+    path = tmp_path / "with_prior.distill"
+    shutil.copy(tiny_model, path)
+    dash = TrainingDashboard(str(demo_corpus), prior_train_params=dict(batch_size=4, min_steps_per_epoch=2),
+                             prior_overrides=dict(d_model=32, n_layers=1, n_heads=2, window=16))
+    dash.load(path)
+    dash.prior.epochs.value = 2
+    run(dash.prior.start_button, dash.prior)
+    assert "Prior trained" in dash.prior.status.value, dash.prior.status.value
+    assert [h["epoch"] for h in dash.prior.history] == [1, 2] and png(dash.prior.plot)
+    assert dash.prior.progress.value == 2 and "prior: yes" in dash.prior.model_info.value
+    assert load_model(path).prior is not None
