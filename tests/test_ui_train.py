@@ -164,7 +164,7 @@ def test_load_model_shows_its_health_and_opens_the_prior_panel(tiny_model, tmp_p
     bad = tmp_path / "bad.distill"; bad.write_text("not a model")
     assert dash.load(bad) is None
     assert "bad.distill" in dash.prior.status.value and "distill-status-error" in dash.prior.status.value
-    assert dash.load(tmp_path / "nowhere.distill") is None and "not found" in dash.prior.status.value
+    assert dash.load(tmp_path / "nowhere.distill") is None and "no such model file" in dash.prior.status.value
 
 
 def _fake_prior_api(calls: list):
@@ -216,3 +216,17 @@ def test_prior_panel_trains_a_real_prior_into_the_model_file(tiny_model, demo_co
     assert [h["epoch"] for h in dash.prior.history] == [1, 2] and png(dash.prior.plot)
     assert dash.prior.progress.value == 2 and "prior: yes" in dash.prior.model_info.value
     assert load_model(path).prior is not None
+
+
+def test_the_prior_waits_for_a_model_and_for_model_training_to_finish(tiny_model, demo_corpus, tmp_path):
+    path = tmp_path / "busy.distill"
+    shutil.copy(tiny_model, path)
+    dash = dashboard(demo_corpus, path, epochs=1)
+    dash.prior.start_button.click()                                    # disabled, but clicked from code anyway
+    assert dash.prior.job is None and "load one" in dash.prior.status.value
+    dash.load(path)
+    dash.start_button.click()                                          # retrains the file the prior would write into
+    dash.prior.start_button.click()
+    assert dash.prior.job is None and "Wait for the model training to finish" in dash.prior.status.value
+    dash.job.join(120)
+    assert "Ready to train the prior" in dash.prior.status.value and not dash.prior.start_button.disabled

@@ -33,7 +33,7 @@ def codebook_size_options(n_files: int | None = None, also: int | None = None) -
     sizes = sorted(set(CODEBOOK_SIZES) | ({also} if also else set()))
     return [(auto, 0)] + [(str(s), s) for s in sizes]
 
-# %% ../../nbs/11_ui_train.ipynb #af7d9308
+# %% ../../nbs/11_ui_train.ipynb #ae205f26
 def history_figure(history: list[dict], series: dict[str, str], ylabel: str, best_epoch: int | None = None,
                    log: bool = False, title: str = ""):
     "A per-epoch plot of `history` rows (dicts with `epoch` and each `series` key); a Figure made without pyplot."
@@ -60,7 +60,7 @@ def usage_heatmap_png(counts) -> bytes:
     from matplotlib.figure import Figure
     fig = Figure(figsize=(min(12, 3 + counts.shape[1] / 20), 0.45 * counts.shape[0] + 1.3))
     plot_usage_heatmap(counts, title="Codebook usage over the training files", ax=fig.subplots())
-    return figure_png(fig)
+    return figure_png(fig, dpi=96)
 
 # %% ../../nbs/11_ui_train.ipynb #417c0e32
 STATUS_COLOURS = {"info": "inherit", "ok": "#2e7d32", "warn": "#a86b00", "error": "#d62d20"}
@@ -83,7 +83,7 @@ def epoch_line(e: EpochEnd) -> str:
     return (f"Epoch {e.epoch}/{e.epochs} · loss {e.train_loss:.4f} train, {e.val_loss:.4f} validation · "
             f"{e.seconds:.1f} s{' · best so far' if e.best else ''}")
 
-# %% ../../nbs/11_ui_train.ipynb #e57ae883
+# %% ../../nbs/11_ui_train.ipynb #cafe2501
 _CSS = """<style>
 .distill-train table.distill-health { font-size: 13px; }
 .distill-train table.distill-health th { white-space: nowrap; text-align: left; font-weight: 600; border-bottom: 1px solid #bbb; padding: 2px 10px; }
@@ -105,9 +105,15 @@ def _row(*children, **layout) -> W.HBox: return W.HBox(list(children), layout=W.
 def _show(widget: W.Widget, visible: bool = True): widget.layout.display = None if visible else "none"
 def _button(description: str, icon: str, style: str = "", width: str = "112px") -> W.Button:
     return W.Button(description=description, icon=icon, button_style=style, layout=W.Layout(width=width))
+def _epoch_counter(progress: W.IntProgress) -> W.HTML:
+    "A small 'epoch 3 of 40' label that follows `progress`."
+    label = W.HTML(layout=W.Layout(margin="0 0 0 8px"))
+    def update(_=None): label.value = f"<span class='distill-muted'>epoch {progress.value} of {progress.max}</span>"
+    progress.observe(update, ["value", "max"]); update()
+    return label
 def _pre(text: str) -> str: return f'<pre class="distill-muted" style="margin:0;white-space:pre-wrap">{html.escape(text)}</pre>'
 
-# %% ../../nbs/11_ui_train.ipynb #1e1a29e6
+# %% ../../nbs/11_ui_train.ipynb #266f12ab
 def _prior_api():
     from distill.prior import train_prior, PriorTrainParams   # imported late: only prior training needs it
     return train_prior, PriorTrainParams
@@ -121,7 +127,10 @@ class PriorPanel:
         self.dataset_folder, self.train_params = dataset_folder, dict(train_params or {})
         self.config_overrides, self.api = dict(config_overrides or {}), api
         self.job: BackgroundJob | None = None
+        self.active = False
         self.loaded: str | None = None   # the model file the panel works on
+        self.blocked_by: Callable[[], str] = lambda: ""   # why the panel must wait (set by the dashboard)
+        self.refresh_buttons: Callable[[], None] = self._buttons   # the dashboard's buttons depend on this panel too
         self.history: list[dict] = []
         self.warnings: list = []
         self.last_event = None
@@ -153,13 +162,13 @@ class PriorPanel:
         self.widget = W.VBox([
             _heading("Prior: learn which codes follow which"),
             _row(self.model_path, self.load_button), self.model_info,
-            _row(self.epochs, self.start_button, self.cancel_button, self.resume_button, self.progress),
+            _row(self.epochs, self.start_button, self.cancel_button, self.resume_button, self.progress, _epoch_counter(self.progress)),
             self.status,
             _row(self.memorisation, self.keep_best_button),
             _row(self.plot, self.warning_list, align_items="flex-start")])
 
     @property
-    def running(self) -> bool: return self.job is not None and self.job.running
+    def running(self) -> bool: return self.active   # from Start until the job's `on_done`, not just while its thread lives
     @property
     def ready(self) -> bool:
         "A model was trained or loaded, and the path field still names it."
@@ -173,12 +182,12 @@ class PriorPanel:
         self.status.value = status_html("Ready to train the prior of this model.")
         self._buttons()
 
-    def _buttons(self, running: bool | None = None):
-        running = self.running if running is None else running
-        self.start_button.disabled = running or not self.ready
-        self.resume_button.disabled = running or not self.ready   # without a checkpoint, train_prior says so in one line
+    def _buttons(self):
+        running, blocked = self.running, bool(self.blocked_by())
+        self.start_button.disabled = running or blocked or not self.ready
+        self.resume_button.disabled = running or blocked or not self.ready   # without a checkpoint, train_prior says so
         self.cancel_button.disabled = not running
-        self.load_button.disabled = running
+        self.load_button.disabled = running or blocked
 
     def _fail(self, message: str):
         self.status.value = status_html(message, "error")
@@ -188,6 +197,7 @@ class PriorPanel:
         if self.running: return
         model_path, folder = self.loaded, self.dataset_folder().strip()
         if not self.ready: return self._fail("Train a model above, or load one (Load model), first.")
+        if self.blocked_by(): return self._fail(self.blocked_by())
         if not folder: return self._fail("Choose the dataset folder the model was trained on (Dataset folder above).")
         try: train_prior, params_class = self.api or _prior_api()
         except ImportError: return self._fail("Prior training is not available: the distill.prior module is missing.")
@@ -197,9 +207,10 @@ class PriorPanel:
         self.progress.bar_style = "info"
         self.status.value = status_html("Encoding the dataset through the model…")
         events = lambda cancel: train_prior(model_path, folder, params=params, cancel=cancel, resume=resume, **self.config_overrides)
+        self.active = True
         self.job = BackgroundJob(events, self._on_event, self._on_done)
         self.job.start()
-        self._buttons()
+        self.refresh_buttons()
 
     def cancel(self):
         "Ask the running prior training to stop (it keeps a checkpoint and its best state)."
@@ -261,9 +272,10 @@ class PriorPanel:
         if error:
             self.progress.bar_style = "danger"
             self._fail(error)
-        self._buttons(running=False)   # called from the job's thread, which is still alive
+        self.active = False
+        self.refresh_buttons()
 
-# %% ../../nbs/11_ui_train.ipynb #b852c7ce
+# %% ../../nbs/11_ui_train.ipynb #2210ac8c
 class TrainingDashboard:
     "Train an RVQ-VAE (then its prior) from a notebook; display `.widget`."
     def __init__(self, dataset: str = "", model_path: str = "model.distill", train_params: TrainParams | dict | None = None,
@@ -273,6 +285,7 @@ class TrainingDashboard:
         overrides = dict(config_overrides or {})
         defaults = VQVAEConfig()
         self.job: BackgroundJob | None = None
+        self.active = False
         self.scan: DatasetScan | None = None
         self.audio = AudioParams()
         self.history: list[dict] = []
@@ -331,6 +344,8 @@ class TrainingDashboard:
         self.resume_button.on_click(lambda _: self.start(resume=True))
         self.cancel_button.on_click(lambda _: self.cancel())
         self.prior.load_button.on_click(lambda _: self.load(self.prior.model_path.value))
+        self.prior.blocked_by = lambda: "Wait for the model training to finish (or cancel it) first." if self.running else ""
+        self.prior.refresh_buttons = self._buttons
         self.output.observe(lambda _: self._buttons(), "value")
         self._buttons()
 
@@ -345,7 +360,7 @@ class TrainingDashboard:
             _heading("Model and training"),
             W.GridBox([self.codebook_size, self.rvq_levels, self.codebook_dim, self.commitment_weight, self.epochs, self.output],
                       layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
-            _row(self.start_button, self.cancel_button, self.resume_button, self.progress),
+            _row(self.start_button, self.cancel_button, self.resume_button, self.progress, _epoch_counter(self.progress)),
             self.status,
             _heading("Progress"),
             _row(self.loss_plot, self.loss_placeholder,
@@ -359,7 +374,7 @@ class TrainingDashboard:
 
     # ---- state ------------------------------------------------------------------------------------------------
     @property
-    def running(self) -> bool: return self.job is not None and self.job.running
+    def running(self) -> bool: return self.active   # from Start until the job's `on_done`, not just while its thread lives
 
     def train_params(self) -> TrainParams:
         "How to train: the given `train_params` with the epochs from the widget."
@@ -370,13 +385,13 @@ class TrainingDashboard:
         return {**self.config_extras, "codebook_size": self.codebook_size.value or None, "rvq_levels": self.rvq_levels.value,
                 "codebook_dim": self.codebook_dim.value, "commitment_weight": self.commitment_weight.value}
 
-    def _buttons(self, running: bool | None = None):
-        running = self.running if running is None else running
-        self.start_button.disabled = running
-        self.resume_button.disabled = running or not checkpoint_path(self.output.value.strip() or "model.distill").exists()
+    def _buttons(self):
+        running = self.running
+        self.start_button.disabled = self.resume_button.disabled = running or self.prior.running
+        if not checkpoint_path(self.output.value.strip() or "model.distill").exists(): self.resume_button.disabled = True
         self.cancel_button.disabled = not running
         self.scan_button.disabled = running
-        self.prior.load_button.disabled = running
+        self.prior._buttons()
 
     def _fail(self, message: str):
         self.status.value = status_html(message, "error")
@@ -417,6 +432,7 @@ class TrainingDashboard:
         self.warning_list.value = ""
         self.progress.bar_style, self.progress.max, self.progress.value = "info", params.epochs, 0
         self.status.value = status_html("Scanning the dataset…" if not resume else "Resuming from the checkpoint…")
+        self.active = True
         self.job = BackgroundJob(events, self._on_event, self._on_done)
         self.job.start()
         self._buttons()
@@ -486,7 +502,8 @@ class TrainingDashboard:
 
     def _on_done(self, error: str | None):
         if error: self._fail(error)
-        self._buttons(running=False)   # called from the job's thread, which is still alive
+        self.active = False
+        self._buttons()
 
     # ---- models -----------------------------------------------------------------------------------------------
     def show_model(self, model: DistillModel, caption: str = "stored usage statistics"):
@@ -507,10 +524,12 @@ class TrainingDashboard:
     def load(self, path):
         "Open a trained model file: show its health and make the prior panel available for it."
         path = str(path).strip()
-        try:
-            model = load_model(path)
-        except (ValueError, OSError) as e:   # ModelFileError names the file; a missing file too
-            self.prior.status.value = status_html(str(e) if isinstance(e, ValueError) else f"{path}: model file not found", "error")
+        if not path or not Path(path).is_file():
+            self.prior.status.value = status_html(f"{path}: no such model file" if path else "Type the path of a .distill file first.", "error")
+            return None
+        try: model = load_model(path)
+        except ValueError as e:   # ModelFileError: one sentence naming the file
+            self.prior.status.value = status_html(str(e), "error")
             return None
         self.show_model(model)
         self.prior.set_model(path, model)

@@ -57,25 +57,28 @@ def test_training_dashboard_in_jupyterlab(tmp_path):
     shutil.copy(NOTEBOOK, root)
     lab = JupyterLab(root, tmp_path / "jupyter", env={"DISTILL_E2E_WORK": str(work), "DISTILL_HOME": str(tmp_path / "library")})
     SCREENSHOT.parent.mkdir(exist_ok=True)
-    t0 = time.time()
+    t0, times = time.time(), {}
     try:
-        lab.start()
+        lab.start(); times["lab ready"] = time.time() - t0
         with lab_page(lab) as page:
             try:
                 open_notebook(page, lab, NOTEBOOK.name)
                 start = page.locator(".distill-train button.distill-start")
-                start.wait_for(timeout=120_000)
+                start.wait_for(timeout=120_000); times["dashboard shown"] = time.time() - t0
                 # the kernel is the interpreter running this test (the project's venv)
                 kernel_python = (work / "kernel.txt").read_text().splitlines()[0]
                 assert kernel_python == sys.executable, f"kernel runs {kernel_python}, expected {sys.executable}"
 
                 start.click()
                 s = wait_until(page, lambda: _training_done(page), 180, "the health table and a complete progress bar")
+                times["trained"] = time.time() - t0
+                assert start.is_enabled(), "Start stays disabled after training"
                 assert s["verdict"].strip(), "no health sentence after training"
                 assert page.locator(".distill-train img.distill-loss").evaluate("img => img.naturalWidth") > 0
 
                 page.locator(".distill-train button.distill-prior-start").click()
                 wait_until(page, lambda: _prior_done(page), 180, "the prior's perplexity plot and a complete progress bar")
+                times["prior trained"] = time.time() - t0
                 page.locator(".distill-train").screenshot(path=str(SCREENSHOT))
             except Exception:
                 page.screenshot(path=str(SCREENSHOT.with_name("e2e_training_dashboard_failure.png")), full_page=True)
@@ -86,4 +89,5 @@ def test_training_dashboard_in_jupyterlab(tmp_path):
         kernel = work / "kernel.txt"
         if kernel.exists(): stop_process(int(kernel.read_text().splitlines()[1]))
     assert SCREENSHOT.stat().st_size > 10_000
-    print(f"e2e: {time.time() - t0:.1f} s, screenshot {SCREENSHOT}")
+    times["shut down"] = time.time() - t0
+    print("e2e timeline (s):", ", ".join(f"{k} {v:.1f}" for k, v in times.items()), f"— screenshot {SCREENSHOT}")
