@@ -1,5 +1,5 @@
 """The training dashboard driven as a person would (set values, click buttons), asserting on what they would see."""
-import math, shutil, threading, time
+import math, shutil, time
 from pathlib import Path
 
 import pytest

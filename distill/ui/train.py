@@ -113,7 +113,7 @@ def _epoch_counter(progress: W.IntProgress) -> W.HTML:
     return label
 def _pre(text: str) -> str: return f'<pre class="distill-muted" style="margin:0;white-space:pre-wrap">{html.escape(text)}</pre>'
 
-# %% ../../nbs/11_ui_train.ipynb #266f12ab
+# %% ../../nbs/11_ui_train.ipynb #3978dee7
 def _prior_api():
     from distill.prior import train_prior, PriorTrainParams   # imported late: only prior training needs it
     return train_prior, PriorTrainParams
@@ -133,11 +133,11 @@ class PriorPanel:
         self.refresh_buttons: Callable[[], None] = self._buttons   # the dashboard's buttons depend on this panel too
         self.history: list[dict] = []
         self.warnings: list = []
-        self.last_event = None
         self.model_path = W.Text(description="Model file", placeholder="path/to/model.distill", style=_LABEL,
                                  layout=W.Layout(width="460px"))
         self.load_button = W.Button(description="Load model", icon="folder-open", layout=W.Layout(width="120px"))
         self.model_info = W.HTML()
+        # 30 = PriorTrainParams' default, without importing distill.prior before it is needed
         self.epochs = W.BoundedIntText(value=self.train_params.pop("epochs", 30), min=1, max=100_000,
                                        description="Prior epochs", style=_LABEL, layout=W.Layout(width="210px"))
         self.start_button = _button("Train prior", "play", "primary", width="130px")
@@ -224,7 +224,6 @@ class PriorPanel:
             self.status.value = status_html("Stopping: the model file keeps the prior's best validation state…", "warn")
 
     def _on_event(self, e):
-        self.last_event = e
         if isinstance(e, TrainStarted):
             self.progress.max, self.progress.value = e.epochs, e.start_epoch
             if e.start_epoch and self.api is None:   # resumed: earlier epochs come from the checkpoint (also after a restart)

@@ -4,13 +4,14 @@ Everything lives in temporary folders (JUPYTER_* and IPYTHONDIR), the kernel is 
 installed into the temporary data folder), and leaving the `with` block stops the browser, the kernels and the server.
 """
 from __future__ import annotations
-import json, os, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
+import json, os, secrets, signal, socket, subprocess, sys, time, urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
+                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync",
+                 "--disable-dev-shm-usage"]  # small /dev/shm in containers
 
 
 def free_port() -> int:
