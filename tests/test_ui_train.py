@@ -57,7 +57,10 @@ def test_widgets_start_from_the_given_settings_and_pass_the_rest_through(tmp_pat
                              config_overrides=dict(TINY, rvq_levels=2, commitment_weight=0.5))
     assert (dash.epochs.value, dash.rvq_levels.value, dash.codebook_dim.value, dash.commitment_weight.value) == (7, 2, 8, 0.5)
     assert dash.codebook_size.label == "16"
-    assert dash.train_params() == TrainParams(epochs=7, batch_size=4)
+    assert dash.progress.max == 7
+    dash.epochs.value = 12                                             # idle: the progress bar follows the field
+    assert dash.progress.max == 12 and "epoch 0 of 12" in dash.epoch_counter.value
+    assert dash.train_params() == TrainParams(epochs=12, batch_size=4)
     assert dash.config_overrides() == dict(hidden=32, latent_dim=16, res_blocks=1, codebook_size=16, rvq_levels=2,
                                            codebook_dim=8, commitment_weight=0.5)
 

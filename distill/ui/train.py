@@ -83,7 +83,7 @@ def epoch_line(e: EpochEnd) -> str:
     return (f"Epoch {e.epoch}/{e.epochs} · loss {e.train_loss:.4f} train, {e.val_loss:.4f} validation · "
             f"{e.seconds:.1f} s{' · best so far' if e.best else ''}")
 
-# %% ../../nbs/11_ui_train.ipynb #cafe2501
+# %% ../../nbs/11_ui_train.ipynb #1cec8ca0
 _CSS = """<style>
 .distill-train table.distill-health { font-size: 13px; }
 .distill-train table.distill-health th { white-space: nowrap; text-align: left; font-weight: 600; border-bottom: 1px solid #bbb; padding: 2px 10px; }
@@ -111,9 +111,14 @@ def _epoch_counter(progress: W.IntProgress) -> W.HTML:
     def update(_=None): label.value = f"<span class='distill-muted'>epoch {progress.value} of {progress.max}</span>"
     progress.observe(update, ["value", "max"]); update()
     return label
+def _follow_epochs(epochs: W.BoundedIntText, progress: W.IntProgress, running: Callable[[], bool]):
+    "While idle, the progress bar's end follows the epochs field."
+    def update(change):
+        if not running(): progress.max = change.new
+    epochs.observe(update, "value")
 def _pre(text: str) -> str: return f'<pre class="distill-muted" style="margin:0;white-space:pre-wrap">{html.escape(text)}</pre>'
 
-# %% ../../nbs/11_ui_train.ipynb #3978dee7
+# %% ../../nbs/11_ui_train.ipynb #7716cb1b
 def _prior_api():
     from distill.prior import train_prior, PriorTrainParams   # imported late: only prior training needs it
     return train_prior, PriorTrainParams
@@ -143,7 +148,7 @@ class PriorPanel:
         self.start_button = _button("Train prior", "play", "primary", width="130px")
         self.cancel_button, self.resume_button = _button("Cancel", "stop"), _button("Resume", "refresh")
         self.keep_best_button = _button("Stop and keep best", "flag-checkered", "warning", width="180px")
-        self.progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="300px", margin="0 0 0 12px"))
+        self.progress = W.IntProgress(value=0, min=0, max=self.epochs.value, layout=W.Layout(width="300px", margin="0 0 0 12px"))
         self.status = W.HTML(status_html("Train or load a model to train its prior."))
         self.memorisation = W.HTML()
         self.plot = W.Image(format="png")
@@ -158,11 +163,13 @@ class PriorPanel:
         self.cancel_button.on_click(lambda _: self.cancel())
         self.keep_best_button.on_click(lambda _: self.stop_and_keep_best())
         self.model_path.observe(lambda _: self._buttons(), "value")
+        self.epoch_counter = _epoch_counter(self.progress)
+        _follow_epochs(self.epochs, self.progress, lambda: self.running)
         self._buttons()
         self.widget = W.VBox([
             _heading("Prior: learn which codes follow which"),
             _row(self.model_path, self.load_button), self.model_info,
-            _row(self.epochs, self.start_button, self.cancel_button, self.resume_button, self.progress, _epoch_counter(self.progress)),
+            _row(self.epochs, self.start_button, self.cancel_button, self.resume_button, self.progress, self.epoch_counter),
             self.status,
             _row(self.memorisation, self.keep_best_button),
             _row(self.plot, self.warning_list, align_items="flex-start")])
@@ -274,7 +281,7 @@ class PriorPanel:
         self.active = False
         self.refresh_buttons()
 
-# %% ../../nbs/11_ui_train.ipynb #2210ac8c
+# %% ../../nbs/11_ui_train.ipynb #0d2cd7dc
 class TrainingDashboard:
     "Train an RVQ-VAE (then its prior) from a notebook; display `.widget`."
     def __init__(self, dataset: str = "", model_path: str = "model.distill", train_params: TrainParams | dict | None = None,
@@ -319,11 +326,11 @@ class TrainingDashboard:
         self.start_button = _button("Start", "play", "primary")
         self.cancel_button, self.resume_button = _button("Cancel", "stop"), _button("Resume", "refresh")
         self.progress = W.IntProgress(value=0, min=0, max=self.epochs.value, layout=W.Layout(width="300px", margin="0 0 0 12px"))
-        self.status = W.HTML(status_html("Choose a dataset folder and press Start."))
+        self.status = W.HTML(status_html("Press Start to train." if dataset else "Choose a dataset folder and press Start."))
         # live figures
         self.loss_plot = W.Image(format="png")
         self.loss_placeholder = W.HTML(_pre("The loss plot appears after the first epoch."), layout=W.Layout(width="440px"))
-        self.health_caption = W.HTML()
+        self.health_caption = W.HTML("<b>Codebook health</b>")
         self.health_table = W.HTML(health_table_html([]))
         self.warning_list = W.HTML()
         self.preview_caption = W.HTML()
@@ -346,6 +353,8 @@ class TrainingDashboard:
         self.prior.blocked_by = lambda: "Wait for the model training to finish (or cancel it) first." if self.running else ""
         self.prior.refresh_buttons = self._buttons
         self.output.observe(lambda _: self._buttons(), "value")
+        self.epoch_counter = _epoch_counter(self.progress)
+        _follow_epochs(self.epochs, self.progress, lambda: self.running)
         self._buttons()
 
         self.preview_box = W.VBox([self.preview_caption, _row(W.HTML("original&nbsp;"), self.preview_original,
@@ -359,7 +368,7 @@ class TrainingDashboard:
             _heading("Model and training"),
             W.GridBox([self.codebook_size, self.rvq_levels, self.codebook_dim, self.commitment_weight, self.epochs, self.output],
                       layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
-            _row(self.start_button, self.cancel_button, self.resume_button, self.progress, _epoch_counter(self.progress)),
+            _row(self.start_button, self.cancel_button, self.resume_button, self.progress, self.epoch_counter),
             self.status,
             _heading("Progress"),
             _row(self.loss_plot, self.loss_placeholder,
