@@ -127,8 +127,8 @@ class GenerationDashboard:
         except NoPriorError as e: self._set_status(str(e), "error")
         self._buttons()
 
-    def _buttons(self):
-        running = self.running
+    def _buttons(self, running: bool | None = None):
+        running = self.running if running is None else running
         ready = self.model is not None and self.model.prior is not None
         self.generate_button.disabled = running or not ready
         self.cancel_button.disabled = not running
@@ -168,7 +168,7 @@ class GenerationDashboard:
 
         def done(error):
             if error: self._set_status(error, "error")
-            self._buttons()
+            self._buttons(running=False)   # called from the job's own thread, which is still alive
 
         self.progress.value = 0.0
         self._set_status(f"Generating {duration:g} s…")

@@ -1,0 +1,230 @@
+"""Stage 2, generation: a clear error without a prior, reproducible seeds, greedy and tiny top-p, the KV cache
+against the full-recompute reference, exact durations, seamless chunks, continuation, saving, and the dashboard."""
+import math, threading
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+
+from distill.generate import (GenerationCancelled, NoPriorError, SamplingParams, generate, mel_to_waveform, plan_chunks,
+                              regenerate_region, sample_codes, save_generated)
+from distill.modelfile import load_model
+from distill.prior import PriorTrainParams, train_prior
+from distill.ui.generate import GenerationDashboard
+from test_prior import SMALL_AUDIO, TINY_PRIOR, tiny_vqvae
+
+RATE = SMALL_AUDIO.sample_rate
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    "Small tensors on a shared 2-core machine: one thread avoids OpenMP threads waiting for each other."
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    "A tiny RVQ-VAE without a prior, and a copy of it with a tiny prior (window of 16 columns: many chunks)."
+    folder = tmp_path_factory.mktemp("generate")
+    corpus, bare = tiny_vqvae(folder, 24)
+    with_prior = folder / "with_prior.distill"
+    with_prior.write_bytes(bare.read_bytes())
+    for _ in train_prior(with_prior, corpus, PriorTrainParams(epochs=4, batch_size=8, lr=3e-3, min_steps_per_epoch=4, device="cpu"), **TINY_PRIOR):
+        pass
+    return corpus, bare, with_prior
+
+
+@pytest.fixture(scope="module")
+def model(setup):
+    return load_model(setup[2])
+
+
+def test_a_model_without_a_prior_says_how_to_train_one(setup):
+    bare = load_model(setup[1])
+    message = "model.distill has no prior yet: train one with `distill train-prior model.distill DATASET_DIR`"
+    with pytest.raises(NoPriorError) as e:
+        generate(bare, 1.0)
+    assert str(e.value) == message and isinstance(e.value, ValueError)
+    with pytest.raises(NoPriorError):
+        sample_codes(bare, 4, SamplingParams())
+
+
+def test_same_seed_same_audio_other_seed_other_audio(model):
+    s = SamplingParams(temperature=1.0, top_k=8, top_p=0.95, seed=7)
+    a, b = generate(model, 1.5, s), generate(model, 1.5, s)
+    assert torch.equal(a.audio, b.audio) and torch.equal(a.codes, b.codes)
+    c = generate(model, 1.5, SamplingParams(temperature=1.0, top_k=8, top_p=0.95, seed=8))
+    assert not torch.equal(a.codes, c.codes) and not torch.equal(a.audio, c.audio)
+
+
+def test_greedy_ignores_the_seed_and_tiny_top_p_is_greedy(model):
+    greedy = [generate(model, 1.0, SamplingParams(top_k=1, seed=s)) for s in (0, 1, 2)]
+    assert all(torch.equal(g.audio, greedy[0].audio) for g in greedy)
+    zero_temperature = sample_codes(model, 40, SamplingParams(temperature=0.0, seed=4))
+    tiny_p = [sample_codes(model, 40, SamplingParams(top_p=1e-9, seed=s)) for s in (0, 5)]
+    top_1 = sample_codes(model, 40, SamplingParams(top_k=1, seed=9))
+    assert torch.equal(tiny_p[0], top_1) and torch.equal(tiny_p[1], tiny_p[0])
+    assert torch.equal(greedy[0].codes, top_1[:, :greedy[0].codes.shape[-1]])
+    assert torch.equal(zero_temperature, tiny_p[0])
+
+
+@pytest.mark.parametrize("sampling", [SamplingParams(seed=0), SamplingParams(seed=1, temperature=1.3),
+                                      SamplingParams(seed=2, top_k=5), SamplingParams(seed=3, top_p=0.8)])
+def test_kv_cache_gives_exactly_the_reference_tokens(model, sampling):
+    columns = 3 * model.prior.config.window                               # several windows: chunk restarts included
+    cached = sample_codes(model, columns, sampling)
+    reference = sample_codes(model, columns, sampling, use_cache=False)
+    assert torch.equal(cached, reference)
+    prompt = cached[:, :5]
+    assert torch.equal(sample_codes(model, 20, sampling, prompt_codes=prompt),
+                       sample_codes(model, 20, sampling, prompt_codes=prompt, use_cache=False))
+
+
+@pytest.mark.parametrize("seconds", [0.1, 0.77, 1.0, 2.345, 4.0])
+def test_duration_matches_the_request(model, seconds):
+    g = generate(model, seconds, SamplingParams(seed=1))
+    column = model.seconds_per_column
+    assert abs(g.duration - seconds) < column and len(g.audio) == round(seconds * RATE)
+    assert 0 <= g.codes.shape[-1] * column - seconds < 2 * column        # no more codes than needed
+    assert g.mel.shape[-1] >= len(g.audio) // SMALL_AUDIO.hop_length
+
+
+def _largest_jumps(audio, seams, radius=16):
+    jumps = audio.diff().abs()
+    near = torch.zeros_like(jumps, dtype=torch.bool)
+    for s in seams: near[max(0, s - radius):s + radius] = True
+    return float(jumps[near].max()), float(jumps[~near].max())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_jump_at_chunk_seams_larger_than_inside_the_chunks(model, seed):
+    g = generate(model, 4.0, SamplingParams(seed=seed, temperature=1.1))
+    assert len(g.seams) >= 5                                               # 4 s is several windows of 16 columns
+    at_seams, inside = _largest_jumps(g.audio, g.seams)
+    assert at_seams <= inside
+    # no level jump in the spectrogram either: frame-to-frame change at a seam within what happens inside
+    frame_change = g.mel.diff(dim=1).abs().mean(0)
+    seam_frames = [s // SMALL_AUDIO.hop_length for s in g.seams]
+    assert max(float(frame_change[f - 2:f + 2].max()) for f in seam_frames) <= float(frame_change.max())
+
+
+def test_long_griffin_lim_blocks_join_without_clicks(model):
+    g = generate(model, 3.0, SamplingParams(seed=4), block_seconds=0.6)   # several Griffin-Lim blocks
+    assert len(g.audio) == 3 * RATE
+    whole = mel_to_waveform(g.mel, SMALL_AUDIO, block_seconds=60)
+    assert g.audio.diff().abs().max() <= 1.5 * whole.diff().abs().max()
+
+
+def test_continuation_from_a_prompt(setup, model):
+    corpus = setup[0]
+    prompt = sorted(Path(corpus).glob("*.wav"))[5]
+    g = generate(model, 1.0, SamplingParams(seed=2), prompt=prompt)
+    assert len(g.audio) == RATE
+    from distill.audio import load_audio
+    audio = load_audio(prompt, RATE)[0]
+    same = generate(model, 1.0, SamplingParams(seed=2), prompt=audio)
+    assert torch.equal(g.audio, same.audio)
+    kept = generate(model, 1.0, SamplingParams(seed=2), prompt=audio, keep_prompt=True)
+    prompt_columns = model.encode_audio(audio).shape[-1]
+    assert torch.equal(kept.codes[:, prompt_columns:], g.codes)          # the same continuation, with the prompt in front
+    with pytest.raises(ValueError, match="mono"):
+        generate(model, 1.0, prompt=torch.zeros(2, 1000))
+
+
+@pytest.mark.parametrize("name,bits,rate,subtype", [("a.wav", "16", None, "PCM_16"), ("b.wav", "24", 44100, "PCM_24"),
+                                                    ("c.wav", "float", 22050, "FLOAT"), ("d.flac", "16", 48000, "PCM_16")])
+def test_save_generated(model, tmp_path, name, bits, rate, subtype):
+    g = generate(model, 1.0, SamplingParams(seed=3))
+    g.audio = g.audio * 50                                                 # loud: must still not clip
+    out = save_generated(tmp_path / name, g, sample_rate=rate, bits=bits)
+    info = sf.info(str(out))
+    assert (info.samplerate, info.frames, info.subtype) == (rate or RATE, (rate or RATE) * 1, subtype)
+    assert abs(sf.read(str(out))[0]).max() <= 0.99
+    assert not list(tmp_path.glob(".*part*"))                             # atomic: no temporary file left behind
+
+
+def test_regenerate_region_keeps_the_rest(model):
+    codes = sample_codes(model, 30, SamplingParams(seed=1))
+    edited = regenerate_region(model, codes, 10, 18, SamplingParams(seed=5, temperature=1.5))
+    assert torch.equal(edited[:, :10], codes[:, :10]) and torch.equal(edited[:, 18:], codes[:, 18:])
+    assert torch.equal(edited[:, 10:18], sample_codes(model, 8, SamplingParams(seed=5, temperature=1.5), prompt_codes=codes[:, :10]))
+    with pytest.raises(ValueError, match="not inside"):
+        regenerate_region(model, codes, 20, 40, SamplingParams())
+
+
+def test_cancel_and_progress(model):
+    seen = []
+    generate(model, 1.0, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    stages = [s for s, *_ in seen]
+    assert stages.index("sampling") < stages.index("decoding") < stages.index("griffin-lim")
+    assert ("sampling", seen[stages.index("decoding") - 1][2], seen[stages.index("decoding") - 1][2]) in seen
+    cancel = threading.Event(); cancel.set()
+    with pytest.raises(GenerationCancelled):
+        generate(model, 1.0, cancel=cancel)
+
+
+def test_sampling_params_are_checked():
+    for bad, word in [(dict(temperature=-0.1), "temperature"), (dict(top_k=-1), "top-k"), (dict(top_p=0.0), "top-p"), (dict(top_p=1.5), "top-p")]:
+        with pytest.raises(ValueError, match=word):
+            SamplingParams(**bad)
+    assert SamplingParams.from_dict(SamplingParams(seed=3, top_k=2).to_dict()) == SamplingParams(seed=3, top_k=2)
+
+
+def test_chunks_cover_the_request_and_fit_the_window(model):
+    config = model.prior.config
+    for columns, prompt in [(1, 0), (16, 0), (17, 0), (100, 0), (50, 3), (50, 40)]:
+        chunks = plan_chunks(columns, prompt, config)
+        assert chunks[0].start == 0 and chunks[-1].end == columns
+        assert all(a.end == b.start for a, b in zip(chunks, chunks[1:]))
+        assert all(c.keep + c.end - c.start <= config.window and c.end > c.start for c in chunks)
+
+
+# ---------------------------------------------------------------- dashboard
+
+def test_dashboard_without_a_prior_explains_and_disables_generate(setup):
+    dash = GenerationDashboard(setup[1])
+    assert dash.generate_button.disabled
+    assert "has no prior yet" in dash.status.value and "distill train-prior" in dash.status.value
+    dash.model_path.value = str(setup[1].parent / "missing.distill")
+    dash.load_button.click()
+    assert "not found" in dash.status.value
+
+
+def test_dashboard_generates_plays_shows_and_saves(setup, model, tmp_path):
+    dash = GenerationDashboard()
+    assert dash.generate_button.disabled and dash.save_button.disabled
+    dash.model_path.value = str(setup[2])
+    dash.load_button.click()
+    assert not dash.generate_button.disabled and dash.top_k.max == 16
+    dash.temperature.value, dash.top_k.value, dash.top_p.value, dash.seed.value, dash.duration.value = 0.8, 6, 0.9, 11, 1.25
+    dash.generate_button.click()
+    assert dash.job is not None
+    dash.job.join(60)
+    assert "Generated 1.25 s" in dash.status.value and "seed 11" in dash.status.value, dash.status.value
+    assert dash.progress.value == 1.0 and not dash.generate_button.disabled and dash.cancel_button.disabled
+    assert dash.player.value[:4] == b"RIFF" and dash.picture.value[:4] == b"\x89PNG"
+    # the dashboard shows exactly what the library makes with the same settings
+    expected = generate(model, 1.25, SamplingParams(temperature=0.8, top_k=6, top_p=0.9, seed=11))
+    assert torch.equal(dash.result.audio, expected.audio)
+    dash.save_path.value = str(tmp_path / "take.wav")
+    dash.save_bits.value = "24"
+    dash.save_button.click()
+    assert "Saved" in dash.save_status.value and sf.info(str(tmp_path / "take.wav")).subtype == "PCM_24"
+    # a bad setting is reported, not raised
+    dash.duration.value = 1.0
+    dash.prompt.value = str(tmp_path / "nope.wav")
+    dash.generate_button.click(); dash.job.join(60)
+    assert "nope.wav" in dash.status.value and "error" in dash.status.value
+
+
+def test_dashboard_cancel(setup, model):
+    dash = GenerationDashboard(model)
+    dash.duration.value = 30.0
+    dash.generate_button.click()
+    dash.cancel_button.click()
+    dash.job.join(60)
+    assert "Cancelled" in dash.status.value and dash.result is None and not dash.generate_button.disabled
