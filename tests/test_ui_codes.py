@@ -1,0 +1,254 @@
+"""The codes editor, driven as a person would (set values, click buttons), and once in a real browser."""
+import html, json, os, sys, time
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from distill.audio import load_audio, write_audio
+from distill.codes import load_grid, encode_audio_file
+from distill.data import synth_demo_corpus
+from distill.modelfile import load_model
+from distill.train import TrainParams, train_vqvae
+from distill.ui.codes import CodesEditor, selection_text
+
+TINY = dict(hidden=32, latent_dim=16, codebook_size=16, codebook_dim=8, res_blocks=1)
+RATE = 44100
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def _train(folder, path, seed=0):
+    for _ in train_vqvae(folder, path, params=TrainParams(epochs=2, batch_size=8, min_steps_per_epoch=2, augment=False, seed=seed), **TINY):
+        pass
+    return path
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ui_codes")
+    files = synth_demo_corpus(root / "demo", n_files=6)
+    model_path = _train(root / "demo", root / "tiny.distill")
+    take = torch.cat([load_audio(f, RATE)[0] for f in files])
+    write_audio(root / "take.wav", take, RATE)                  # ~6.5 s
+    write_audio(root / "long.wav", take.repeat(5)[: 30 * RATE], RATE)  # 30 s
+    return dict(root=root, files=files, model_path=model_path, model=load_model(model_path))
+
+
+@pytest.fixture
+def editor(setup):
+    return CodesEditor(setup["model"], setup["root"] / "take.wav").wait()
+
+
+def _select(editor, level0, level1, start, end):
+    editor.timeline.selection = dict(level0=level0, level1=level1, start=start, end=end)  # what a click or drag sends
+
+
+def test_opening_a_recording_shows_its_grid(setup, editor):
+    g = editor.grid
+    assert g is not None and g.source == "take.wav"
+    t = editor.timeline
+    assert (t.levels, t.columns, t.roles) == (3, g.columns, ["Structure", "Timbre", "Detail"])
+    assert len(t.colours) == 3 * g.columns * 3 and len(t.indices) == 3 * g.columns * 2 and set(t.marks) <= {0}
+    assert t.seconds_per_column == pytest.approx(g.seconds_per_column)
+    assert "take.wav: 3 levels" in editor.status.value and "distill-status-ok" in editor.status.value
+    assert len(editor.original_player.value) > 1000 and editor.edited_player.value == b""
+    assert editor.undo_button.disabled and editor.redo_button.disabled and not editor.decode_button.disabled
+    assert editor.save_path.value.endswith("take.codes.json")
+
+
+def test_click_a_cell_set_it_undo_redo(editor):
+    g = editor.grid
+    _select(editor, 1, 1, 9, 10)
+    assert "Level 2 Timbre · column 9" in editor.selection_info.value
+    assert editor.code.value == int(g.indices[1, 9])
+    before = g.indices.clone()
+    editor.code.value = (editor.code.value + 3) % 16
+    editor.set_button.click()
+    assert int(g.indices[1, 9]) == editor.code.value and int((g.indices != before).sum()) == 1
+    assert editor.timeline.marks[g.columns + 9] == 1 and not editor.undo_button.disabled
+    assert "1 edit(s)" in editor.history_info.value
+    editor.undo_button.click()
+    assert torch.equal(g.indices, before) and editor.timeline.marks[g.columns + 9] == 0 and not editor.redo_button.disabled
+    editor.redo_button.click()
+    assert int((g.indices != before).sum()) == 1 and editor.redo_button.disabled
+
+
+def test_set_fills_a_selected_region(editor):
+    g = editor.grid
+    _select(editor, 0, 1, 4, 8)
+    assert "Region: levels 1–2" in editor.selection_info.value
+    editor.code.value = 2
+    editor.set_button.click()
+    assert (g.indices[:2, 4:8] == 2).all()
+
+
+def test_refused_edits_leave_the_grid_and_say_why(editor):
+    g = editor.grid
+    before = g.indices.clone()
+    editor.timeline.selection = {}
+    editor.set_button.click()
+    assert "select a cell" in editor.status.value and "distill-status-error" in editor.status.value
+    _select(editor, 0, 0, 0, 5)
+    editor.swap_button.click()  # no B yet (the button is disabled; the method still refuses)
+    editor.swap()
+    assert "load recording B first" in editor.status.value
+    assert torch.equal(g.indices, before) and not g.can_undo
+    assert editor.swap_button.disabled and editor.blend_button.disabled
+
+
+def test_swap_and_blend_with_a_second_recording(setup, editor):
+    g = editor.grid
+    editor.load_other(setup["files"][5]); editor.wait()
+    b = editor.other
+    assert b is not None and "B: pad_005.wav" in editor.other_info.value and not editor.swap_button.disabled
+    _select(editor, 0, 1, 20, 30)
+    editor.other_start.value = 0.5
+    editor.swap_button.click()
+    start = b.column_at(0.5)
+    assert torch.equal(g.indices[:2, 20:30], b.indices[:2, start:start + 10])
+    editor.blend_amount.value = 1.0
+    for box, on in zip(editor.blend_levels.children, [False, False, True]): box.value = on
+    editor.blend_button.click()
+    assert torch.equal(g.indices[2, :b.columns], b.indices[2]) and g.embeddings is None
+    editor.undo_button.click()
+    editor.blend_amount.value = 0.5
+    editor.blend_button.click()
+    assert g.blended[2].any() and not g.blended[:2].any()
+    assert any(m & 2 for m in editor.timeline.marks[2 * g.columns:])  # blended cells are striped
+    for box in editor.blend_levels.children: box.value = False
+    editor.blend_button.click()
+    assert "check at least one level" in editor.status.value
+
+
+def test_audition_solo_and_decode(editor):
+    _select(editor, 0, 0, 15, 16)
+    for button in (editor.audition_button, editor.solo_column_button, editor.solo_level_button):
+        editor.audition_player.value = b""
+        button.click()
+        assert len(editor.audition_player.value) > 1000, editor.status.value
+    editor.decode_button.click()
+    assert editor.decode_button.disabled  # while Griffin-Lim runs
+    editor.wait()
+    assert len(editor.edited_player.value) > 1000 and "Decoded" in editor.status.value
+    assert not editor.decode_button.disabled and not editor.busy
+
+
+def test_save_and_reopen_codes(setup, editor, tmp_path):
+    _select(editor, 2, 2, 3, 4)
+    editor.code.value = 5
+    editor.set_button.click()
+    editor.save(tmp_path / "edited.json")
+    assert "Saved" in editor.status.value
+    back = load_grid(tmp_path / "edited.json", setup["model"])
+    assert torch.equal(back.indices, editor.grid.indices)
+    other = CodesEditor(setup["model"], tmp_path / "edited.json").wait()
+    assert torch.equal(other.grid.indices, back.indices) and other.original_player.value == b""
+
+
+def test_another_model_refuses_the_code_file(setup, tmp_path):
+    editor = CodesEditor(setup["model"], setup["root"] / "take.wav").wait()
+    editor.save(tmp_path / "a.json")
+    other_model = load_model(_train(setup["root"] / "demo", tmp_path / "other.distill", seed=1))
+    editor.load_model(other_model)
+    assert editor.grid is None and editor.set_button.disabled   # the old grid belonged to the other model
+    editor.open(tmp_path / "a.json"); editor.wait()
+    assert "made by model 'tiny'" in html.unescape(editor.status.value) and editor.grid is None
+
+
+def test_regenerate_needs_a_prior_and_uses_it(setup, editor, monkeypatch):
+    assert editor.regenerate_button.disabled and "no prior" in editor.regenerate_button.tooltip
+    import distill.generate as generate
+    monkeypatch.setattr(generate, "require_prior", lambda model: object())
+    monkeypatch.setattr(generate, "regenerate_region", lambda model, codes, start, end, sampling: torch.full_like(codes, 1))
+    monkeypatch.setattr(setup["model"], "prior", object())
+    editor.load_model(setup["model"])
+    assert not editor.regenerate_button.disabled
+    g = editor.grid
+    before = g.indices.clone()
+    _select(editor, 0, 0, 10, 20)
+    editor.regenerate_button.click()
+    assert (g.indices[:, 10:20] == 1).all() and torch.equal(g.indices[:, 20:], before[:, 20:])
+
+
+def test_editor_stays_responsive_for_a_30_second_file(setup):
+    editor = CodesEditor(setup["model"], setup["root"] / "long.wav").wait()
+    g = editor.grid
+    assert 600 <= g.columns <= 700
+    t0 = time.perf_counter()
+    for column in range(0, 200, 10):
+        _select(editor, 1, 1, column, column + 1)
+        editor.code.value = column % 16
+        editor.set_button.click()
+    per_edit = (time.perf_counter() - t0) / 20
+    assert g.can_undo and len(g.history.labels) == 20
+    assert per_edit < 0.1, f"{per_edit * 1000:.0f} ms per selection + edit + redraw"
+    assert len(editor.timeline.colours) + len(editor.timeline.indices) + len(editor.timeline.marks) < 20_000  # bytes per redraw
+
+
+def test_selection_text_without_a_grid():
+    assert selection_text(None, {}) == "Encode a recording to see its codes."
+
+
+# ---------------------------------------------------------------- in a real browser
+
+CELL_JS = """() => { const t = document.querySelector('.distill-codes'); return t ? t.innerText : ''; }"""
+
+
+@pytest.mark.e2e
+def test_codes_editor_in_jupyterlab(tmp_path):
+    if not Path("/usr/bin/chromium").exists() and not os.environ.get("CI"):
+        pytest.skip("/usr/bin/chromium not found (apt-get install -y chromium); under CI=true this test runs and fails instead")
+    sys.path.insert(0, str(E2E))
+    from e2e_lab import JupyterLab, lab_page, open_notebook, wait_until
+    root, work = tmp_path / "root", tmp_path / "work"
+    root.mkdir(); work.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(f"""import os, torch
+from pathlib import Path
+from distill.data import synth_demo_corpus
+from distill.train import train_vqvae, TrainParams
+from distill.audio import load_audio, write_audio
+from distill.ui.codes import CodesEditor
+work = Path(os.environ["DISTILL_E2E_WORK"])
+files = synth_demo_corpus(work / "demo", n_files=6)
+for _ in train_vqvae(work / "demo", work / "tiny.distill", params=TrainParams(epochs=2, batch_size=8, min_steps_per_epoch=2, augment=False), **{TINY!r}): pass
+write_audio(work / "take.wav", torch.cat([load_audio(f, 44100)[0] for f in files]).repeat(4), 44100)   # ~26 s
+editor = CodesEditor(str(work / "tiny.distill"), work / "take.wav").wait()
+editor.widget""")]
+    nbformat.write(nb, root / "codes.ipynb")
+    lab = JupyterLab(root, tmp_path / "jupyter", env={"DISTILL_E2E_WORK": str(work), "DISTILL_HOME": str(tmp_path / "library")})
+    try:
+        lab.start()
+        with lab_page(lab, width=1400, height=1400) as page:
+            open_notebook(page, lab, "codes.ipynb")
+            canvas = page.locator(".distill-codes .distill-timeline canvas")
+            canvas.wait_for(timeout=120_000)
+            wait_until(page, lambda: "columns" in page.evaluate(CELL_JS), 60, "the encoded grid")
+            box = canvas.bounding_box()
+            assert box["width"] > 400 and box["height"] >= 18 + 3 * 26  # axis + three rows
+            text = lambda: page.evaluate(CELL_JS)
+            # a click on level 2, column 10 (8 px per column, 26 px rows under an 18 px axis) reaches Python
+            page.mouse.click(box["x"] + 10 * 8 + 3, box["y"] + 18 + 26 + 10)
+            wait_until(page, lambda: "Level 2 Timbre · column 10 " in text(), 20, "the clicked cell in the selection line")
+            # drag across levels 1–3 from column 20 to 40
+            page.mouse.move(box["x"] + 20 * 8 + 3, box["y"] + 18 + 5); page.mouse.down()
+            page.mouse.move(box["x"] + 40 * 8 + 3, box["y"] + 18 + 2 * 26 + 10, steps=4); page.mouse.up()
+            wait_until(page, lambda: "Region: levels 1–3" in text() and "(21 columns)" in text(), 20, "the dragged region")
+            # scroll far right, click, set a code, see the edit counted
+            page.locator(".distill-codes .dt-scroller").evaluate("s => { s.scrollLeft = 2000; }")
+            page.wait_for_timeout(300)
+            page.mouse.click(box["x"] + 5 * 8 + 3, box["y"] + 18 + 10)
+            wait_until(page, lambda: "Level 1 Structure · column 255 " in text(), 20, "the clicked cell after scrolling")
+            page.locator(".distill-codes .distill-code input").fill("3")
+            page.locator(".distill-codes .distill-code input").press("Enter")
+            page.locator(".distill-codes button.distill-set").click()
+            wait_until(page, lambda: "set level 0 column 255 to 3" in text(), 20, "the edit in the history line")
+            page.locator(".distill-codes button.distill-undo").click()
+            wait_until(page, lambda: "Undid: set level 0 column 255 to 3" in text(), 20, "the undo")
+            screenshot = Path(__file__).resolve().parents[1] / "artifacts" / "e2e_codes_editor.png"
+            screenshot.parent.mkdir(exist_ok=True)
+            page.locator(".distill-codes").screenshot(path=str(screenshot))
+    finally:
+        lab.stop()
