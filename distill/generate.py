@@ -18,8 +18,8 @@ from .prior import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_to
 
 # %% auto #0
 __all__ = ['NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits', 'choose_code', 'Chunk',
-           'plan_chunks', 'sample_codes', 'overlap_add', 'decode_pieces', 'mel_to_waveform', 'Generated', 'generate',
-           'save_generated', 'regenerate_region']
+           'plan_chunks', 'sample_codes', 'overlap_add', 'decode_pieces', 'limit_loudness', 'mel_to_waveform',
+           'Generated', 'generate', 'save_generated', 'regenerate_region']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
 class NoPriorError(ValueError):
@@ -161,7 +161,7 @@ def overlap_add(pieces: list[tuple[int, torch.Tensor]], length: int, fade: int) 
         weight[start:start + n] += w
     return out / weight.clamp_min(1e-8)
 
-# %% ../nbs/07_generate.ipynb #f56e54a0
+# %% ../nbs/07_generate.ipynb #21b4d1ca
 def decode_pieces(model: DistillModel, codes: torch.Tensor, boundaries: list[int], margin: int = 4, progress=None) -> torch.Tensor:
     """Codes `[levels, columns]` → mel `[n_mels, columns × downsample]`, decoding one piece between consecutive
     `boundaries` (column indices) with `margin` extra columns on each side, crossfaded over the overlaps."""
@@ -173,6 +173,12 @@ def decode_pieces(model: DistillModel, codes: torch.Tensor, boundaries: list[int
         pieces.append((lo * d, model.decode_mel(codes[:, lo:hi])))
         if progress: progress("decoding", i + 1, len(cuts) - 1)
     return overlap_add(pieces, columns * d, 2 * margin * d)
+
+def limit_loudness(model: DistillModel, mel: torch.Tensor) -> torch.Tensor:
+    "Clamp a decoded mel `[n_mels, frames]` between silence and the corpus' loudest value in each band (if the prior recorded it)."
+    ceiling = model.prior_training.get("mel_ceiling")
+    if ceiling is None or len(ceiling) != mel.shape[0]: return mel.clamp_min(-1.0)
+    return torch.minimum(mel.clamp_min(-1.0), torch.tensor(ceiling, dtype=mel.dtype)[:, None])
 
 def mel_to_waveform(mel: torch.Tensor, p: AudioParams, seed: int = 0, block_seconds: float = 30.0, progress=None) -> torch.Tensor:
     "Normalised log-mel `[n_mels, frames]` → waveform `[(frames - 1) × hop]`; long spectrograms in crossfaded Griffin-Lim blocks."
@@ -208,7 +214,7 @@ def _prompt_codes(model: DistillModel, prompt) -> torch.Tensor | None:
     if audio.ndim != 1: raise ValueError(f"a prompt must be mono audio [samples], got shape {tuple(audio.shape)}")
     return model.encode_audio(audio)
 
-# %% ../nbs/07_generate.ipynb #40ceee76
+# %% ../nbs/07_generate.ipynb #9c90d556
 def generate(model: DistillModel, duration: float, sampling: SamplingParams | None = None, prompt=None, progress=None, *,
              cancel: threading.Event | None = None, keep_prompt: bool = False, context: int | None = None,
              margin: int = 4, block_seconds: float = 30.0) -> Generated:
@@ -229,7 +235,7 @@ def generate(model: DistillModel, duration: float, sampling: SamplingParams | No
     lead = prompt_columns if keep_prompt else min(prompt_columns, margin)
     codes = torch.cat([prompt_codes[:, prompt_columns - lead:], new], 1) if lead else new
     chunk_starts = [lead + c.start for c in plan_chunks(columns, prompt_columns, require_prior(model).config, context)]
-    mel = decode_pieces(model, codes, ([lead] if keep_prompt else []) + chunk_starts, margin, progress)
+    mel = limit_loudness(model, decode_pieces(model, codes, ([lead] if keep_prompt else []) + chunk_starts, margin, progress))
     cut = 0 if keep_prompt else lead
     mel = mel[:, cut * d:]
     if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")

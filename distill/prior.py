@@ -24,7 +24,7 @@ from .train import (TrainStarted, EpochEnd, TrainWarning, CheckpointSaved, Train
 
 # %% auto #0
 __all__ = ['PriorConfig', 'auto_prior_config', 'codes_to_tokens', 'tokens_to_codes', 'start_token', 'KVCache', 'PriorBlock',
-           'Prior', 'CodeStream', 'encode_stream', 'window_batch', 'epoch_windows', 'validation_windows',
+           'Prior', 'CodeStream', 'encode_stream', 'mel_ceiling', 'window_batch', 'epoch_windows', 'validation_windows',
            'PriorTrainParams', 'MemorisationWarning', 'is_memorising', 'prior_metadata', 'save_prior', 'load_prior',
            'prior_checkpoint_path', 'evaluate_prior', 'train_prior']
 
@@ -191,7 +191,12 @@ def encode_stream(model: DistillModel, mels: list[torch.Tensor], gap_columns: in
         pieces.append(codes_to_tokens(codes, codebook_size or c.codebook_size))
     return CodeStream(torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.long), starts, c.rvq_levels)
 
-# %% ../nbs/06_prior.ipynb #08780f74
+# %% ../nbs/06_prior.ipynb #3d1c3ac0
+def mel_ceiling(mels: list[torch.Tensor]) -> list[float]:
+    "Per mel band, the loudest normalised value in any of `mels` `[n_mels, frames]`."
+    return [round(float(v), 4) for v in torch.stack([m.amax(-1) for m in mels]).amax(0)]
+
+# %% ../nbs/06_prior.ipynb #85af65cb
 def window_batch(stream: CodeStream, start_columns: list[int], columns: int, config: PriorConfig, wrap: bool = True):
     "Input ids and target codes `[b, columns × levels]` for windows starting at `start_columns`."
     L, k = stream.levels, config.codebook_size
@@ -218,7 +223,7 @@ def validation_windows(stream: CodeStream, columns: int) -> list[tuple[int, int]
     "(start, length) tiles covering the validation stream once."
     return [(s, min(columns, stream.columns - s)) for s in range(0, stream.columns, columns) if stream.columns - s > 0]
 
-# %% ../nbs/06_prior.ipynb #6796c08f
+# %% ../nbs/06_prior.ipynb #d1109058
 @dataclass
 class PriorTrainParams:
     "How to train the prior; stored in the model file (`prior_training`)."
@@ -247,7 +252,7 @@ class MemorisationWarning(TrainWarning):
     train_perplexity: float = 0.0
     val_perplexity: float = 0.0
 
-# %% ../nbs/06_prior.ipynb #e9e6f0c9
+# %% ../nbs/06_prior.ipynb #0abe3859
 def is_memorising(history: list[dict], params: PriorTrainParams) -> bool:
     "Does the perplexity history (dicts with `train_perplexity`, `val_perplexity`) show memorisation now?"
     if len(history) < 2: return False
@@ -260,7 +265,7 @@ def is_memorising(history: list[dict], params: PriorTrainParams) -> bool:
     gap = best != len(history) - 1 and last["val_perplexity"] > params.memorisation_ratio * last["train_perplexity"]
     return rising or gap
 
-# %% ../nbs/06_prior.ipynb #4e27b7ab
+# %% ../nbs/06_prior.ipynb #0d261505
 _PRIOR_META = ("prior_config", "prior_training", "prior_metrics")
 
 def prior_metadata(prior: Prior, training: dict, metrics: dict) -> dict:
@@ -300,7 +305,7 @@ def _load_hook(model: DistillModel, meta: dict, path, device):
 
 _PRIOR_HOOKS.update(save=_save_hook, load=_load_hook)
 
-# %% ../nbs/06_prior.ipynb #558eb3c3
+# %% ../nbs/06_prior.ipynb #6956269e
 def prior_checkpoint_path(model_path) -> Path:
     "Where prior training keeps its checkpoint: beside the model file, with `.prior.ckpt` added."
     return Path(str(model_path) + ".prior.ckpt")
@@ -342,7 +347,7 @@ def _save_prior_checkpoint(path, config: PriorConfig, snap: _Snapshot, best_stat
                 extra=dict(state, epoch=snap.epoch, optimizer_groups=snap.groups, kind="prior-checkpoint"))
     return write_container(path, tensors, meta)
 
-# %% ../nbs/06_prior.ipynb #3969016d
+# %% ../nbs/06_prior.ipynb #ba7c7196
 def train_prior(model_path, dataset, params: PriorTrainParams | None = None, cancel: threading.Event | None = None,
                 resume: bool = False, progress=None, **config_overrides) -> Iterator:
     """Train the prior of the model at `model_path` (a path, or a saved `DistillModel`) on `dataset` (folder or
@@ -375,6 +380,7 @@ def train_prior(model_path, dataset, params: PriorTrainParams | None = None, can
     mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress)))
     train_stream = encode_stream(model, [mels[f] for f in train_files], gap)
     val_stream = encode_stream(model, [mels[f] for f in val_files], gap)
+    ceiling = mel_ceiling(list(mels.values()))
     del mels
 
     config = (PriorConfig.from_dict(resumed["prior_config"]) if resumed else
@@ -387,7 +393,7 @@ def train_prior(model_path, dataset, params: PriorTrainParams | None = None, can
     columns = min(config.window, train_stream.columns)
     per_epoch = max(params.min_steps_per_epoch * params.batch_size, len(train_stream.starts) + math.ceil(train_stream.columns / columns))
     training = dict(asdict(params), train_files=len(train_files), val_files=len(val_files), vqvae_identity=identity,
-                    train_columns=train_stream.columns, val_columns=val_stream.columns)
+                    train_columns=train_stream.columns, val_columns=val_stream.columns, mel_ceiling=ceiling)
 
     start_epoch, best_val, best_epoch, history, warned = 0, float("inf"), 0, [], False
     best_state = {k: v.detach().clone() for k, v in prior.state_dict().items()}

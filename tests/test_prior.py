@@ -139,13 +139,14 @@ def test_memorisation_is_flagged_on_a_corpus_too_small_to_generalise(tmp_path):
     # trained longer per epoch learns the training files by heart
     corpus, path = tiny_vqvae(tmp_path, 8)
     roomy = {**TINY_PRIOR, "d_model": 64, "n_layers": 2}
-    events = list(train_prior(path, corpus, prior_params(epochs=8, min_steps_per_epoch=8, stop_when_memorising=True), **roomy))
+    params = prior_params(epochs=12, min_steps_per_epoch=30, stop_when_memorising=True, memorisation_patience=1, memorisation_ratio=1.5)
+    events = list(train_prior(path, corpus, params, **roomy))
     warnings = [e for e in events if isinstance(e, MemorisationWarning)]
     assert len(warnings) == 1 and isinstance(warnings[0], TrainWarning)
     w = warnings[0]
     assert w.stage == "prior" and w.val_perplexity > w.train_perplexity and "memorising" in w.message
     end = events[-1]
-    assert end.extra["stopped_early"] and end.epochs_run == w.epoch < 8
+    assert end.extra["stopped_early"] and end.epochs_run == w.epoch < 12
     assert end.best_epoch < w.epoch                                     # the model file got the best state, not the last
     assert load_model(path).prior_metrics["memorising"]
 
