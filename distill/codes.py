@@ -19,9 +19,9 @@ from .model import VQVAE, level_roles
 from .modelfile import DistillModel
 
 # %% auto #0
-__all__ = ['PIECE_COLUMNS', 'CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'context_columns', 'EditHistory', 'model_codebooks',
-           'CodeGrid', 'encode_audio', 'encode_audio_file', 'decode_grid', 'grid_to_audio', 'load_grid',
-           'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours', 'plot_code_grid']
+__all__ = ['PIECE_COLUMNS', 'CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'context_columns', 'model_identity', 'EditHistory',
+           'model_codebooks', 'CodeGrid', 'encode_audio', 'encode_audio_file', 'decode_grid', 'grid_to_audio',
+           'load_grid', 'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours', 'plot_code_grid']
 
 # %% ../nbs/08_codes.ipynb #a6cc8fcc
 class CodeError(ValueError):
@@ -56,7 +56,28 @@ def context_columns(vqvae: VQVAE) -> tuple[int, int]:
     _CONTEXT[vqvae] = (encoder + 1, decoder + 1)  # one spare column each
     return _CONTEXT[vqvae]
 
-# %% ../nbs/08_codes.ipynb #0cdd292b
+# %% ../nbs/08_codes.ipynb #71575b4d
+_IDENTITY: "weakref.WeakKeyDictionary[VQVAE, tuple]" = weakref.WeakKeyDictionary()
+
+def model_identity(model: DistillModel) -> str:
+    "`model.identity`, recomputed only when a weight changes."
+    state = model.vqvae.state_dict()
+    with torch.no_grad():
+        checksum = float(sum(t.float().sum().cpu() * (i + 1) for i, t in enumerate(state.values())))
+    fingerprint = (tuple((k, t.data_ptr(), t._version) for k, t in state.items()), checksum)
+    known = _IDENTITY.get(model.vqvae)
+    if known is None or known[0] != fingerprint:
+        _IDENTITY[model.vqvae] = known = (fingerprint, model.identity)
+    return known[1]
+
+# %% ../nbs/08_codes.ipynb #8af7d50e
+def _mix_to_mono(data: np.ndarray) -> np.ndarray:
+    "Average the channels of `[samples, channels]` (column by column: much faster than `mean(axis=1)`)."
+    mono = data[:, 0].copy()
+    for c in range(1, data.shape[1]): mono += data[:, c]
+    if data.shape[1] > 1: mono /= data.shape[1]
+    return mono
+
 class _TensorSource:
     "Mono samples already in memory."
     def __init__(self, audio: torch.Tensor): self.audio, self.length = audio.float().cpu(), audio.shape[-1]
@@ -85,7 +106,7 @@ class _FileSource:
         if hi > lo:
             self.file.seek(lo)
             data = self.file.read(hi - lo, dtype="float32", always_2d=True)
-            out[lo - start: lo - start + len(data)] = data.mean(axis=1)
+            out[lo - start: lo - start + len(data)] = _mix_to_mono(data)
         return torch.from_numpy(out)
 
     def read(self, start: int, stop: int) -> torch.Tensor:
@@ -97,7 +118,7 @@ class _FileSource:
 
     def close(self): self.file.close()
 
-# %% ../nbs/08_codes.ipynb #565b2e49
+# %% ../nbs/08_codes.ipynb #ea8633ac
 def _mel_span(source, p: AudioParams, f0: int, f1: int) -> torch.Tensor:
     "Log-mel frames `[f0, f1)` of `source`, identical to the whole file's (enough audio either side for the STFT)."
     margin = -(-p.n_fft // (2 * p.hop_length))
@@ -113,7 +134,7 @@ def _even_pieces(total: int, size: int) -> list[tuple[int, int]]:
     bounds = [round(i * total / n) for i in range(n + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
 
-# %% ../nbs/08_codes.ipynb #7d837220
+# %% ../nbs/08_codes.ipynb #fbf8aafb
 PIECE_COLUMNS = 512
 
 def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> torch.Tensor:
@@ -136,7 +157,7 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
             codes[:, c0:c1] = piece[:, c0 - f0 // D: c1 - f0 // D]
     return codes
 
-# %% ../nbs/08_codes.ipynb #bdaef11b
+# %% ../nbs/08_codes.ipynb #4c5d8d09
 @dataclass
 class _State:
     label: str
@@ -158,7 +179,7 @@ class EditHistory:
         h = EditHistory(self.limit); h.undo_stack, h.redo_stack = list(self.undo_stack), list(self.redo_stack)
         return h
 
-# %% ../nbs/08_codes.ipynb #12a64d3c
+# %% ../nbs/08_codes.ipynb #fb88ca17
 def _as_int(value, what: str) -> int:
     # plain integers (also numpy / one-element integer tensors); bools and floats are refused
     ok = isinstance(value, (int, np.integer)) or (isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point())
@@ -186,7 +207,7 @@ def model_codebooks(model: DistillModel) -> torch.Tensor:
 
 CODES_FORMAT, CODES_VERSION = "distill-codes", 1
 
-# %% ../nbs/08_codes.ipynb #152e1469
+# %% ../nbs/08_codes.ipynb #3a8e698f
 @dataclass(eq=False)
 class CodeGrid:
     "A recording as codes `[levels, columns]`, the model that made them, the time axis and an undo/redo history."
@@ -276,9 +297,9 @@ class CodeGrid:
                             f"'{self.model_name}' ({self.model_hash}): only grids of the same model can be combined")
 
     def _check_model(self, model: DistillModel):
-        if model.identity != self.model_hash or model.config.rvq_levels != self.levels or model.config.codebook_size != self.codebook_size:
+        if model_identity(model) != self.model_hash or model.config.rvq_levels != self.levels or model.config.codebook_size != self.codebook_size:
             raise CodeError(f"{self.name} was encoded by model '{self.model_name}' ({self.model_hash}), not by "
-                            f"'{model.name}' ({model.identity}): use the model that made it")
+                            f"'{model.name}' ({model_identity(model)}): use the model that made it")
 
     # --- history
     def _commit(self, label: str, indices: torch.Tensor, embeddings: torch.Tensor | None) -> "CodeGrid":
@@ -433,9 +454,9 @@ class CodeGrid:
         atomic_write_bytes(path, self.to_json().encode())
         return Path(path)
 
-# %% ../nbs/08_codes.ipynb #aa068afb
+# %% ../nbs/08_codes.ipynb #e8c618ee
 def _new_grid(model: DistillModel, codes: torch.Tensor, source: str) -> CodeGrid:
-    return CodeGrid(codes, model.name, model.identity, model.audio.sample_rate, model.seconds_per_column,
+    return CodeGrid(codes, model.name, model_identity(model), model.audio.sample_rate, model.seconds_per_column,
                     model.config.codebook_size, source, codebooks=model_codebooks(model))
 
 def encode_audio(model: DistillModel, audio: torch.Tensor, source: str = "", piece_columns: int = PIECE_COLUMNS) -> CodeGrid:
@@ -451,7 +472,7 @@ def encode_audio_file(model: DistillModel, path, progress=None, piece_columns: i
     finally: source.close()
     return _new_grid(model, codes, Path(path).name)
 
-# %% ../nbs/08_codes.ipynb #90fb233c
+# %% ../nbs/08_codes.ipynb #fb055b5b
 def _check_grid(model: DistillModel, grid: CodeGrid):
     if grid.codebook_size != model.config.codebook_size: raise CodeError(f"{grid.name} has {grid.codebook_size}-entry codebooks, model '{model.name}' {model.config.codebook_size}")
     grid._check_model(model)
@@ -477,7 +498,7 @@ def decode_grid(model: DistillModel, grid: CodeGrid, piece_columns: int = PIECE_
     _check_grid(model, grid)
     return _decode_vectors(model, _grid_vectors(model, grid), piece_columns)
 
-# %% ../nbs/08_codes.ipynb #53291a28
+# %% ../nbs/08_codes.ipynb #213ec63d
 def _fit(audio: torch.Tensor, samples: int) -> torch.Tensor:
     return torch.nn.functional.pad(audio, (0, max(0, samples - len(audio))))[:samples]
 
@@ -513,7 +534,7 @@ def grid_to_audio(model: DistillModel, grid: CodeGrid, seed: int = 0, piece_colu
     _check_grid(model, grid)
     return _vectors_to_audio(model, _grid_vectors(model, grid), seed, piece_columns)
 
-# %% ../nbs/08_codes.ipynb #d8ce85a4
+# %% ../nbs/08_codes.ipynb #e99b85db
 def load_grid(path, model: DistillModel | None = None) -> CodeGrid:
     "Open a code file; with `model`, refuse one that another model made."
     path = Path(path)
@@ -522,14 +543,14 @@ def load_grid(path, model: DistillModel | None = None) -> CodeGrid:
     except UnicodeDecodeError: raise CodeError(f"{path}: not a Distill code file (not text)") from None
     grid = CodeGrid.from_json(text, str(path))
     if model is not None:
-        if grid.model_hash != model.identity:
+        if grid.model_hash != model_identity(model):
             raise CodeError(f"{path}: these codes were made by model '{grid.model_name}' (weights {grid.model_hash}), not by "
-                            f"'{model.name}' (weights {model.identity}); decode them with the model that made them")
+                            f"'{model.name}' (weights {model_identity(model)}); decode them with the model that made them")
         _check_grid(model, grid)
         grid.codebooks = model_codebooks(model)
     return grid
 
-# %% ../nbs/08_codes.ipynb #07b8db5d
+# %% ../nbs/08_codes.ipynb #1314857b
 def neutral_codes(model: DistillModel) -> torch.Tensor:
     "Per level, the entry to hold while another level plays: the most used for level 0, the smallest vector for the others."
     books = model_codebooks(model)
@@ -580,7 +601,7 @@ def solo_preview(model: DistillModel, grid: CodeGrid, column: int | None = None,
     audio = _vectors_to_audio(model, vectors, seed)
     return _presentable(audio, model.audio.sample_rate) if column is not None else audio
 
-# %% ../nbs/08_codes.ipynb #e96c9fb3
+# %% ../nbs/08_codes.ipynb #2e29401c
 def grid_colours(indices: torch.Tensor) -> np.ndarray:
     "RGB `uint8 [levels, columns, 3]` for code indices `[levels, columns]`."
     from matplotlib.colors import hsv_to_rgb
