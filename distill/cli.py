@@ -48,33 +48,38 @@ def print_event(e, epochs_width: int = 3):
         if e.model_path:
             _err(f"saved {e.model_path} (best epoch {e.best_epoch}, validation loss {e.val_loss:.4f})")
 
-# %% ../nbs/15_cli.ipynb #016dd288
+# %% ../nbs/15_cli.ipynb #1673be3d
 class CancelOnInterrupt:
-    "Context manager: the first SIGINT sets `self.token`; the second raises KeyboardInterrupt."
+    "Context manager: the first SIGINT (or SIGTERM, as torchrun sends) sets `self.token`; the second raises KeyboardInterrupt."
     def __init__(self, message: str = "stopping after this step (Ctrl-C again to abort at once)…"):
         self.token, self.message, self._old = threading.Event(), message, None
     def _handler(self, signum, frame):
         if self.token.is_set(): raise KeyboardInterrupt
-        self.token.set(); _err(f"\n{self.message}")
+        self.token.set()
+        if _is_main_process(): _err(f"\n{self.message}")
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
+            self._old = {s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
     def __exit__(self, *exc):
-        if self._old is not None: signal.signal(signal.SIGINT, self._old)
+        for s, old in (self._old or {}).items(): signal.signal(s, old)
 
-# %% ../nbs/15_cli.ipynb #57543cba
+# %% ../nbs/15_cli.ipynb #0406f16f
+def _is_main_process() -> bool:
+    "False on the other ranks of a torchrun launch: only rank 0 talks."
+    return os.environ.get("RANK", "0") == "0"
+
 def _run_training(events, resume_hint: str, as_json: bool):
     "Drive a training event stream: print it, and return the final event (the JSON summary on stdout if asked)."
     from distill.train import TrainStarted, TrainFinished
-    last = None
+    last, width, talk = None, 3, _is_main_process()
     for e in events:
         if isinstance(e, TrainStarted): width = len(str(e.epochs))
-        print_event(e, locals().get("width", 3))
+        if talk: print_event(e, width)
         last = e
-    if isinstance(last, TrainFinished) and last.cancelled:
+    if talk and isinstance(last, TrainFinished) and last.cancelled:
         _err(f"resume with: {resume_hint}")
-    if as_json and last is not None: _emit_json(last.to_json())
+    if talk and as_json and last is not None: _emit_json(last.to_json())
     return last
 
 def _progress(desc: str):
@@ -371,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stage2_commands(sub)
     return p
 
-# %% ../nbs/15_cli.ipynb #cf49547e
+# %% ../nbs/15_cli.ipynb #795e2a2e
 def main(argv: list[str] | None = None) -> int:
     "Run the `distill` command; returns the exit status."
     args = build_parser().parse_args(argv)
@@ -383,10 +388,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close(); return 0
     except (ValueError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError) as e:
         if os.environ.get("DISTILL_DEBUG"): raise
-        _err(f"distill: error: {e}"); return 2
+        # under torchrun every rank meets the same bad input: rank 0 says it once
+        if _is_main_process(): _err(f"distill: error: {e}")
+        return 2
     except Exception as e:
         if os.environ.get("DISTILL_DEBUG"): raise
-        _err(f"distill: error: {type(e).__name__}: {e} (set DISTILL_DEBUG=1 to see the traceback)"); return 1
+        where = "" if _is_main_process() else f" on rank {os.environ.get('RANK')}"
+        _err(f"distill: error{where}: {type(e).__name__}: {e} (set DISTILL_DEBUG=1 to see the traceback)"); return 1
 
 # %% ../nbs/15_cli.ipynb #571710f0
 # `python -m distill.cli …` (and `torchrun -m distill.cli …`); inside a notebook this cell does nothing
