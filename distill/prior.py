@@ -51,12 +51,12 @@ class PriorConfig:
     @classmethod
     def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
-# %% ../nbs/06_prior.ipynb #40dce0db
+# %% ../nbs/06_prior.ipynb #54afc120
 def auto_prior_config(n_files: int, levels: int, codebook_size: int, **overrides) -> PriorConfig:
     "The prior's shape for a corpus of `n_files` files: fewer files, fewer parameters; `overrides` win."
-    if n_files <= 20: size = dict(d_model=128, n_layers=2, n_heads=4, window=64, dropout=0.2)
-    elif n_files <= 100: size = dict(d_model=192, n_layers=3, n_heads=4, window=128, dropout=0.15)
-    else: size = dict(d_model=256, n_layers=4, n_heads=4, window=128, dropout=0.1)
+    if n_files <= 20: size = dict(d_model=128, n_layers=2, n_heads=4, window=64, dropout=0.3)
+    elif n_files <= 100: size = dict(d_model=192, n_layers=3, n_heads=4, window=128, dropout=0.3)
+    else: size = dict(d_model=256, n_layers=4, n_heads=4, window=128, dropout=0.2)
     size.update({k: v for k, v in overrides.items() if v is not None})
     return PriorConfig(levels=levels, codebook_size=codebook_size, **size)
 
@@ -223,14 +223,14 @@ def validation_windows(stream: CodeStream, columns: int) -> list[tuple[int, int]
     "(start, length) tiles covering the validation stream once."
     return [(s, min(columns, stream.columns - s)) for s in range(0, stream.columns, columns) if stream.columns - s > 0]
 
-# %% ../nbs/06_prior.ipynb #d1109058
+# %% ../nbs/06_prior.ipynb #88f8d846
 @dataclass
 class PriorTrainParams:
     "How to train the prior; stored in the model file (`prior_training`)."
     epochs: int = 30
     batch_size: int = 16
-    lr: float = 5e-4
-    weight_decay: float = 0.01
+    lr: float = 2e-4
+    weight_decay: float = 0.1
     seed: int = 0
     val_fraction: float = 0.1        # used only when the model file does not record its VQ-VAE split
     checkpoint_every: int = 5        # epochs between checkpoints
