@@ -1,6 +1,6 @@
 """Run by tests/test_ddp.py (and bench/ddp_scaling.py) under torchrun: a tiny RVQ-VAE training on one rank of the group.
 
-    torchrun --nproc_per_node N tests/ddp_worker.py CORPUS MODEL.distill OUT_DIR EPOCHS [--resume]
+    torchrun --nproc_per_node N tests/ddp_worker.py CORPUS MODEL.distill OUT_DIR EPOCHS [--resume] [--full]
 
 Each rank writes OUT_DIR/rank{R}.json with its final event (codebook hash, losses) and its samples/s."""
 import json, os, sys, time
@@ -19,7 +19,8 @@ def main():
     torch.set_num_threads(1)
     params = TrainParams(epochs=epochs, batch_size=8, min_steps_per_epoch=4, augment=False, preview_every=0, seed=0)
     t0, chunks, epochs_seen, last = time.time(), 0, [], None
-    for e in train_vqvae(corpus, model, params=params, resume=resume, **TINY):
+    sizes = {} if "--full" in sys.argv else TINY   # --full: the default configuration
+    for e in train_vqvae(corpus, model, params=params, resume=resume, **sizes):
         if isinstance(e, EpochEnd):
             chunks += e.extra["chunks"]; epochs_seen.append(e.epoch)
         last = e
