@@ -222,7 +222,7 @@ def codebook_hash(vqvae: VQVAE) -> str:
     from distill.modelfile import weights_hash
     return weights_hash({k: v for k, v in vqvae.rvq.state_dict().items() if "embed" in k or "cluster_size" in k})
 
-# %% ../nbs/05_train.ipynb #30b08cbc
+# %% ../nbs/05_train.ipynb #59028be8
 def _save_checkpoint(path, model: DistillModel, opt, epoch: int, best_state: dict, state: dict) -> Path:
     tensors = {f"vqvae.{k}": v for k, v in model.vqvae.state_dict().items()}
     tensors.update({f"best.{k}": v for k, v in best_state.items()})
