@@ -54,7 +54,7 @@ class SamplingParams:
     @classmethod
     def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
-# %% ../nbs/07_generate.ipynb #06632756
+# %% ../nbs/07_generate.ipynb #f53f7ca8
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
     "Logits `[..., K]` with everything outside the top-k and the top-p nucleus set to -inf."
     if top_k and top_k < logits.shape[-1]:
@@ -70,6 +70,7 @@ def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> t
 
 def choose_code(logits: torch.Tensor, sampling: SamplingParams, generator: torch.Generator) -> int:
     "One code from logits `[K]`: greedy, or a draw after temperature, top-k and top-p."
+    logits = logits.float().cpu()   # the generator lives on the CPU, wherever the prior runs
     if sampling.greedy: return int(logits.argmax())
     probs = filter_logits(logits / sampling.temperature, sampling.top_k, sampling.top_p).softmax(-1)
     return int(torch.multinomial(probs, 1, generator=generator))
