@@ -100,13 +100,15 @@ def memory_child(path: str, what: str, threads: int) -> dict:
     return dict(what=what, baseline_mb=before, peak_mb=_status_mb("VmHWM"), output_mb=out_mb, seconds=time.perf_counter() - t0)
 
 
-def memory(durations: list[float], threads: int) -> list[dict]:
+MEASURED = ("encode", "decode_mel", "decode_with_griffin_lim")
+
+def memory(durations: list[float], threads: int, measured=MEASURED) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in durations:
             path = Path(tmp) / f"{seconds:.0f}s.wav"
             write_test_file(path, seconds)
-            for what in ("encode", "decode_mel", "decode_with_griffin_lim"):
+            for what in measured:
                 out = subprocess.run([sys.executable, __file__, "--memory-child", str(path), what, "--threads", str(threads)],
                                      capture_output=True, text=True, check=True)
                 row = json.loads(out.stdout.strip().splitlines()[-1])
@@ -122,6 +124,7 @@ def main(argv=None):
     ap.add_argument("--short-seconds", type=float, default=10.0)
     ap.add_argument("--long-seconds", type=float, default=600.0)
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--memory-of", nargs="+", choices=MEASURED, default=list(MEASURED), help="what to measure the memory of")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--memory-child", nargs=2, metavar=("PATH", "WHAT"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -135,7 +138,7 @@ def main(argv=None):
     print(f"  decode with Griffin-Lim     {s['decode_with_griffin_lim_x_realtime']:7.1f}× real time ({s['decode_with_griffin_lim_s']:.2f} s)")
     result = dict(speed=s)
     if not a.skip_memory:
-        rows = memory([a.short_seconds, a.long_seconds], a.threads)
+        rows = memory([a.short_seconds, a.long_seconds], a.threads, a.memory_of)
         print("peak resident memory (fresh process per row; growth = peak during the call − resident before it):")
         for r in rows:
             print(f"  {r['what']:<24} {r['audio_seconds']:6.0f} s audio: peak {r['peak_mb']:7.0f} MB, growth {r['growth_mb']:6.0f} MB "

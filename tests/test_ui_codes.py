@@ -169,6 +169,7 @@ def test_regenerate_needs_a_prior_and_uses_it(setup, editor, monkeypatch):
     _select(editor, 0, 0, 10, 20)
     editor.regenerate_button.click()
     assert (g.indices[:, 10:20] == 1).all() and torch.equal(g.indices[:, 20:], before[:, 20:])
+    assert "seed 0" in editor.status.value and editor.seed.value == 1   # pressing again gives another take
 
 
 def test_editor_stays_responsive_for_a_30_second_file(setup):
