@@ -63,3 +63,15 @@ def test_bad_input_under_torchrun_is_reported_once(tmp_path):
     r = torchrun(2, "-m", "distill.cli", "train", tmp_path / "nowhere", "-o", tmp_path / "m.distill")
     assert r.returncode != 0
     assert r.stderr.count("dataset folder not found") == 1
+
+
+def test_prior_trains_under_torchrun(tiny_model, demo_corpus, tmp_path):
+    model = tmp_path / "m.distill"
+    model.write_bytes(Path(tiny_model).read_bytes())
+    r = torchrun(2, "-m", "distill.cli", "train-prior", model, demo_corpus, "--epochs", "2", "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads(r.stdout)
+    assert summary["stage"] == "prior" and summary["epochs_run"] == 2
+    assert r.stderr.count("epoch 2/2") == 1
+    loaded = load_model(model)
+    assert loaded.prior is not None and loaded.prior_metrics["epochs_run"] == 2
