@@ -22,7 +22,7 @@ from .modelfile import DistillModel, save_model, write_container, read_metadata,
 __all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished',
            'multiscale_mel_loss', 'optimizer_tensors', 'restore_optimizer', 'checkpoint_path', 'PreparedData',
            'prepare_data', 'chunk_frames', 'default_config', 'evaluate', 'init_codebooks', 'Distributed',
-           'distributed_from_env', 'codebook_hash', 'train_vqvae']
+           'distributed_from_env', 'codebook_hash', 'training_state_tensors', 'restore_training_state', 'train_vqvae']
 
 # %% ../nbs/05_train.ipynb #9635f02b
 @dataclass
@@ -222,13 +222,25 @@ def codebook_hash(vqvae: VQVAE) -> str:
     from distill.modelfile import weights_hash
     return weights_hash({k: v for k, v in vqvae.rvq.state_dict().items() if "embed" in k or "cluster_size" in k})
 
-# %% ../nbs/05_train.ipynb #59028be8
-def _save_checkpoint(path, model: DistillModel, opt, epoch: int, best_state: dict, state: dict) -> Path:
-    tensors = {f"vqvae.{k}": v for k, v in model.vqvae.state_dict().items()}
+# %% ../nbs/05_train.ipynb #b3c2864c
+def training_state_tensors(prefix: str, weights: dict, best_state: dict, optimizer: dict, rng: torch.Tensor) -> dict:
+    "A checkpoint's tensors: current weights under `prefix`, best weights (`best.`), optimiser (`optim.`), random state."
+    tensors = {f"{prefix}{k}": v for k, v in weights.items()}
     tensors.update({f"best.{k}": v for k, v in best_state.items()})
+    tensors.update(optimizer)
+    tensors["rng.torch"] = rng
+    return tensors
+
+def restore_training_state(ckpt, prefix: str, module: torch.nn.Module, opt, extra: dict) -> dict:
+    "Load a checkpoint's weights, optimiser and random state into `module` and `opt`; returns the best weights."
+    module.load_state_dict(read_tensors(ckpt, prefix))
+    restore_optimizer(opt, read_tensors(ckpt, "optim."), extra["optimizer_groups"])
+    torch.set_rng_state(read_tensors(ckpt, "rng.")["torch"])
+    return read_tensors(ckpt, "best.")
+
+def _save_checkpoint(path, model: DistillModel, opt, epoch: int, best_state: dict, state: dict) -> Path:
     opt_tensors, groups = optimizer_tensors(opt)
-    tensors.update(opt_tensors)
-    tensors["rng.torch"] = torch.get_rng_state()
+    tensors = training_state_tensors("vqvae.", model.vqvae.state_dict(), best_state, opt_tensors, torch.get_rng_state())
     meta = model_metadata(model)
     meta["extra"] = dict(state, epoch=epoch, optimizer_groups=groups, kind="checkpoint")
     return write_container(path, tensors, meta)
@@ -282,10 +294,7 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
     best_state = {k: v.detach().clone() for k, v in vqvae.state_dict().items()}
     if resumed:
         extra = resumed["extra"]
-        vqvae.load_state_dict(read_tensors(ckpt, "vqvae."))
-        restore_optimizer(opt, read_tensors(ckpt, "optim."), extra["optimizer_groups"])
-        best_state = read_tensors(ckpt, "best.")
-        torch.set_rng_state(read_tensors(ckpt, "rng.")["torch"])
+        best_state = restore_training_state(ckpt, "vqvae.", vqvae, opt, extra)
         start_epoch, best_val, best_epoch, history = extra["epoch"], extra["best_val"], extra["best_epoch"], extra["history"]
     else:
         sampler.set_epoch(0)

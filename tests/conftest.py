@@ -26,6 +26,16 @@ def tiny_model(tmp_path_factory, demo_corpus):
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    "Tiny tensors: one thread is as fast, and on a busy 2-core machine OpenMP threads would wait for each other."
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_library(tmp_path, monkeypatch):
     "Never touch the user's real library from a test."

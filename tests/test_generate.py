@@ -17,15 +17,6 @@ from test_prior import SMALL_AUDIO, TINY_PRIOR, tiny_vqvae
 RATE = SMALL_AUDIO.sample_rate
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    "Small tensors on a shared 2-core machine: one thread avoids OpenMP threads waiting for each other."
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     "A tiny RVQ-VAE without a prior, and a copy of it with a tiny prior (window of 16 columns: many chunks)."

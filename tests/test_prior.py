@@ -28,15 +28,6 @@ def tiny_vqvae(folder: Path, n_files: int) -> tuple[Path, Path]:
     return folder / "demo", path
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    "Small tensors on a shared 2-core machine: one thread avoids OpenMP threads waiting for each other."
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def prior_params(**kw) -> PriorTrainParams:
     return PriorTrainParams(**{**dict(epochs=4, batch_size=8, lr=3e-3, min_steps_per_epoch=4, device="cpu"), **kw})
 
