@@ -331,20 +331,24 @@ class CodeGrid:
         self.indices, self.embeddings = state.indices, state.embeddings
         return state.label
 
+    def _level_names(self, levels) -> str:
+        # edit labels are read by people: levels count from 1 and carry their role
+        return ", ".join(f"{l + 1} ({self.roles[l]})" for l in levels)
+
     # --- edits (CODE-04…06)
     def set_cell(self, level: int, column: int, index: int) -> "CodeGrid":
         "Set one cell to codebook entry `index`."
         (level,), column, index = self._level_list(level), self._check_column(column), self._check_index(index)
         indices = self.indices.clone()
         indices[level, column] = index
-        return self._commit(f"set level {level} column {column} to {index}", indices, self._cleared([level], column, column + 1))
+        return self._commit(f"set level {self._level_names([level])} column {column} to {index}", indices, self._cleared([level], column, column + 1))
 
     def fill_region(self, levels, start: int, end: int, index: int) -> "CodeGrid":
         "Set every cell of `levels` × columns `[start, end)` to entry `index`."
         levels, (start, end), index = self._level_list(levels), self._check_range(start, end), self._check_index(index)
         indices = self.indices.clone()
         indices[levels, start:end] = index
-        return self._commit(f"fill levels {levels} columns {start}–{end} with {index}", indices, self._cleared(levels, start, end))
+        return self._commit(f"fill level {self._level_names(levels)} columns {start}–{end} with {index}", indices, self._cleared(levels, start, end))
 
     def swap_region(self, other: "CodeGrid", levels, start: int, end: int, other_start: int | None = None) -> "CodeGrid":
         "Replace `levels` × columns `[start, end)` with `other`'s codes from column `other_start` (default `start`)."
@@ -361,7 +365,7 @@ class CodeGrid:
             dim = (self.embeddings if self.embeddings is not None else other.embeddings).shape[-1]
             embeddings = _rows_or_nan(self, dim).clone()
             embeddings[levels, start:end] = _rows_or_nan(other, dim)[levels, other_start:other_start + n]
-        return self._commit(f"swap levels {levels} columns {start}–{end} with {other.name} from column {other_start}", indices, embeddings)
+        return self._commit(f"swap level {self._level_names(levels)} columns {start}–{end} with {other.name} from column {other_start}", indices, embeddings)
 
     def _amounts(self, amount) -> list[float]:
         amounts = list(amount) if isinstance(amount, (list, tuple)) else [amount] * self.levels

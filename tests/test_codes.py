@@ -124,7 +124,7 @@ def test_set_cell_changes_one_cell_and_undo_redo(grid):
     g.set_cell(1, 7, new)
     assert _changed(before, g.indices) == {(1, 7)} and g.indices[1, 7] == new
     assert g.can_undo and not g.can_redo
-    assert g.undo() == f"set level 1 column 7 to {new}"
+    assert g.undo() == f"set level 2 (Timbre) column 7 to {new}"
     assert torch.equal(g.indices, before) and g.can_redo
     g.redo()
     assert _changed(before, g.indices) == {(1, 7)}

@@ -245,9 +245,9 @@ editor.widget""")]
             page.locator(".distill-codes .distill-code input").fill("3")
             page.locator(".distill-codes .distill-code input").press("Enter")
             page.locator(".distill-codes button.distill-set").click()
-            wait_until(page, lambda: "set level 0 column 255 to 3" in text(), 20, "the edit in the history line")
+            wait_until(page, lambda: "set level 1 (Structure) column 255 to 3" in text(), 20, "the edit in the history line")
             page.locator(".distill-codes button.distill-undo").click()
-            wait_until(page, lambda: "Undid: set level 0 column 255 to 3" in text(), 20, "the undo")
+            wait_until(page, lambda: "Undid: set level 1 (Structure) column 255 to 3" in text(), 20, "the undo")
             screenshot = Path(__file__).resolve().parents[1] / "artifacts" / "e2e_codes_editor.png"
             screenshot.parent.mkdir(exist_ok=True)
             page.locator(".distill-codes").screenshot(path=str(screenshot))
