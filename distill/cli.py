@@ -64,7 +64,7 @@ class CancelOnInterrupt:
     def __exit__(self, *exc):
         for s, old in (self._old or {}).items(): signal.signal(s, old)
 
-# %% ../nbs/15_cli.ipynb #0406f16f
+# %% ../nbs/15_cli.ipynb #825356d0
 def _is_main_process() -> bool:
     "False on the other ranks of a torchrun launch: only rank 0 talks."
     return os.environ.get("RANK", "0") == "0"
@@ -123,9 +123,10 @@ def cmd_reconstruct(a):
 
 def _model_info(path) -> dict:
     from distill.modelfile import read_metadata
-    from distill.health import LevelHealth, health_verdict
+    from distill.health import health_verdict
+    from distill.library import stored_levels   # the same reading of a file's health the library uses
     meta = read_metadata(path)
-    levels = [LevelHealth(**l) for l in meta.get("metrics", {}).get("levels", [])]
+    levels = stored_levels(meta, path)
     verdict = health_verdict(levels) if levels else None
     return dict(path=str(path), config=meta.get("config"), audio=meta.get("audio"), dataset=meta.get("dataset"),
                 training=meta.get("training"), metrics=meta.get("metrics"), has_prior="prior_config" in meta,
