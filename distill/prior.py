@@ -344,7 +344,7 @@ def _save_prior_checkpoint(path, config: PriorConfig, snap: _Snapshot, best_stat
                 extra=dict(state, epoch=snap.epoch, optimizer_groups=snap.groups, kind="prior-checkpoint"))
     return write_container(path, tensors, meta)
 
-# %% ../nbs/06_prior.ipynb #22083647
+# %% ../nbs/06_prior.ipynb #3316f766
 def train_prior(model_path, dataset, params: PriorTrainParams | None = None, cancel: threading.Event | None = None,
                 resume: bool = False, progress=None, **config_overrides) -> Iterator:
     """Train the prior of the model at `model_path` (a path, or a saved `DistillModel`) on `dataset` (folder or
@@ -388,7 +388,7 @@ def train_prior(model_path, dataset, params: PriorTrainParams | None = None, can
     torch.manual_seed(params.seed)
     prior = Prior(config).to(device)
     if params.batch_size % dd.world_size: raise ValueError(f"batch size {params.batch_size} must be a multiple of the {dd.world_size} processes")
-    net = torch.nn.parallel.DistributedDataParallel(prior, device_ids=[device.index] if device.type == "cuda" else None) if dd.enabled else prior
+    net = dd.wrap(prior, device)
     opt = torch.optim.AdamW(prior.parameters(), lr=params.lr, weight_decay=params.weight_decay, betas=(0.9, 0.95))
     columns = min(config.window, train_stream.columns)
     per_epoch = max(params.min_steps_per_epoch * params.batch_size, len(train_stream.starts) + math.ceil(train_stream.columns / columns))
