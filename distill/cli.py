@@ -9,8 +9,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['format_levels', 'print_event', 'CancelOnInterrupt', 'cmd_train', 'cmd_reconstruct', 'cmd_info', 'cmd_train_prior',
-           'numbered_outputs', 'cmd_generate', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser',
-           'main']
+           'cmd_generate', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/15_cli.ipynb #dccb1fd9
 def _err(*args):
@@ -64,13 +63,14 @@ class CancelOnInterrupt:
     def __exit__(self, *exc):
         for s, old in (self._old or {}).items(): signal.signal(s, old)
 
-# %% ../nbs/15_cli.ipynb #825356d0
+# %% ../nbs/15_cli.ipynb #f725f952
 def _is_main_process() -> bool:
     "False on the other ranks of a torchrun launch: only rank 0 talks."
     return os.environ.get("RANK", "0") == "0"
 
-def _run_training(events, resume_hint: str, as_json: bool):
-    "Drive a training event stream: print it, and return the final event (the JSON summary on stdout if asked)."
+def _run_training(events, resume_hint: str | dict, as_json: bool):
+    """Drive a training event stream: print it, and return the final event (the JSON summary on stdout if asked).
+    `resume_hint` is the command that resumes a cancelled run (a dict of them by stage when the stream has several)."""
     from distill.train import TrainStarted, TrainFinished
     last, width, talk = None, 3, _is_main_process()
     for e in events:
@@ -78,7 +78,7 @@ def _run_training(events, resume_hint: str, as_json: bool):
         if talk: print_event(e, width)
         last = e
     if talk and isinstance(last, TrainFinished) and last.cancelled:
-        _err(f"resume with: {resume_hint}")
+        _err(f"resume with: {resume_hint[last.stage] if isinstance(resume_hint, dict) else resume_hint}")
     if talk and as_json and last is not None: _emit_json(last.to_json())
     return last
 
@@ -154,7 +154,7 @@ def cmd_info(a):
                        if info["has_prior"] else "no (train one with `distill train-prior`)"))
     return 0
 
-# %% ../nbs/15_cli.ipynb #f73e2a69
+# %% ../nbs/15_cli.ipynb #343feefa
 def cmd_train_prior(a):
     from distill.prior import train_prior, PriorTrainParams
     params = PriorTrainParams(epochs=a.epochs, lr=a.lr, seed=a.seed, device=a.device)
@@ -165,14 +165,9 @@ def cmd_train_prior(a):
     _maybe_save_to_library(a, last)
     return 130 if last is not None and last.cancelled else 0
 
-def numbered_outputs(output, count: int) -> list[Path]:
-    "`OUT.wav` for one file; `OUT_1.wav … OUT_N.wav` for several."
-    output = Path(output)
-    return [output] if count == 1 else [output.with_name(f"{output.stem}_{i}{output.suffix}") for i in range(1, count + 1)]
-
 def cmd_generate(a):
     from distill.modelfile import load_model
-    from distill.generate import generate, save_generated, SamplingParams
+    from distill.generate import generate, save_generated, SamplingParams, numbered_outputs
     model = load_model(a.model)
     results = []
     for i, path in enumerate(numbered_outputs(a.output, a.count)):
@@ -252,32 +247,22 @@ def _tags(s):
     return [t.strip() for t in (s or "").split(",") if t.strip()]
 
 def cmd_demo(a):
-    from distill.data import synth_demo_corpus
-    from distill.train import train_vqvae, TrainParams
+    from distill.generate import run_demo, DemoFinished, GenerationCancelled
     out = Path(a.output)
-    corpus = out / "corpus"
-    synth_demo_corpus(corpus, n_files=a.files, seed=a.seed)
-    _err(f"synthesised {a.files} demo sounds in {corpus}")
-    model_path = out / "demo.distill"
+    corpus, model_path = out / "corpus", out / "demo.distill"
+    hints = dict(vqvae=f"distill train {corpus} -o {model_path} --resume", prior=f"distill train-prior {model_path} {corpus} --resume")
     with CancelOnInterrupt() as stop:
-        last = _run_training(train_vqvae(corpus, model_path, params=TrainParams(epochs=a.epochs, seed=a.seed), cancel=stop.token),
-                             f"distill train {corpus} -o {model_path} --resume", False)
-        if last is None or last.cancelled: return 130
-        from distill.prior import train_prior, PriorTrainParams
-        last = _run_training(train_prior(model_path, corpus, params=PriorTrainParams(epochs=a.prior_epochs, seed=a.seed), cancel=stop.token),
-                             f"distill train-prior {model_path} {corpus} --resume", False)
-        if last is None or last.cancelled: return 130
-    from distill.modelfile import load_model
-    from distill.generate import generate, save_generated, SamplingParams
-    model = load_model(model_path)
-    written = []
-    for i, path in enumerate(numbered_outputs(out / "generated.wav", a.count)):
-        written.append(save_generated(path, generate(model, a.duration, SamplingParams(temperature=0.9, top_p=0.95, seed=a.seed + i))))
+        try:
+            last = _run_training(run_demo(out, files=a.files, epochs=a.epochs, prior_epochs=a.prior_epochs, count=a.count,
+                                          duration=a.duration, seed=a.seed, cancel=stop.token, progress=_stage_progress()), hints, a.json)
+        except GenerationCancelled:
+            _err(f"stopped while generating; the trained model is {model_path}"); return 130
+    if not isinstance(last, DemoFinished): return 130
     _err("\ndemo finished:")
-    _err(f"  model      {model_path}")
-    for w in written: _err(f"  generated  {w}")
-    _err(f"next: open it in a notebook (see the README) or try `distill generate {model_path} -o new.wav --seed 7`")
-    if a.json: _emit_json(dict(model=str(model_path), corpus=str(corpus), generated=[str(w) for w in written]))
+    _err(f"  corpus     {last.corpus}")
+    _err(f"  model      {last.model_path}")
+    for w in last.generated: _err(f"  generated  {w}")
+    _err(f"next: open it in a notebook (see the README) or try `distill generate {last.model_path} -o new.wav --seed 7`")
     return 0
 
 def _add_stage2_commands(sub):

@@ -73,3 +73,21 @@ def test_library_commands(tiny_model, tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout) == {"deleted": "drums"}
     r = run_cli("library", "list", "--json", env=env)
     assert json.loads(r.stdout) == []
+
+
+def test_demo_runs_the_whole_pipeline_and_writes_real_sounds(tmp_path):
+    "The README's first command, made small: synthesise, train, train the prior, generate, in one `distill demo`."
+    r = run_cli("demo", "-o", tmp_path / "d", "--files", "6", "--epochs", "1", "--prior-epochs", "1", "--count", "2",
+                "--duration", "0.5", "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout)
+    assert Path(out["model"]) == tmp_path / "d" / "demo.distill"
+    assert sorted(Path(g).name for g in out["generated"]) == ["generated_1.wav", "generated_2.wav"]
+    assert len(list((tmp_path / "d" / "corpus").glob("*.wav"))) == 6
+    sounds = [sf.read(g)[0] for g in out["generated"]]
+    assert all(abs(len(x) / 44100 - 0.5) < 0.01 and np.abs(x).max() > 1e-3 for x in sounds)   # real, audible sounds
+    assert not np.array_equal(sounds[0], sounds[1])                                            # different seeds
+    assert "training the RVQ-VAE on 6 files" in r.stderr and "training the prior" in r.stderr
+    assert "demo finished" in r.stderr and "Traceback" not in r.stderr
+    from distill.modelfile import load_model
+    assert load_model(out["model"]).prior is not None
