@@ -22,7 +22,8 @@ from .modelfile import DistillModel, save_model, write_container, read_metadata,
 __all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished',
            'multiscale_mel_loss', 'optimizer_tensors', 'restore_optimizer', 'checkpoint_path', 'PreparedData',
            'prepare_data', 'chunk_frames', 'default_config', 'evaluate', 'init_codebooks', 'Distributed',
-           'distributed_from_env', 'codebook_hash', 'training_state_tensors', 'restore_training_state', 'train_vqvae']
+           'distributed_from_env', 'codebook_hash', 'training_state_tensors', 'restore_training_state',
+           'TrainingSnapshot', 'train_vqvae']
 
 # %% ../nbs/05_train.ipynb #9635f02b
 @dataclass
@@ -233,7 +234,7 @@ def codebook_hash(vqvae: VQVAE) -> str:
     from distill.modelfile import weights_hash
     return weights_hash({k: v for k, v in vqvae.rvq.state_dict().items() if "embed" in k or "cluster_size" in k})
 
-# %% ../nbs/05_train.ipynb #b3c2864c
+# %% ../nbs/05_train.ipynb #6c831b70
 def training_state_tensors(prefix: str, weights: dict, best_state: dict, optimizer: dict, rng: torch.Tensor) -> dict:
     "A checkpoint's tensors: current weights under `prefix`, best weights (`best.`), optimiser (`optim.`), random state."
     tensors = {f"{prefix}{k}": v for k, v in weights.items()}
@@ -249,12 +250,25 @@ def restore_training_state(ckpt, prefix: str, module: torch.nn.Module, opt, extr
     torch.set_rng_state(read_tensors(ckpt, "rng.")["torch"])
     return read_tensors(ckpt, "best.")
 
-def _save_checkpoint(path, model: DistillModel, opt, epoch: int, best_state: dict, state: dict) -> Path:
-    opt_tensors, groups = optimizer_tensors(opt)
-    tensors = training_state_tensors("vqvae.", model.vqvae.state_dict(), best_state, opt_tensors, torch.get_rng_state())
+@dataclass
+class TrainingSnapshot:
+    "Everything a checkpoint needs, copied at the end of an epoch — so a cancelled epoch's partial updates never count."
+    epoch: int; weights: dict; optimizer: dict; groups: list; rng: torch.Tensor
+
+    @classmethod
+    def take(cls, module: torch.nn.Module, opt: torch.optim.Optimizer, epoch: int) -> "TrainingSnapshot":
+        tensors, groups = optimizer_tensors(opt)
+        clone = lambda d: {k: v.detach().clone() for k, v in d.items()}
+        return cls(epoch, clone(module.state_dict()), clone(tensors), json.loads(json.dumps(groups)), torch.get_rng_state())
+
+    def tensors(self, prefix: str, best_state: dict) -> dict:
+        "The checkpoint's tensors (see `training_state_tensors`)."
+        return training_state_tensors(prefix, self.weights, best_state, self.optimizer, self.rng)
+
+def _save_checkpoint(path, model: DistillModel, snap: TrainingSnapshot, best_state: dict, state: dict) -> Path:
     meta = model_metadata(model)
-    meta["extra"] = dict(state, epoch=epoch, optimizer_groups=groups, kind="checkpoint")
-    return write_container(path, tensors, meta)
+    meta["extra"] = dict(state, epoch=snap.epoch, optimizer_groups=snap.groups, kind="checkpoint")
+    return write_container(path, snap.tensors("vqvae.", best_state), meta)
 
 def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: TrainParams | None = None,
                 audio: AudioParams | None = None, cancel: threading.Event | None = None, resume: bool = False,
@@ -315,6 +329,7 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
                                 data.scan.summary(), asdict(config))
     epoch, train_loss, val_loss, levels, cancelled = start_epoch, float("nan"), float("nan"), [], False
     state = lambda: dict(best_val=best_val, best_epoch=best_epoch, history=history)
+    snap = TrainingSnapshot.take(vqvae, opt, start_epoch) if emit else None   # what a cancel now would keep
     for epoch in range(start_epoch + 1, params.epochs + 1):
         t0 = time.time()
         train_set.set_epoch(epoch); sampler.set_epoch(epoch)
@@ -344,6 +359,7 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
         train_loss, n = float(totals[0] / totals[1].clamp_min(1)), int(totals[1])
         levels = level_health(counts.cpu())
         if not emit: continue
+        snap = TrainingSnapshot.take(vqvae, opt, epoch)
         val_loss, _ = evaluate(vqvae, data.val_mels, device)
         is_best = val_loss < best_val
         if is_best:
@@ -361,15 +377,15 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
                 original = data.val_mels[0][:, : 4 * frames]
                 yield Preview(stage, epoch, original, vqvae(original[None].to(device))[0][0].cpu())
         if epoch % params.checkpoint_every == 0 or epoch == params.epochs:
-            yield CheckpointSaved(stage, epoch, _save_checkpoint(ckpt, model, opt, epoch, best_state, state()))
+            yield CheckpointSaved(stage, epoch, _save_checkpoint(ckpt, model, snap, best_state, state()))
 
     extra = dict(codebook_hash=codebook_hash(vqvae), rank=dd.rank, processes=dd.world_size)
     if not emit:  # other ranks: report only how they finished
         yield TrainFinished(stage, None, ckpt, epoch, train_loss, float("nan"), 0, levels, cancelled, extra)
         return
     if cancelled:
-        _save_checkpoint(ckpt, model, opt, epoch, best_state, state())
-        yield CheckpointSaved(stage, epoch, ckpt)
+        # the checkpoint holds the last complete epoch, so a resumed run repeats the interrupted one exactly
+        yield CheckpointSaved(stage, epoch, _save_checkpoint(ckpt, model, snap, best_state, state()))
     if epoch == 0 and not history:
         yield TrainFinished(stage, None, ckpt, 0, float("nan"), float("nan"), 0, [], cancelled, extra)
         return

@@ -1,5 +1,5 @@
 """Stage 1 end to end: bad input, model files, training, resume, and the CLI around them."""
-import json, os, pickle, signal, subprocess, sys, time
+import json, os, pickle, signal, subprocess, sys, threading, time
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +220,18 @@ def test_help_is_fast_and_light():
     assert time.time() - t0 < 3   # generous for a loaded CI machine; typically ~0.05 s
     r = subprocess.run([sys.executable, "-X", "importtime", "-m", "distill.cli", "--help"], capture_output=True, text=True)
     assert " torch" not in r.stderr
+
+
+def test_cancel_mid_epoch_then_resume_matches_an_uninterrupted_run(demo_corpus, tmp_path):
+    "The checkpoint a cancel leaves holds the last complete epoch, so resuming repeats the interrupted one exactly."
+    from distill.modelfile import weights_hash
+    params = TrainParams(epochs=3, batch_size=8, min_steps_per_epoch=3, augment=False, checkpoint_every=10, preview_every=0)
+    list(train_vqvae(demo_corpus, tmp_path / "straight.distill", params=params, **TINY))
+    out, cancel = tmp_path / "interrupted.distill", threading.Event()
+    for e in train_vqvae(demo_corpus, out, params=params, cancel=cancel, **TINY):
+        if isinstance(e, EpochEnd) and e.epoch == 2: cancel.set()     # honoured after the first step of epoch 3
+    assert e.cancelled and read_metadata(checkpoint_path(out))["extra"]["epoch"] == 2
+    events = list(train_vqvae(demo_corpus, out, params=params, resume=True))
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [3]
+    weights = lambda path: weights_hash(load_model(path).vqvae.state_dict())
+    assert weights(out) == weights(tmp_path / "straight.distill")
