@@ -63,7 +63,7 @@ class CancelOnInterrupt:
     def __exit__(self, *exc):
         for s, old in (self._old or {}).items(): signal.signal(s, old)
 
-# %% ../nbs/15_cli.ipynb #f725f952
+# %% ../nbs/15_cli.ipynb #7e92aea1
 def _is_main_process() -> bool:
     "False on the other ranks of a torchrun launch: only rank 0 talks."
     return os.environ.get("RANK", "0") == "0"
@@ -82,11 +82,6 @@ def _run_training(events, resume_hint: str | dict, as_json: bool):
     if talk and as_json and last is not None: _emit_json(last.to_json())
     return last
 
-def _progress(desc: str):
-    "A tqdm wrapper for iterables, on stderr, shown only on a terminal."
-    from tqdm.auto import tqdm
-    return lambda it: tqdm(it, desc=desc, file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
-
 def _stage_progress():
     "A `progress(stage, done, total)` callback drawing one tqdm bar per stage on stderr (terminal only)."
     from tqdm.auto import tqdm
@@ -96,7 +91,7 @@ def _stage_progress():
         if bar is None:
             bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
         bar.update(done - bar.n)
-        if done >= total: bar.close()
+        if done >= total: bars.pop(stage).close()   # the same stage later (another file, another training) starts afresh
     return update
 
 def cmd_train(a):
@@ -106,7 +101,7 @@ def cmd_train(a):
     hint = f"distill train {a.dataset} -o {a.output} --resume" + (f" --epochs {a.epochs}" if a.epochs != TrainParams.epochs else "")
     with CancelOnInterrupt() as stop:
         last = _run_training(train_vqvae(a.dataset, a.output, params=params, cancel=stop.token, resume=a.resume,
-                                         progress=_progress("reading audio"), **overrides), hint, a.json)
+                                         progress=_stage_progress(), **overrides), hint, a.json)
     _maybe_save_to_library(a, last)
     return 130 if last is not None and last.cancelled else 0
 
@@ -154,14 +149,14 @@ def cmd_info(a):
                        if info["has_prior"] else "no (train one with `distill train-prior`)"))
     return 0
 
-# %% ../nbs/15_cli.ipynb #343feefa
+# %% ../nbs/15_cli.ipynb #dae83e6d
 def cmd_train_prior(a):
     from distill.prior import train_prior, PriorTrainParams
     params = PriorTrainParams(epochs=a.epochs, lr=a.lr, seed=a.seed, device=a.device)
     hint = f"distill train-prior {a.model} {a.dataset} --resume"
     with CancelOnInterrupt() as stop:
         last = _run_training(train_prior(a.model, a.dataset, params=params, cancel=stop.token, resume=a.resume,
-                                         progress=_progress("encoding the dataset")), hint, a.json)
+                                         progress=_stage_progress()), hint, a.json)
     _maybe_save_to_library(a, last)
     return 130 if last is not None and last.cancelled else 0
 
@@ -185,7 +180,7 @@ def cmd_encode(a):
     from distill.modelfile import load_model
     from distill.codes import encode_audio_file
     model = load_model(a.model)
-    grid = encode_audio_file(model, a.audio, progress=_progress("encoding"))
+    grid = encode_audio_file(model, a.audio, progress=_stage_progress())
     grid.save(a.output)
     _err(f"wrote {a.output}: {grid.levels} levels × {grid.columns} columns ({grid.duration:.2f} s)")
     if a.json: _emit_json(dict(output=str(a.output), levels=grid.levels, columns=grid.columns, seconds=grid.duration,

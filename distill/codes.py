@@ -129,7 +129,7 @@ def _mel_span(source, p: AudioParams, f0: int, f1: int) -> torch.Tensor:
     first = f0 - s0 // p.hop_length
     return mel[:, first: first + f1 - f0]
 
-# %% ../nbs/08_codes.ipynb #100f8831
+# %% ../nbs/08_codes.ipynb #8b873d38
 PIECE_COLUMNS = 512
 
 def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> torch.Tensor:
@@ -144,12 +144,13 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
     codes = torch.empty(model.config.rvq_levels, columns, dtype=torch.long)
     pieces = even_pieces(columns, piece_columns)
     with torch.inference_mode():
-        for c0, c1 in (progress(pieces) if progress else pieces):
+        for i, (c0, c1) in enumerate(pieces):
             # pieces start on a column boundary so the strided layers line up with the whole-file pass
             f0, f1 = max(0, c0 - context) * D, min(frames, (c1 + context) * D)
             mel = _mel_span(source, p, f0, f1).to(model.device)
             piece = model.vqvae.encode(mel[None])[0].cpu()
             codes[:, c0:c1] = piece[:, c0 - f0 // D: c1 - f0 // D]
+            if progress: progress("encoding", i + 1, len(pieces))
     return codes
 
 # %% ../nbs/08_codes.ipynb #4c5d8d09

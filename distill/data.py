@@ -159,11 +159,14 @@ def synth_demo_corpus(folder: str | os.PathLike, n_files: int = 32, sample_rate:
         paths.append(write_audio(folder / f"{kind}_{i:03d}.wav", _synth(kind, sample_rate, rng), sample_rate))
     return paths
 
-# %% ../nbs/01_data.ipynb #738bc36c
+# %% ../nbs/01_data.ipynb #f38fcf0b
 def load_mels(files: list[str], p: AudioParams, progress=None) -> list[torch.Tensor]:
-    "Normalised log-mel `[n_mels, frames]` of each file, resampled to `p.sample_rate`."
-    it = progress(files) if progress else files
-    return [audio_to_mel(load_audio(f, p.sample_rate)[0], p) for f in it]
+    "Normalised log-mel `[n_mels, frames]` of each file, resampled to `p.sample_rate`; `progress(stage, done, total)` after each."
+    mels = []
+    for i, f in enumerate(files):
+        mels.append(audio_to_mel(load_audio(f, p.sample_rate)[0], p))
+        if progress: progress("reading audio", i + 1, len(files))
+    return mels
 
 def split_files(files: list[str], val_fraction: float = 0.1, seed: int = 0) -> tuple[list[str], list[str]]:
     "Split files into (train, validation): at least one validation file, at least one training file."

@@ -261,7 +261,7 @@ def regenerate_region(model: DistillModel, codes: torch.Tensor, start: int, end:
     out[:, start:end] = sample_codes(model, end - start, sampling, codes[:, :start] if start else None)
     return out
 
-# %% ../nbs/07_generate.ipynb #81e909fc
+# %% ../nbs/07_generate.ipynb #7bc139fc
 @dataclass
 class DemoFinished:
     "The end of `run_demo`: the folder's corpus, model file and generated sounds."
@@ -280,8 +280,9 @@ def run_demo(folder, files: int = 32, epochs: int = 15, prior_epochs: int = 6, c
     folder = Path(folder)
     corpus, model_path = folder / "corpus", folder / "demo.distill"
     synth_demo_corpus(corpus, n_files=files, seed=seed)
-    for stage in (lambda: train_vqvae(corpus, model_path, params=TrainParams(epochs=epochs, seed=seed), cancel=cancel),
-                  lambda: train_prior(model_path, corpus, params=PriorTrainParams(epochs=prior_epochs, seed=seed), cancel=cancel)):
+    for stage in (lambda: train_vqvae(corpus, model_path, params=TrainParams(epochs=epochs, seed=seed), cancel=cancel, progress=progress),
+                  lambda: train_prior(model_path, corpus, params=PriorTrainParams(epochs=prior_epochs, seed=seed), cancel=cancel,
+                                      progress=progress)):
         last = None
         for last in stage(): yield last
         if last is None or last.cancelled or last.model_path is None: return
