@@ -208,9 +208,9 @@ class Augment:
             x = (10 * torch.log10(10 ** (db / 10) + 10 ** (noise / 10)) + half) / half
         return x.clamp_min(-1.0)
 
-# %% ../nbs/01_data.ipynb #5d0d7b89
+# %% ../nbs/01_data.ipynb #f9864a9f
 class ChunkDataset(torch.utils.data.Dataset):
-    "Fixed-length random crops (which may begin up to half a chunk before a file starts); silence pads the rest. One epoch ≈ `repeats` passes over the audio."
+    "Fixed-length random crops of spectrograms; short files are padded with silence. One epoch ≈ `repeats` passes over the audio."
     def __init__(self, mels: list[torch.Tensor], chunk_frames: int, augment: Augment | None = None, seed: int = 0,
                  random_crop: bool = True, repeats: int = 1):
         self.mels, self.chunk, self.augment, self.random_crop = mels, chunk_frames, augment, random_crop
@@ -227,13 +227,10 @@ class ChunkDataset(torch.utils.data.Dataset):
         mel = self.mels[i]
         frames = mel.shape[-1]
         span = self.chunk + (int(self.chunk * self.augment.stretch) + 2 if self.augment else 0)
-        if self.random_crop:
-            # from half a chunk of silence before the file's start to its last full span: sounds must also be met
-            # beginning mid-chunk after silence, as in loops, textures and any recording a user encodes later
-            start = int(torch.randint(-(span // 2), max(0, frames - span) + 1, (), generator=g))
+        if self.random_crop and frames > span:
+            start = int(torch.randint(0, frames - span + 1, (), generator=g))
         else: start = min(j * self.chunk, max(0, frames - span))
-        x = mel[:, max(0, start):start + span]
-        if start < 0: x = F.pad(x, (-start, 0), value=-1.0)
+        x = mel[:, start:start + span]
         if self.augment: x = self.augment(x, g)
         x = x[:, :self.chunk]
         return F.pad(x, (0, self.chunk - x.shape[-1]), value=-1.0)
