@@ -309,7 +309,7 @@ def _add_stage2_commands(sub):
     dm = sub.add_parser("demo", help="synthesise a demo corpus, train on it, train a prior, generate sounds")
     dm.add_argument("-o", "--output", default="distill_demo", help="folder for the corpus, model and sounds (default ./distill_demo)")
     dm.add_argument("--files", type=_positive_int, default=32)
-    dm.add_argument("--epochs", type=_positive_int, default=15)
+    dm.add_argument("--epochs", type=_positive_int, default=40, help="RVQ-VAE epochs (fewer leave the loudest bands, a kick's weight, under-reproduced)")
     dm.add_argument("--prior-epochs", type=_positive_int, default=6)
     dm.add_argument("--count", type=_positive_int, default=3)
     dm.add_argument("--duration", type=float, default=4.0)

@@ -261,7 +261,7 @@ def regenerate_region(model: DistillModel, codes: torch.Tensor, start: int, end:
     out[:, start:end] = sample_codes(model, end - start, sampling, codes[:, :start] if start else None)
     return out
 
-# %% ../nbs/07_generate.ipynb #7bc139fc
+# %% ../nbs/07_generate.ipynb #3b6338d5
 @dataclass
 class DemoFinished:
     "The end of `run_demo`: the folder's corpus, model file and generated sounds."
@@ -270,7 +270,7 @@ class DemoFinished:
     generated: list[Path]
     def to_json(self) -> dict: return dict(model=str(self.model_path), corpus=str(self.corpus), generated=[str(g) for g in self.generated])
 
-def run_demo(folder, files: int = 32, epochs: int = 15, prior_epochs: int = 6, count: int = 3, duration: float = 4.0,
+def run_demo(folder, files: int = 32, epochs: int = 40, prior_epochs: int = 6, count: int = 3, duration: float = 4.0,
              seed: int = 0, cancel: threading.Event | None = None, progress=None, sampling: SamplingParams | None = None):
     "Synthesise `files` sounds into `folder`/corpus, train a model and its prior there, and generate `count` sounds."
     from distill.data import synth_demo_corpus
