@@ -15,8 +15,8 @@ import torch
 import torchaudio
 
 # %% auto #0
-__all__ = ['atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'load_audio', 'peak_safe', 'write_audio',
-           'MelTransform', 'db_to_normalised', 'normalised_to_db', 'audio_to_mel', 'num_frames',
+__all__ = ['atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'peak_safe',
+           'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'audio_to_mel', 'num_frames',
            'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces', 'fit_length', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
@@ -63,7 +63,14 @@ class AudioParams:
 class AudioFileError(ValueError):
     "A sound file that cannot be used; the message names the file and the problem."
 
-# %% ../nbs/00_audio.ipynb #14d43f46
+# %% ../nbs/00_audio.ipynb #48b136b4
+def mix_to_mono(data: np.ndarray) -> np.ndarray:
+    "Average the channels of `[samples, channels]` (column by column: much faster than `mean(axis=1)`)."
+    mono = data[:, 0].copy()
+    for c in range(1, data.shape[1]): mono += data[:, c]
+    if data.shape[1] > 1: mono /= data.shape[1]
+    return mono
+
 def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> tuple[torch.Tensor, int]:
     "Read `path` as mono float32 `[samples]`, resampled to `sample_rate` if given; returns `(audio, rate)`."
     path = Path(path)
@@ -71,7 +78,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> tuple
     try: data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:
         raise AudioFileError(f"{path}: not a readable audio file ({str(e).strip() or type(e).__name__})") from None
-    audio = torch.from_numpy(data.mean(axis=1))
+    audio = torch.from_numpy(mix_to_mono(data))
     if sample_rate is not None and rate != sample_rate:
         audio = torchaudio.functional.resample(audio, rate, sample_rate)
         rate = sample_rate
