@@ -15,9 +15,10 @@ import torch
 import torchaudio
 
 # %% auto #0
-__all__ = ['atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'peak_safe',
-           'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'audio_to_mel', 'num_frames',
-           'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces', 'fit_length', 'mel_to_audio_pieces']
+__all__ = ['atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'limit_peaks',
+           'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'value_range',
+           'audio_to_mel', 'num_frames', 'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces', 'fit_length',
+           'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -50,6 +51,7 @@ class AudioParams:
     f_min: float = 20.0          # lowest mel band edge, Hz
     f_max: float | None = None   # highest mel band edge, Hz (None: Nyquist)
     floor_db: float = -100.0     # silence floor: maps to -1; 0 dB maps to +1
+    ceiling_db: float = 30.0     # top of the range (+1.6); no recording gets there (a full-scale sine is +25 dB)
     griffin_lim_iters: int = 32  # Griffin-Lim iterations when turning mels back into audio
     inverse_mel_iters: int = 40  # non-negative refinement steps of the inverse mel projection (0: least squares only)
 
@@ -88,22 +90,37 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = None) -> tuple
 _SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
 _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aif": "AIFF", ".aiff": "AIFF"}
 
-def peak_safe(audio: torch.Tensor | np.ndarray, ceiling: float = 0.989) -> np.ndarray:
-    "Scale `audio` down so its peak is at most `ceiling` (about -0.1 dBFS); never scale up."
-    audio = np.asarray(audio.detach().cpu() if isinstance(audio, torch.Tensor) else audio, dtype=np.float32)
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
-    return audio * (ceiling / peak) if peak > ceiling else audio
+def limit_peaks(audio: torch.Tensor | np.ndarray, sample_rate: int, ceiling: float = 0.989, seconds: float = 0.005) -> np.ndarray:
+    "`audio` with its gain lowered only around samples above `ceiling` (−0.1 dBFS), fading over ±`seconds`; the rest untouched."
+    x = torch.as_tensor(np.asarray(audio.detach().cpu() if isinstance(audio, torch.Tensor) else audio, dtype=np.float32))
+    need = (ceiling / x.abs().clamp_min(1e-30)).clamp(max=1.0)   # the gain each sample can have
+    if x.numel() == 0 or float(need.min()) >= 1.0: return x.numpy()
+    half = max(1, round(seconds * sample_rate))
+    # look-ahead: the lowest need within ±half, then its moving average over the same width (never above any need it covers)
+    lowest = -torch.nn.functional.max_pool1d(-need[None, None], 2 * half + 1, stride=1, padding=half)
+    gain = torch.nn.functional.avg_pool1d(torch.nn.functional.pad(lowest, (half, half), mode="replicate"), 2 * half + 1, stride=1)[0, 0]
+    near = torch.nn.functional.max_pool1d((lowest < 1).float(), 2 * half + 1, stride=1, padding=half)[0, 0] > 0
+    gain = torch.where(near, torch.minimum(gain, need), 1.0)   # exactly 1, not 0.9999999, away from every overshoot
+    return (x * gain).clamp(-ceiling, ceiling).numpy()
+
+def check_finite(audio, what: str = "the audio"):
+    "Raise `AudioFileError` naming `what` if `audio` holds a NaN or an infinity."
+    a = audio.detach() if isinstance(audio, torch.Tensor) else torch.as_tensor(np.asarray(audio))
+    if a.numel() and not bool(torch.isfinite(a).all()):
+        bad = int((~torch.isfinite(a)).sum())
+        raise AudioFileError(f"{what}: {bad} of {a.numel()} samples are not finite numbers (NaN or infinity); nothing was written")
 
 def write_audio(path: str | os.PathLike, audio, sample_rate: int, bits: str = "16") -> Path:
-    "Write mono `audio` to a WAV/FLAC/OGG/AIFF file (format from the extension), atomically and peak-safe."
+    "Write mono `audio` to a WAV/FLAC/OGG/AIFF file (format from the extension), atomically, limited to −0.1 dBFS."
     path = Path(path)
+    check_finite(audio, str(path))
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None: raise AudioFileError(f"{path}: unsupported output format (use .wav or .flac)")
     subtype = _SUBTYPES[str(bits)]
     if fmt == "FLAC" and subtype == "FLOAT": subtype = "PCM_24"  # FLAC has no float samples
     if fmt == "OGG": subtype = "VORBIS"
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), peak_safe(audio), sample_rate, subtype=subtype, format=fmt)
+        sf.write(str(tmp), limit_peaks(audio, sample_rate), sample_rate, subtype=subtype, format=fmt)
     return path
 
 # %% ../nbs/00_audio.ipynb #34fa77d1
@@ -119,7 +136,7 @@ class MelTransform(torch.nn.Module):
                                                         normalized=True, **_mel_kwargs(p))
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         db = 10 * torch.log10(self.mel(audio).clamp_min(10 ** (self.p.floor_db / 10)))
-        return db_to_normalised(db, self.p)
+        return db_to_normalised(db.clamp_max(self.p.ceiling_db), self.p)
 
 def db_to_normalised(db, p: AudioParams):
     "Map decibels linearly so that `floor_db` → -1 and 0 dB → +1."
@@ -127,9 +144,13 @@ def db_to_normalised(db, p: AudioParams):
     return (db + half) / half
 
 def normalised_to_db(x, p: AudioParams):
-    "Inverse of `db_to_normalised`, flooring at `floor_db`."
+    "Inverse of `db_to_normalised`, kept within `floor_db`…`ceiling_db` (a NaN becomes the floor)."
     half = -p.floor_db / 2
-    return (x * half - half).clamp_min(p.floor_db)
+    return torch.nan_to_num(x * half - half, nan=p.floor_db).clamp(p.floor_db, p.ceiling_db)
+
+def value_range(p: AudioParams) -> tuple[float, float]:
+    "The normalised values a spectrogram can hold: (-1 for the floor, the ceiling's value)."
+    return -1.0, float(db_to_normalised(p.ceiling_db, p))
 
 # %% ../nbs/00_audio.ipynb #16150651
 _CACHE: dict = {}
@@ -170,6 +191,7 @@ def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, s
     n_iter = n_iter or p.griffin_lim_iters
     griffin = _cached(f"gl{n_iter}", p, lambda: torchaudio.transforms.GriffinLim(
         n_fft=p.n_fft, hop_length=p.hop_length, power=2.0, n_iter=n_iter, momentum=0.99, rand_init=True))
+    # within floor…ceiling and NaN-free, so any spectrogram, even a network's garbage, inverts to finite audio
     power = 10 ** (normalised_to_db(mel.detach().float().cpu(), p) / 10)
     spec = mel_power_to_spectrogram(power, p) * _window_energy(p)
     # seeded, so the same spectrogram always gives the same waveform

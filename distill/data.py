@@ -210,10 +210,11 @@ class Augment:
 
 # %% ../nbs/01_data.ipynb #f9864a9f
 class ChunkDataset(torch.utils.data.Dataset):
-    "Fixed-length random crops of spectrograms; short files are padded with silence. One epoch ≈ `repeats` passes over the audio."
+    """Fixed-length random crops of spectrograms; short files are padded with silence. One epoch ≈ `repeats` passes over
+    the audio. A share `lead_in` of the crops begins up to half a chunk before its file starts (silence first)."""
     def __init__(self, mels: list[torch.Tensor], chunk_frames: int, augment: Augment | None = None, seed: int = 0,
-                 random_crop: bool = True, repeats: int = 1):
-        self.mels, self.chunk, self.augment, self.random_crop = mels, chunk_frames, augment, random_crop
+                 random_crop: bool = True, repeats: int = 1, lead_in: float = 0.0):
+        self.mels, self.chunk, self.augment, self.random_crop, self.lead_in = mels, chunk_frames, augment, random_crop, lead_in
         # index → (file, chunk number): every file contributes ceil(frames / chunk) chunks, `repeats` times
         self.index = [(i, j) for i, m in enumerate(mels) for j in range(max(1, math.ceil(m.shape[-1] / chunk_frames)))] * repeats
         self.seed, self.epoch = seed, 0
@@ -231,6 +232,10 @@ class ChunkDataset(torch.utils.data.Dataset):
             start = int(torch.randint(0, frames - span + 1, (), generator=g))
         else: start = min(j * self.chunk, max(0, frames - span))
         x = mel[:, start:start + span]
+        if self.lead_in and float(torch.rand((), generator=g)) < self.lead_in:
+            # the file's onset somewhere in the first half of the chunk, after silence
+            lead = int(torch.randint(1, self.chunk // 2 + 1, (), generator=g))
+            x = F.pad(mel[:, :span - lead], (lead, 0), value=-1.0)
         if self.augment: x = self.augment(x, g)
         x = x[:, :self.chunk]
         return F.pad(x, (0, self.chunk - x.shape[-1]), value=-1.0)

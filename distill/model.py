@@ -14,7 +14,8 @@ from einops import rearrange
 from vector_quantize_pytorch import ResidualVQ
 
 # %% auto #0
-__all__ = ['auto_codebook_size', 'VQVAEConfig', 'level_roles', 'ResBlock', 'Encoder', 'Decoder', 'VQVAE', 'pick_device']
+__all__ = ['auto_codebook_size', 'VQVAEConfig', 'level_roles', 'ResBlock', 'bounded', 'Encoder', 'Decoder', 'VQVAE',
+           'pick_device']
 
 # %% ../nbs/02_model.ipynb #9275f26c
 def auto_codebook_size(n_files: int) -> int:
@@ -38,6 +39,8 @@ class VQVAEConfig:
     dead_code_threshold: float = 1.0  # replace codes whose EMA usage falls below this
     kmeans_iters: int = 10          # k-means iterations for codebook initialisation
     cosine: bool = False            # cosine-similarity lookup
+    out_min: float = -1.0           # decoded values are kept within out_min…out_max:
+    out_max: float = 1.6            #   the normalised range of `AudioParams` (silence floor … ceiling)
 
     def __post_init__(self):
         if not 2 <= self.rvq_levels <= 4: raise ValueError(f"rvq_levels must be 2–4, got {self.rvq_levels}")
@@ -45,6 +48,7 @@ class VQVAEConfig:
         if self.codebook_size < 2: raise ValueError(f"codebook_size must be at least 2, got {self.codebook_size}")
         if self.codebook_dim < 1: raise ValueError(f"codebook_dim must be positive, got {self.codebook_dim}")
         if self.commitment_weight < 0: raise ValueError(f"commitment_weight must be ≥ 0, got {self.commitment_weight}")
+        if not self.out_min < self.out_max: raise ValueError(f"out_min ({self.out_min}) must be below out_max ({self.out_max})")
 
     def to_json(self) -> str: return json.dumps(asdict(self))
     @classmethod
@@ -66,6 +70,10 @@ class ResBlock(nn.Module):
 
 def _res_stack(ch: int, n: int) -> list[nn.Module]: return [ResBlock(ch, 3 ** (i % 3)) for i in range(n)]
 
+def bounded(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    "`x` clamped to `low…high` in value; its gradient passes straight through (a straight-through clamp)."
+    return x.detach().clamp(low, high) + (x - x.detach())   # value: the clamp, exactly; gradient: 1
+
 class Encoder(nn.Module):
     "Mel `[b, n_mels, frames]` → latents `[b, latent_dim, frames / downsample]`."
     def __init__(self, c: VQVAEConfig):
@@ -85,8 +93,8 @@ class Decoder(nn.Module):
         for _ in range(c.downsample.bit_length() - 1):
             layers += [nn.GELU(), nn.ConvTranspose1d(c.hidden, c.hidden, 4, stride=2, padding=1), *_res_stack(c.hidden, c.res_blocks)]
         layers += [nn.GELU(), nn.Conv1d(c.hidden, c.n_mels, 3, padding=1)]
-        self.net = nn.Sequential(*layers)
-    def forward(self, z): return self.net(z)
+        self.net, self.range = nn.Sequential(*layers), (c.out_min, c.out_max)
+    def forward(self, z): return bounded(self.net(z), *self.range)
 
 # %% ../nbs/02_model.ipynb #c5db66f4
 class VQVAE(nn.Module):

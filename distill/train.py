@@ -12,7 +12,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from .audio import AudioParams
+from .audio import AudioParams, normalised_to_db
 from .data import DatasetScan, scan_dataset, load_mels, split_files, ChunkDataset, Augment, DatasetError
 from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device
 from .health import LevelHealth, code_histogram, level_health, health_verdict, GREEN_AT
@@ -20,10 +20,10 @@ from .modelfile import DistillModel, save_model, write_container, read_metadata,
 
 # %% auto #0
 __all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished',
-           'multiscale_mel_loss', 'optimizer_tensors', 'restore_optimizer', 'checkpoint_path', 'PreparedData',
-           'prepare_data', 'chunk_frames', 'default_config', 'evaluate', 'init_codebooks', 'Distributed',
-           'distributed_from_env', 'codebook_hash', 'training_state_tensors', 'restore_training_state',
-           'TrainingSnapshot', 'train_vqvae']
+           'multiscale_mel_loss', 'loudness_loss', 'reconstruction_loss', 'optimizer_tensors', 'restore_optimizer',
+           'checkpoint_path', 'PreparedData', 'prepare_data', 'chunk_frames', 'default_config', 'evaluate',
+           'init_codebooks', 'Distributed', 'distributed_from_env', 'codebook_hash', 'training_state_tensors',
+           'restore_training_state', 'TrainingSnapshot', 'train_vqvae']
 
 # %% ../nbs/05_train.ipynb #9635f02b
 @dataclass
@@ -42,6 +42,8 @@ class TrainParams:
     device: str = "auto"
     min_files: int = 5              # fewer usable files than this is refused
     min_steps_per_epoch: int = 20   # small corpora pass over their audio several times per epoch
+    loud_weight: float = 1.0        # weight of the loudness term (spectral convergence of mel amplitudes) in the loss
+    lead_in: float = 0.25           # share of crops that begin up to half a chunk before their file starts
 
     @classmethod
     def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
@@ -96,6 +98,19 @@ def multiscale_mel_loss(recon: torch.Tensor, target: torch.Tensor, scales=(1, 2,
         a, b = (recon, target) if s == 1 else (F.avg_pool2d(recon[:, None], s, ceil_mode=True), F.avg_pool2d(target[:, None], s, ceil_mode=True))
         loss = loss + F.l1_loss(a, b)
     return loss / len(scales)
+
+def loudness_loss(recon: torch.Tensor, target: torch.Tensor, audio: AudioParams, quiet_db: float = -60.0) -> torch.Tensor:
+    "Mean spectral convergence of mel amplitudes per chunk; a chunk quieter than `quiet_db` everywhere counts as that loud."
+    amplitude = lambda x: 10 ** (normalised_to_db(x, audio) / 20)
+    a, b = amplitude(recon).flatten(1), amplitude(target).flatten(1)
+    # the floor keeps near-silent chunks from dividing by almost nothing
+    norm = b.norm(dim=1).clamp_min(10 ** (quiet_db / 20) * b.shape[1] ** 0.5)
+    return ((a - b).norm(dim=1) / norm).mean()
+
+def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor, audio: AudioParams, loud_weight: float = 1.0) -> torch.Tensor:
+    "The RVQ-VAE's reconstruction loss: multi-scale log-mel L1 plus `loud_weight` × `loudness_loss`."
+    loss = multiscale_mel_loss(recon, target)
+    return loss + loud_weight * loudness_loss(recon, target, audio) if loud_weight else loss
 
 # %% ../nbs/05_train.ipynb #95fa88b2
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
@@ -154,8 +169,9 @@ def default_config(n_files: int, audio: AudioParams, **overrides) -> VQVAEConfig
 
 # %% ../nbs/05_train.ipynb #f0077bd8
 @torch.no_grad()
-def evaluate(model: VQVAE, mels: list[torch.Tensor], device, max_frames: int = 2048) -> tuple[float, torch.Tensor]:
-    "Mean reconstruction loss over whole spectrograms, and the code usage counts `[levels, codebook_size]`."
+def evaluate(model: VQVAE, mels: list[torch.Tensor], device, audio: AudioParams | None = None, loud_weight: float = 0.0,
+             max_frames: int = 2048) -> tuple[float, torch.Tensor]:
+    "Mean `reconstruction_loss` over whole spectrograms, and the code usage counts `[levels, codebook_size]`."
     model.eval()
     c = model.config
     counts = torch.zeros(c.rvq_levels, c.codebook_size, dtype=torch.long)
@@ -164,7 +180,7 @@ def evaluate(model: VQVAE, mels: list[torch.Tensor], device, max_frames: int = 2
         for start in range(0, mel.shape[-1], max_frames):
             piece = mel[None, :, start:start + max_frames].to(device)
             recon, codes, _ = model(piece)
-            total += float(multiscale_mel_loss(recon, piece)) * piece.shape[-1]; weight += piece.shape[-1]
+            total += float(reconstruction_loss(recon, piece, audio or AudioParams(), loud_weight)) * piece.shape[-1]; weight += piece.shape[-1]
             counts += code_histogram(codes, c.codebook_size)
     return total / max(weight, 1), counts
 
@@ -301,11 +317,13 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
     frames = chunk_frames(params, audio, config)
     chunks = len(ChunkDataset(data.train_mels, frames))
     repeats = max(1, math.ceil(params.min_steps_per_epoch * params.batch_size / chunks))
-    train_set = ChunkDataset(data.train_mels, frames, Augment(floor_db=audio.floor_db) if params.augment else None,
-                             seed=params.seed, repeats=repeats)
+    augment = Augment(floor_db=audio.floor_db) if params.augment else None
+    train_set = ChunkDataset(data.train_mels, frames, augment, seed=params.seed, repeats=repeats, lead_in=params.lead_in)
     drop_last = len(train_set) > params.batch_size
-    sampler = torch.utils.data.DistributedSampler(train_set, dd.world_size, dd.rank, shuffle=True, seed=params.seed, drop_last=drop_last)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=params.batch_size // dd.world_size, sampler=sampler, drop_last=drop_last)
+    def loader_of(dataset):
+        sampler = torch.utils.data.DistributedSampler(dataset, dd.world_size, dd.rank, shuffle=True, seed=params.seed, drop_last=drop_last)
+        return sampler, torch.utils.data.DataLoader(dataset, batch_size=params.batch_size // dd.world_size, sampler=sampler, drop_last=drop_last)
+    sampler, loader = loader_of(train_set)
 
     # the model (built after joining the process group, so its codebooks synchronise)
     vqvae = VQVAE(config).to(device)
@@ -321,8 +339,10 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
         best_state = restore_training_state(ckpt, "vqvae.", vqvae, opt, extra)
         start_epoch, best_val, best_epoch, history = extra["epoch"], extra["best_val"], extra["best_epoch"], extra["history"]
     else:
-        sampler.set_epoch(0)
-        init_codebooks(vqvae, loader, device)
+        # k-means starts from crops of the files as they begin (no lead-in silence), so silence gets no extra entries
+        init_sampler, init_loader = loader_of(ChunkDataset(data.train_mels, frames, augment, seed=params.seed, repeats=repeats))
+        init_sampler.set_epoch(0)
+        init_codebooks(vqvae, init_loader, device)
 
     emit = dd.is_main  # only rank 0 reports; every rank trains
     if emit: yield TrainStarted(stage, params.epochs, start_epoch, str(device) + (f" × {dd.world_size} processes" if dd.enabled else ""),
@@ -342,7 +362,7 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
             for g in opt.param_groups: g["lr"] = _cosine_lr(params.lr, epoch - 1, params.epochs, step, warmup)
             x = x.to(device)
             recon, codes, commit = net(x)
-            recon_loss = multiscale_mel_loss(recon, x)
+            recon_loss = reconstruction_loss(recon, x, audio, params.loud_weight)
             opt.zero_grad(set_to_none=True)
             (recon_loss + commit).backward()
             torch.nn.utils.clip_grad_norm_(vqvae.parameters(), 1.0)
@@ -360,7 +380,7 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
         levels = level_health(counts.cpu())
         if not emit: continue
         snap = TrainingSnapshot.take(vqvae, opt, epoch)
-        val_loss, _ = evaluate(vqvae, data.val_mels, device)
+        val_loss, _ = evaluate(vqvae, data.val_mels, device, audio, params.loud_weight)
         is_best = val_loss < best_val
         if is_best:
             best_val, best_epoch = val_loss, epoch

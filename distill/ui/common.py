@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 import ipywidgets as W
 
-from ..audio import peak_safe
+from ..audio import limit_peaks
 from ..health import LevelHealth, HealthVerdict, health_verdict, level_light
 
 # %% auto #0
@@ -71,7 +71,7 @@ def health_table_html(levels: list[LevelHealth]) -> str:
 def wav_bytes(audio, sample_rate: int) -> bytes:
     "Mono audio as 16-bit WAV bytes (peak-safe), for `ipywidgets.Audio`."
     buf = io.BytesIO()
-    sf.write(buf, peak_safe(audio), sample_rate, format="WAV", subtype="PCM_16")
+    sf.write(buf, limit_peaks(audio, sample_rate), sample_rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()
 
 def audio_player(audio=None, sample_rate: int = 44100) -> W.Audio:
