@@ -51,6 +51,8 @@ def measure_files(model, metrics, files, work: Path, label: str, shift: float = 
     for f in files:
         x, _ = load_audio(f, rate)
         if shift: x = torch.cat([torch.zeros(round(shift * rate)), x])
+        if len(x) < 2048 * rate / 22050:   # the metric's largest STFT (2048 samples at 22.05 kHz) needs 93 ms
+            print(f"  {f.name[:34]:<34} skipped: {len(x) / rate * 1000:.0f} ms is too short for the metric"); continue
         write_audio(work / "orig.wav", x, rate, "float")
         write_audio(work / "rec.wav", model.reconstruct(x), rate, "float")
         write_audio(work / "gl.wav", fit_length(mel_to_audio(model.mel(x), model.audio), len(x)), rate, "float")

@@ -16,9 +16,9 @@ import torchaudio
 
 # %% auto #0
 __all__ = ['atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'limit_peaks',
-           'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'value_range',
-           'audio_to_mel', 'num_frames', 'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces', 'fit_length',
-           'mel_to_audio_pieces']
+           'check_finite', 'write_audio', 'level_gain', 'MelTransform', 'db_to_normalised', 'normalised_to_db',
+           'value_range', 'audio_to_mel', 'num_frames', 'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces',
+           'fit_length', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -54,12 +54,16 @@ class AudioParams:
     ceiling_db: float = 30.0     # top of the range (+1.6); no recording gets there (a full-scale sine is +25 dB)
     griffin_lim_iters: int = 32  # Griffin-Lim iterations when turning mels back into audio
     inverse_mel_iters: int = 40  # non-negative refinement steps of the inverse mel projection (0: least squares only)
+    peak_db: float | None = -1.0 # each recording is brought to this sample peak before the model hears it (None: as recorded)
+    max_boost_db: float = 30.0   # … but never raised by more than this
 
     @property
     def frames_per_second(self) -> float: return self.sample_rate / self.hop_length
     def to_json(self) -> str: return json.dumps(asdict(self))
     @classmethod
-    def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+    def from_dict(cls, d: dict):
+        d = {"peak_db": None, **d}   # files from before level normalisation heard recordings as recorded
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 # %% ../nbs/00_audio.ipynb #ca35fe23
 class AudioFileError(ValueError):
@@ -122,6 +126,12 @@ def write_audio(path: str | os.PathLike, audio, sample_rate: int, bits: str = "1
     with atomic_path(path) as tmp:
         sf.write(str(tmp), limit_peaks(audio, sample_rate), sample_rate, subtype=subtype, format=fmt)
     return path
+
+# %% ../nbs/00_audio.ipynb #5e57b18d
+def level_gain(peak: float, p: AudioParams) -> float:
+    "The linear gain that brings a recording with sample peak `peak` to `p.peak_db` (at most `p.max_boost_db` up); 1 when off."
+    if p.peak_db is None or not peak > 0 or not math.isfinite(peak): return 1.0
+    return 10 ** (min(p.peak_db - 20 * math.log10(peak), p.max_boost_db) / 20)
 
 # %% ../nbs/00_audio.ipynb #34fa77d1
 def _mel_kwargs(p: AudioParams) -> dict:

@@ -15,14 +15,15 @@ import torch
 import torchaudio
 
 from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomic_write_bytes, even_pieces,
-                          mel_to_audio_pieces, mix_to_mono)
+                          mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain)
 from .model import VQVAE, level_roles
 from .modelfile import DistillModel
 
 # %% auto #0
 __all__ = ['PIECE_COLUMNS', 'CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'context_columns', 'EditHistory', 'model_codebooks',
            'CodeGrid', 'encode_audio', 'encode_audio_file', 'decode_grid', 'grid_to_audio', 'load_grid',
-           'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours', 'plot_code_grid']
+           'entry_peaks_db', 'ranked_entries', 'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours',
+           'plot_code_grid']
 
 # %% ../nbs/08_codes.ipynb #a6cc8fcc
 class CodeError(ValueError):
@@ -62,6 +63,7 @@ class _TensorSource:
     "Mono samples already in memory."
     def __init__(self, audio: torch.Tensor): self.audio, self.length = audio.float().cpu(), audio.shape[-1]
     def read(self, start: int, stop: int) -> torch.Tensor: return self.audio[start:stop]
+    def peak(self) -> float: return float(self.audio.abs().max()) if self.length else 0.0
     def close(self): pass
 
 class _FileSource:
@@ -96,27 +98,33 @@ class _FileSource:
         resampled = torchaudio.functional.resample(self._read_source(first * self.down, last * self.down), self.down, self.up)
         return resampled[start - first * self.up: stop - first * self.up]
 
+    def peak(self) -> float:
+        "The loudest sample of the mono mix (one pass over the file, block by block)."
+        self.file.seek(0)
+        return max((float(np.abs(mix_to_mono(b)).max()) for b in self.file.blocks(1 << 16, dtype="float32", always_2d=True)), default=0.0)
+
     def close(self): self.file.close()
 
 # %% ../nbs/08_codes.ipynb #67dd6af4
-def _mel_span(source, p: AudioParams, f0: int, f1: int) -> torch.Tensor:
-    "Log-mel frames `[f0, f1)` of `source`, identical to the whole file's (enough audio either side for the STFT)."
+def _mel_span(source, p: AudioParams, f0: int, f1: int, gain: float = 1.0) -> torch.Tensor:
+    "Log-mel frames `[f0, f1)` of `source` × `gain`, identical to the whole file's (enough audio either side for the STFT)."
     margin = -(-p.n_fft // (2 * p.hop_length))
     s0 = max(0, f0 - margin) * p.hop_length
     s1 = min(source.length, (f1 - 1 + margin) * p.hop_length + 1)
-    mel = audio_to_mel(source.read(s0, s1), p)
+    mel = audio_to_mel(source.read(s0, s1) * gain, p)
     first = f0 - s0 // p.hop_length
     return mel[:, first: first + f1 - f0]
 
 # %% ../nbs/08_codes.ipynb #58e9ef70
 PIECE_COLUMNS = 512
 
-def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> torch.Tensor:
-    "Codes `[levels, columns]` of a source, piece by piece."
+def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> tuple[torch.Tensor, float]:
+    "Codes `[levels, columns]` of a source brought to the model's level, piece by piece, and the gain that took it there."
     p, D = model.audio, model.config.downsample
     if source.length <= p.n_fft // 2:
         raise CodeError(f"{getattr(source, 'path', 'the audio')}: too short to encode ({source.length} samples; at least {p.n_fft // 2 + 1} needed)")
     context, _ = context_columns(model.vqvae)
+    gain = level_gain(source.peak(), p)   # the whole recording's peak, so every piece gets the same gain
     model.vqvae.eval()
     frames = num_frames(source.length, p)
     columns = -(-frames // D)
@@ -126,11 +134,11 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
         for i, (c0, c1) in enumerate(pieces):
             # pieces start on a column boundary so the strided layers line up with the whole-file pass
             f0, f1 = max(0, c0 - context) * D, min(frames, (c1 + context) * D)
-            mel = _mel_span(source, p, f0, f1).to(model.device)
+            mel = _mel_span(source, p, f0, f1, gain).to(model.device)
             piece = model.vqvae.encode(mel[None])[0].cpu()
             codes[:, c0:c1] = piece[:, c0 - f0 // D: c1 - f0 // D]
             if progress: progress("encoding", i + 1, len(pieces))
-    return codes
+    return codes, gain
 
 # %% ../nbs/08_codes.ipynb #bdaef11b
 @dataclass
@@ -196,6 +204,7 @@ class CodeGrid:
     embeddings: torch.Tensor | None = None  # [levels, columns, codebook_dim] after a blend; NaN rows decode from the index
     history: EditHistory = field(default_factory=EditHistory, repr=False)
     codebooks: torch.Tensor | None = field(default=None, repr=False)  # the model's [levels, entries, dim], for blends
+    gain_db: float = 0.0                    # the gain that brought the recording to the model's level; decoding takes it off
 
     # --- what the grid shows
     @property
@@ -237,7 +246,7 @@ class CodeGrid:
         "An independent copy (with the same undo/redo history unless `keep_history=False`)."
         return CodeGrid(self.indices.clone(), self.model_name, self.model_hash, self.sample_rate, self.seconds_per_column,
                         self.codebook_size, self.source, None if self.embeddings is None else self.embeddings.clone(),
-                        self.history.copy() if keep_history else EditHistory(), self.codebooks)
+                        self.history.copy() if keep_history else EditHistory(), self.codebooks, self.gain_db)
 
     # --- checks: each raises before anything changes
     def _level_list(self, levels) -> list[int]:
@@ -394,7 +403,7 @@ class CodeGrid:
         return dict(format=CODES_FORMAT, version=CODES_VERSION, model=dict(name=self.model_name, weights_hash=self.model_hash),
                     sample_rate=self.sample_rate, seconds_per_column=self.seconds_per_column, levels=self.levels,
                     roles=self.roles, columns=self.columns, codebook_size=self.codebook_size, source=self.source,
-                    indices=self.indices.tolist(), embeddings=embeddings)
+                    gain_db=self.gain_db, indices=self.indices.tolist(), embeddings=embeddings)
 
     def to_json(self) -> str:
         "The code file's text."
@@ -417,7 +426,8 @@ class CodeGrid:
                 embeddings = torch.from_numpy(np.frombuffer(base64.b64decode(e["base64"]), dtype="<f4").copy()).reshape(e["shape"])
                 if tuple(embeddings.shape[:2]) != tuple(indices.shape): raise ValueError("embeddings do not match the indices")
             return cls(indices, str(d["model"]["name"]), str(d["model"]["weights_hash"]), int(d["sample_rate"]),
-                       float(d["seconds_per_column"]), int(d["codebook_size"]), str(d.get("source", "")), _without_blend(embeddings))
+                       float(d["seconds_per_column"]), int(d["codebook_size"]), str(d.get("source", "")), _without_blend(embeddings),
+                       gain_db=float(d.get("gain_db", 0.0)))
         except Exception as e:
             raise CodeError(f"{where}: damaged code file ({type(e).__name__}: {e})") from None
 
@@ -434,9 +444,10 @@ class CodeGrid:
         return Path(path)
 
 # %% ../nbs/08_codes.ipynb #aa068afb
-def _new_grid(model: DistillModel, codes: torch.Tensor, source: str) -> CodeGrid:
+def _new_grid(model: DistillModel, encoded: tuple[torch.Tensor, float], source: str) -> CodeGrid:
+    codes, gain = encoded
     return CodeGrid(codes, model.name, model.identity, model.audio.sample_rate, model.seconds_per_column,
-                    model.config.codebook_size, source, codebooks=model_codebooks(model))
+                    model.config.codebook_size, source, codebooks=model_codebooks(model), gain_db=20 * math.log10(gain))
 
 def encode_audio(model: DistillModel, audio: torch.Tensor, source: str = "", piece_columns: int = PIECE_COLUMNS) -> CodeGrid:
     "Mono audio `[samples]` at the model's rate → its code grid."
@@ -447,9 +458,9 @@ def encode_audio(model: DistillModel, audio: torch.Tensor, source: str = "", pie
 def encode_audio_file(model: DistillModel, path, progress=None, piece_columns: int = PIECE_COLUMNS) -> CodeGrid:
     "Any sound file (any length, rate, channels) → its code grid, streamed through the model in pieces."
     source = _FileSource(path, model.audio.sample_rate)
-    try: codes = _encode_source(model, source, piece_columns, progress)
+    try: encoded = _encode_source(model, source, piece_columns, progress)
     finally: source.close()
-    return _new_grid(model, codes, Path(path).name)
+    return _new_grid(model, encoded, Path(path).name)
 
 # %% ../nbs/08_codes.ipynb #121e95ec
 def _check_grid(model: DistillModel, grid: CodeGrid):
@@ -486,9 +497,9 @@ def _vectors_to_audio(model: DistillModel, vectors: torch.Tensor, seed: int = 0,
     return torch.cat(list(mel_to_audio_pieces(span, vectors.shape[1] * D, model.audio, piece_columns * D, overlap=8 * D, align=D, seed=seed)))
 
 def grid_to_audio(model: DistillModel, grid: CodeGrid, seed: int = 0, piece_columns: int = PIECE_COLUMNS) -> torch.Tensor:
-    "Code grid → waveform of `columns × seconds_per_column` at the model's rate (decode, then Griffin-Lim)."
+    "Code grid → waveform of `columns × seconds_per_column` at the recording's level (decode, Griffin-Lim, take the gain off)."
     _check_grid(model, grid)
-    return _vectors_to_audio(model, _grid_vectors(model, grid), seed, piece_columns)
+    return _vectors_to_audio(model, _grid_vectors(model, grid), seed, piece_columns) * 10 ** (-grid.gain_db / 20)
 
 # %% ../nbs/08_codes.ipynb #d8ce85a4
 def load_grid(path, model: DistillModel | None = None) -> CodeGrid:
@@ -507,11 +518,35 @@ def load_grid(path, model: DistillModel | None = None) -> CodeGrid:
     return grid
 
 # %% ../nbs/08_codes.ipynb #07b8db5d
+_ENTRY_PEAKS: dict = {}
+
+@torch.no_grad()
+def entry_peaks_db(model: DistillModel, level: int, columns: int = 4) -> torch.Tensor:
+    "The loudest decoded value (dB) of each entry of `level`, held for `columns` over the other levels' smallest vectors."
+    key = (model.identity, level)
+    if key not in _ENTRY_PEAKS:
+        books = model_codebooks(model)                                  # [levels, entries, dim]
+        entries = books.shape[1]
+        codes = books.norm(dim=-1).argmin(-1)[None, :, None].repeat(entries, 1, columns)   # [entries, levels, columns]
+        codes[:, level] = torch.arange(entries)[:, None]
+        vectors = torch.stack([books[l][codes[:, l]] for l in range(books.shape[0])]).to(model.device)
+        mel = model.vqvae.decode_embeddings(vectors).cpu()
+        _ENTRY_PEAKS.clear()   # one model at a time is plenty
+        _ENTRY_PEAKS[key] = normalised_to_db(mel.amax(dim=(1, 2)), model.audio)
+    return _ENTRY_PEAKS[key]
+
+def ranked_entries(model: DistillModel, level: int, silence_db: float = 60.0) -> list[int]:
+    "Entries of `level`, most used first, leaving out those that decode to silence (`silence_db` under the loudest entry)."
+    level, _ = _check_cell(model, level)
+    peaks = entry_peaks_db(model, level)
+    audible = (peaks > peaks.max() - silence_db).nonzero().flatten()
+    usage = model.usage[level].double() if model.usage is not None else torch.zeros(len(peaks), dtype=torch.float64)
+    return audible[usage[audible].argsort(descending=True, stable=True)].tolist()
+
 def neutral_codes(model: DistillModel) -> torch.Tensor:
-    "Per level, the entry to hold while another level plays: the most used for level 0, the smallest vector for the others."
-    books = model_codebooks(model)
-    neutral = books.norm(dim=-1).argmin(-1)
-    if model.usage is not None and model.usage[0].sum() > 0: neutral[0] = int(model.usage[0].argmax())
+    "Per level, the entry to hold while another level plays: the most used audible one for level 0, the smallest vector for the others."
+    neutral = model_codebooks(model).norm(dim=-1).argmin(-1)
+    neutral[0] = ranked_entries(model, 0)[0]
     return neutral
 
 def _presentable(audio: torch.Tensor, rate: int, peak: float = 0.5, max_gain_db: float = 30.0, fade_seconds: float = 0.01) -> torch.Tensor:

@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 import distill
-from .audio import AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio
+from .audio import AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain
 from .model import VQVAE, VQVAEConfig, level_roles
 
 # %% auto #0
@@ -111,14 +111,18 @@ class DistillModel:
         return known[1]
 
     def mel(self, audio: torch.Tensor) -> torch.Tensor:
-        "Waveform `[samples]` at the model's rate → normalised log-mel `[n_mels, frames]`."
+        "Waveform `[samples]` at the model's rate → normalised log-mel `[n_mels, frames]` (as recorded)."
         return audio_to_mel(audio, self.audio)
+
+    def gain(self, audio: torch.Tensor) -> float:
+        "The gain that brings `audio` to the level the model hears (`level_gain` of its peak); decoding divides it back out."
+        return level_gain(float(audio.abs().max()) if audio.numel() else 0.0, self.audio)
 
     @torch.no_grad()
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
-        "Waveform `[samples]` at the model's rate → codes `[levels, columns]`."
+        "Waveform `[samples]` at the model's rate → codes `[levels, columns]` (of the audio brought to the model's level)."
         self.vqvae.eval()
-        return self.vqvae.encode(self.mel(audio)[None].to(self.device))[0].cpu()
+        return self.vqvae.encode(self.mel(audio * self.gain(audio))[None].to(self.device))[0].cpu()
 
     @torch.no_grad()
     def decode_mel(self, codes: torch.Tensor) -> torch.Tensor:
@@ -132,8 +136,8 @@ class DistillModel:
 
     @torch.no_grad()
     def reconstruct(self, audio: torch.Tensor) -> torch.Tensor:
-        "What the model does to a recording: encode → quantise → decode → Griffin-Lim (same length)."
-        out = self.to_audio(self.decode_mel(self.encode_audio(audio)))
+        "What the model does to a recording: encode → quantise → decode → Griffin-Lim (same length, same level)."
+        out = self.to_audio(self.decode_mel(self.encode_audio(audio))) / self.gain(audio)
         return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
     def describe(self) -> str:
