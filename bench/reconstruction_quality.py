@@ -22,7 +22,7 @@ import torch
 
 from distill.audio import load_audio, mel_to_audio, write_audio, fit_length
 from distill.codes import encode_audio, grid_to_audio
-from distill.data import synth_demo_corpus, scan_dataset, AUDIO_EXTENSIONS
+from distill.data import synth_demo_corpus, scan_dataset, split_files, AUDIO_EXTENSIONS
 from distill.modelfile import load_model
 from distill.train import TrainParams, train_vqvae
 
@@ -107,6 +107,7 @@ def main():
     ap.add_argument("--metrics", default=str(ROOT.parent / "shared" / "tools" / "audio_metrics.py"))
     ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="training parameters to change (TrainParams fields)")
+    ap.add_argument("--config", nargs="*", default=[], metavar="NAME=VALUE", help="model settings to change (VQVAEConfig fields)")
     ap.add_argument("--threads", type=int, help="torch threads (two runs side by side: 1 each)")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp())
@@ -128,16 +129,20 @@ def main():
         unknown = set(changes) - set(fields)
         if unknown: sys.exit(f"unknown training parameters: {', '.join(sorted(unknown))}")
         params = TrainParams(epochs=a.epochs, seed=a.seed, preview_every=0, **changes)
-        for _ in train_vqvae(train, model_path, params=params): pass
+        typed = lambda v: True if v == "True" else False if v == "False" else int(v) if v.lstrip("-").isdigit() else float(v)
+        overrides = {k: typed(v) for k, v in (kv.split("=", 1) for kv in a.config)}
+        for _ in train_vqvae(train, model_path, params=params, **overrides): pass
         report["train_seconds"] = time.time() - t0
         print(f"trained {a.epochs} epochs in {report['train_seconds']:.0f} s (reading included): {model_path}", flush=True)
     model = load_model(model_path)
     torch.set_grad_enabled(False)
     sets = []
-    if a.train_check and (a.train or a.model):
-        files = [Path(f) for f in scan_dataset(train).files] if a.train else []
-        step = max(1, len(files) // a.train_check) if a.train_check > 0 else 1   # evenly spread over the sorted folder
-        sets.append(("training files", files[::step][:a.train_check] if a.train_check > 0 else files, 0.0))
+    if a.train_check and a.train:
+        # the files the model learned from, and the ones training held out to choose its best epoch (same split as training)
+        learned, held_out = split_files(scan_dataset(train).files, TrainParams.val_fraction, a.seed)
+        step = max(1, len(learned) // a.train_check) if a.train_check > 0 else 1   # evenly spread over the sorted folder
+        sets.append(("training files", [Path(f) for f in sorted(learned)[::step][:a.train_check if a.train_check > 0 else None]], 0.0))
+        sets.append(("validation files (held out of training)", [Path(f) for f in sorted(held_out)], 0.0))
     for t in tests:
         sets.append((f"unseen: {t.name}", audio_files(t), 0.0))
         if a.shift: sets.append((f"unseen: {t.name} after {a.shift:g} s of silence", audio_files(t), a.shift))

@@ -16,47 +16,17 @@ import torchaudio
 
 from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomic_write_bytes, even_pieces,
                           mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain)
-from .model import VQVAE, level_roles
+from .model import VQVAE, level_roles, context_columns
 from .modelfile import DistillModel
 
 # %% auto #0
-__all__ = ['PIECE_COLUMNS', 'CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'context_columns', 'EditHistory', 'model_codebooks',
-           'CodeGrid', 'encode_audio', 'encode_audio_file', 'decode_grid', 'grid_to_audio', 'load_grid',
-           'entry_peaks_db', 'ranked_entries', 'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours',
-           'plot_code_grid']
+__all__ = ['PIECE_COLUMNS', 'CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'EditHistory', 'model_codebooks', 'CodeGrid',
+           'encode_audio', 'encode_audio_file', 'decode_grid', 'grid_to_audio', 'load_grid', 'entry_peaks_db',
+           'ranked_entries', 'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours', 'plot_code_grid']
 
 # %% ../nbs/08_codes.ipynb #a6cc8fcc
 class CodeError(ValueError):
     "A code grid operation or code file that cannot be done; the message names the grid/file and the problem."
-
-# %% ../nbs/08_codes.ipynb #7d90ff69
-_CONTEXT: "weakref.WeakKeyDictionary[VQVAE, tuple[int, int]]" = weakref.WeakKeyDictionary()
-
-def _gradient_span(grad: torch.Tensor) -> tuple[int, int]:
-    # first and last time step that the output depends on
-    touched = grad.abs().sum(dim=(0, 1)).nonzero().flatten()
-    return int(touched.min()), int(touched.max())
-
-def context_columns(vqvae: VQVAE) -> tuple[int, int]:
-    "Columns of context (encoder, decoder) on each side that make piecewise encoding/decoding exact."
-    if vqvae in _CONTEXT: return _CONTEXT[vqvae]
-    c, device, columns = vqvae.config, next(vqvae.parameters()).device, 64
-    D = c.downsample
-    while True:
-        mid = columns // 2
-        with torch.inference_mode(False), torch.enable_grad():
-            mel = torch.randn(1, c.n_mels, columns * D, device=device, requires_grad=True)
-            (g_mel,) = torch.autograd.grad(vqvae.encoder(mel)[..., mid].sum(), mel)
-            latent = torch.randn(1, c.latent_dim, columns, device=device, requires_grad=True)
-            (g_latent,) = torch.autograd.grad(vqvae.decoder(latent)[..., mid * D:(mid + 1) * D].sum(), latent)
-        lo, hi = _gradient_span(g_mel)
-        encoder = math.ceil(max(mid * D - lo, hi - (mid * D + D - 1), 0) / D)
-        lo, hi = _gradient_span(g_latent)
-        decoder = max(mid - lo, hi - mid)
-        if max(encoder, decoder) < columns // 4: break
-        columns *= 2  # the probe was too short to see the whole field
-    _CONTEXT[vqvae] = (encoder + 1, decoder + 1)  # one spare column each
-    return _CONTEXT[vqvae]
 
 # %% ../nbs/08_codes.ipynb #4ac1a6f6
 class _TensorSource:

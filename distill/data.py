@@ -185,6 +185,7 @@ class Augment:
     stretch: float = 0.05       # ± fraction of time stretch
     noise_db: float | None = None  # level of an added noise floor, dB (None: off — a noise floor the model learns
                                    # is a noise floor it reproduces under every decay)
+    eq_db: float = 0.0          # ± decibels of a random smooth EQ curve across the bands (another mic, another room)
     floor_db: float = -100.0
 
     def __call__(self, mel: torch.Tensor, g: torch.Generator | None = None) -> torch.Tensor:
@@ -200,8 +201,14 @@ class Augment:
             lo = grid.floor().clamp(0, x.shape[0] - 1).long(); hi = (lo + 1).clamp(max=x.shape[0] - 1)
             w = (grid - grid.floor()).clamp(0, 1)[:, None]
             x = x[lo] * (1 - w) + x[hi] * w
-        # gain moves the sound, not the silence floor
-        x = torch.where(x > -1.0, x + self.gain_db * u() / half, x)
+        # gain and EQ move the sound, not the silence floor
+        shift = torch.full((x.shape[0], 1), self.gain_db * u())
+        if self.eq_db:
+            # three cosines over the band axis with random weights and phases, scaled to at most ±eq_db
+            bands = torch.linspace(0, math.pi, x.shape[0])[:, None]
+            curve = sum(u() * torch.cos(k * bands + math.pi * u()) for k in (1, 2, 3))
+            shift = shift + self.eq_db * u() * curve / curve.abs().max().clamp_min(1e-6)
+        x = torch.where(x > -1.0, x + shift / half, x)
         if self.noise_db is not None:
             # add noise in power, around noise_db
             db = x * half - half

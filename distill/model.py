@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_model.ipynb #e40ed0b3
 from __future__ import annotations
-import json
+import json, math, weakref
 from dataclasses import dataclass, asdict, fields
 
 import torch
@@ -14,8 +14,8 @@ from einops import rearrange
 from vector_quantize_pytorch import ResidualVQ
 
 # %% auto #0
-__all__ = ['auto_codebook_size', 'VQVAEConfig', 'level_roles', 'ResBlock', 'bounded', 'Encoder', 'Decoder', 'VQVAE',
-           'pick_device']
+__all__ = ['auto_codebook_size', 'VQVAEConfig', 'level_roles', 'ResBlock', 'bounded', 'Encoder', 'Decoder', 'context_columns',
+           'VQVAE', 'retire_unused_entries', 'pick_device']
 
 # %% ../nbs/02_model.ipynb #9275f26c
 def auto_codebook_size(n_files: int) -> int:
@@ -96,6 +96,35 @@ class Decoder(nn.Module):
         self.net, self.range = nn.Sequential(*layers), (c.out_min, c.out_max)
     def forward(self, z): return bounded(self.net(z), *self.range)
 
+# %% ../nbs/02_model.ipynb #791aa81b
+_CONTEXT: "weakref.WeakKeyDictionary[nn.Module, tuple[int, int]]" = weakref.WeakKeyDictionary()
+
+def _gradient_span(grad: torch.Tensor) -> tuple[int, int]:
+    # first and last time step that the output depends on
+    touched = grad.abs().sum(dim=(0, 1)).nonzero().flatten()
+    return int(touched.min()), int(touched.max())
+
+def context_columns(vqvae: "VQVAE") -> tuple[int, int]:
+    "Columns of context (encoder, decoder) on each side that make piecewise encoding/decoding exact."
+    if vqvae in _CONTEXT: return _CONTEXT[vqvae]
+    c, device, columns = vqvae.config, next(vqvae.parameters()).device, 64
+    D = c.downsample
+    while True:
+        mid = columns // 2
+        with torch.inference_mode(False), torch.enable_grad():
+            mel = torch.randn(1, c.n_mels, columns * D, device=device, requires_grad=True)
+            (g_mel,) = torch.autograd.grad(vqvae.encoder(mel)[..., mid].sum(), mel)
+            latent = torch.randn(1, c.latent_dim, columns, device=device, requires_grad=True)
+            (g_latent,) = torch.autograd.grad(vqvae.decoder(latent)[..., mid * D:(mid + 1) * D].sum(), latent)
+        lo, hi = _gradient_span(g_mel)
+        encoder = math.ceil(max(mid * D - lo, hi - (mid * D + D - 1), 0) / D)
+        lo, hi = _gradient_span(g_latent)
+        decoder = max(mid - lo, hi - mid)
+        if max(encoder, decoder) < columns // 4: break
+        columns *= 2  # the probe was too short to see the whole field
+    _CONTEXT[vqvae] = (encoder + 1, decoder + 1)  # one spare column each
+    return _CONTEXT[vqvae]
+
 # %% ../nbs/02_model.ipynb #c5db66f4
 class VQVAE(nn.Module):
     "Encoder → ResidualVQ → decoder over normalised log-mel spectrograms; codes are `[b, levels, columns]`."
@@ -123,24 +152,51 @@ class VQVAE(nn.Module):
         return recon, rearrange(codes, 'b n q -> b q n'), commit.sum()
 
     @torch.no_grad()
-    def encode(self, mel: torch.Tensor) -> torch.Tensor:
-        "Mel `[b, n_mels, frames]` → codes `[b, levels, ceil(frames / downsample)]`."
-        z = rearrange(self.encoder(self._pad(mel)[0]), 'b d n -> b n d')
+    def encode(self, mel: torch.Tensor, tail: bool = True) -> torch.Tensor:
+        "Mel `[b, n_mels, frames]` → codes `[b, levels, ceil(frames / downsample)]`; `tail`: as if silence followed."
+        padded, _ = self._pad(mel)
+        columns = padded.shape[-1] // self.config.downsample
+        if tail: padded = F.pad(padded, (0, context_columns(self)[0] * self.config.downsample), value=-1.0)
+        z = rearrange(self.encoder(padded), 'b d n -> b n d')
         _, codes, _ = self.rvq(z)
-        return rearrange(codes, 'b n q -> b q n')
+        return rearrange(codes, 'b n q -> b q n')[..., :columns]
+
+    def silence_vectors(self) -> torch.Tensor:
+        "Each level's codebook vector for silence `[levels, codebook_dim]`: what the middle of a long silence quantises to."
+        context, _ = context_columns(self)
+        silent = torch.full((1, self.config.n_mels, (2 * context + 1) * self.config.downsample), -1.0, device=next(self.parameters()).device)
+        return self.level_embeddings(self.encode(silent, tail=False))[:, 0, context]
 
     def level_embeddings(self, codes: torch.Tensor) -> torch.Tensor:
         "Codes `[b, levels, n]` → each level's codebook vectors `[levels, b, n, codebook_dim]` (before summing)."
         return self.rvq.get_codes_from_indices(rearrange(codes, 'b q n -> b n q'))
 
-    def decode_embeddings(self, level_vectors: torch.Tensor) -> torch.Tensor:
+    def decode_embeddings(self, level_vectors: torch.Tensor, tail: bool = True) -> torch.Tensor:
         "Per-level codebook vectors `[levels, b, n, codebook_dim]` (possibly blended) → mel `[b, n_mels, n * downsample]`."
+        frames = level_vectors.shape[2] * self.config.downsample
+        if tail:  # the decoder hears silence after the last column, as it did after every file in training
+            silence = self.silence_vectors()[:, None, None].to(level_vectors)
+            level_vectors = torch.cat([level_vectors, silence.expand(-1, level_vectors.shape[1], context_columns(self)[1], -1)], 2)
         z = self.rvq.project_out(level_vectors.sum(0))
-        return self.decoder(rearrange(z, 'b n d -> b d n'))
+        return self.decoder(rearrange(z, 'b n d -> b d n'))[..., :frames]
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+    def decode(self, codes: torch.Tensor, tail: bool = True) -> torch.Tensor:
         "Codes `[b, levels, n]` → mel `[b, n_mels, n * downsample]`."
-        return self.decode_embeddings(self.level_embeddings(codes))
+        return self.decode_embeddings(self.level_embeddings(codes), tail)
+
+# %% ../nbs/02_model.ipynb #e424736e
+@torch.no_grad()
+def retire_unused_entries(vqvae: VQVAE, usage: torch.Tensor) -> list[int]:
+    "Make each entry with no `usage` `[levels, entries]` a copy of its level's nearest used entry; returns how many per level."
+    retired = []
+    for layer, counts in zip(vqvae.rvq.layers, usage):
+        book, used = layer.codebook.clone(), counts.to(layer.codebook.device) > 0
+        if used.all() or not used.any(): retired.append(0); continue
+        nearest = torch.cdist(book[~used], book[used]).argmin(-1)
+        book[~used] = book[used][nearest]
+        layer.codebook = book
+        retired.append(int((~used).sum()))
+    return retired
 
 # %% ../nbs/02_model.ipynb #472bacc9
 def pick_device(requested: str = "auto") -> torch.device:

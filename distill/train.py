@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .audio import AudioParams, normalised_to_db
 from .data import DatasetScan, scan_dataset, load_mels, split_files, ChunkDataset, Augment, DatasetError
-from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device
+from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device, retire_unused_entries
 from .health import LevelHealth, code_histogram, level_health, health_verdict, GREEN_AT
 from .modelfile import DistillModel, save_model, write_container, read_metadata, read_tensors, model_metadata, ModelFileError
 
@@ -44,6 +44,7 @@ class TrainParams:
     min_steps_per_epoch: int = 20   # small corpora pass over their audio several times per epoch
     loud_weight: float = 1.0        # weight of the loudness term (spectral convergence of mel amplitudes) in the loss
     lead_in: float = 0.25           # share of crops that begin up to half a chunk before their file starts
+    augment_eq_db: float = 0.0      # ± decibels of random EQ in augmentation
 
     @classmethod
     def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
@@ -317,7 +318,7 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
     frames = chunk_frames(params, audio, config)
     chunks = len(ChunkDataset(data.train_mels, frames))
     repeats = max(1, math.ceil(params.min_steps_per_epoch * params.batch_size / chunks))
-    augment = Augment(floor_db=audio.floor_db) if params.augment else None
+    augment = Augment(floor_db=audio.floor_db, eq_db=params.augment_eq_db) if params.augment else None
     train_set = ChunkDataset(data.train_mels, frames, augment, seed=params.seed, repeats=repeats, lead_in=params.lead_in)
     drop_last = len(train_set) > params.batch_size
     def loader_of(dataset):
@@ -411,6 +412,10 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
         return
     # the model file holds the best state, with usage measured over every file
     vqvae.load_state_dict(best_state)
+    _, model.usage = evaluate(vqvae, data.train_mels + data.val_mels, device)
+    # entries no file used hold vectors the decoder never learned: retire them, then count again at the indices
+    # encoding picks now (the same counts: for equal vectors the lower index wins)
+    model.training["retired_entries"] = retire_unused_entries(vqvae, model.usage)
     _, model.usage = evaluate(vqvae, data.train_mels + data.val_mels, device)
     levels = level_health(model.usage)
     verdict = health_verdict(levels)

@@ -135,7 +135,11 @@ def test_memorisation_is_flagged_on_a_corpus_too_small_to_generalise(tmp_path):
     warnings = [e for e in events if isinstance(e, MemorisationWarning)]
     assert len(warnings) == 1 and isinstance(warnings[0], TrainWarning)
     w = warnings[0]
-    assert w.stage == "prior" and w.val_perplexity > w.train_perplexity and "memorising" in w.message
+    assert w.stage == "prior" and "memorising" in w.message
+    # the warning names what happened: validation perplexity risen above its best so far (while training kept falling),
+    # or far above training perplexity — which of the two comes first depends on the machine's rounding, not on the code
+    before = [e.extra["val_perplexity"] for e in events if isinstance(e, EpochEnd) and e.epoch < w.epoch]
+    assert w.val_perplexity > min(before) * (1 + params.memorisation_margin) or w.val_perplexity > params.memorisation_ratio * w.train_perplexity
     end = events[-1]
     assert end.extra["stopped_early"] and end.epochs_run == w.epoch < 12
     assert end.best_epoch < w.epoch                                     # the model file got the best state, not the last
