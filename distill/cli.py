@@ -8,8 +8,9 @@ import argparse, json, os, signal, sys, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['format_levels', 'print_event', 'CancelOnInterrupt', 'cmd_train', 'cmd_reconstruct', 'cmd_info', 'cmd_train_prior',
-           'cmd_generate', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser', 'main']
+__all__ = ['CORE_DEFAULTS', 'format_levels', 'print_event', 'CancelOnInterrupt', 'cmd_train', 'cmd_reconstruct', 'cmd_info',
+           'cmd_train_prior', 'cmd_generate', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser',
+           'main']
 
 # %% ../nbs/15_cli.ipynb #dccb1fd9
 def _err(*args):
@@ -63,6 +64,24 @@ class CancelOnInterrupt:
     def __exit__(self, *exc):
         for s, old in (self._old or {}).items(): signal.signal(s, old)
 
+# %% ../nbs/15_cli.ipynb #413f6331
+CORE_DEFAULTS = {   # for --help only; checked against the core below and in tests/test_defaults.py
+    "TrainParams": dict(epochs=40, batch_size=32, lr=2e-3, seed=0, device="auto"),
+    "VQVAEConfig": dict(rvq_levels=3, codebook_dim=16, commitment_weight=0.25),
+    "PriorTrainParams": dict(epochs=30, lr=2e-4, seed=0, device="auto"),
+    "SamplingParams": dict(temperature=1.0, top_k=0, top_p=1.0, seed=0),
+    "run_demo": dict(files=32, epochs=40, prior_epochs=6, count=3, duration=4.0, seed=0),
+}
+
+def _core_option(parser, flag: str, source: str, help: str = "", **kwargs):
+    "Add `flag` for a field of `source` (a key of `CORE_DEFAULTS`): unset it stays `None`; its help shows the core's default."
+    default = CORE_DEFAULTS[source][flag.lstrip("-").replace("-", "_")]
+    return parser.add_argument(flag, default=None, help=f"{help} (default {default})".lstrip(), **kwargs)
+
+def _given(a, source: str) -> dict:
+    "The options for fields of `source` that the user set, as keyword arguments: the core fills in the rest."
+    return {name: getattr(a, name) for name in CORE_DEFAULTS[source] if getattr(a, name) is not None}
+
 # %% ../nbs/15_cli.ipynb #7e92aea1
 def _is_main_process() -> bool:
     "False on the other ranks of a torchrun launch: only rank 0 talks."
@@ -96,9 +115,9 @@ def _stage_progress():
 
 def cmd_train(a):
     from distill.train import train_vqvae, TrainParams
-    params = TrainParams(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, device=a.device)
-    overrides = dict(codebook_size=a.codebook_size, rvq_levels=a.rvq_levels, codebook_dim=a.codebook_dim, commitment_weight=a.commitment_weight)
-    hint = f"distill train {a.dataset} -o {a.output} --resume" + (f" --epochs {a.epochs}" if a.epochs != TrainParams.epochs else "")
+    params = TrainParams(**_given(a, "TrainParams"))
+    overrides = dict(codebook_size=a.codebook_size, **_given(a, "VQVAEConfig"))   # codebook size None: sized by the file count
+    hint = f"distill train {a.dataset} -o {a.output} --resume" + (f" --epochs {a.epochs}" if a.epochs is not None else "")
     with CancelOnInterrupt() as stop:
         last = _run_training(train_vqvae(a.dataset, a.output, params=params, cancel=stop.token, resume=a.resume,
                                          progress=_stage_progress(), **overrides), hint, a.json)
@@ -152,7 +171,7 @@ def cmd_info(a):
 # %% ../nbs/15_cli.ipynb #dae83e6d
 def cmd_train_prior(a):
     from distill.prior import train_prior, PriorTrainParams
-    params = PriorTrainParams(epochs=a.epochs, lr=a.lr, seed=a.seed, device=a.device)
+    params = PriorTrainParams(**_given(a, "PriorTrainParams"))
     hint = f"distill train-prior {a.model} {a.dataset} --resume"
     with CancelOnInterrupt() as stop:
         last = _run_training(train_prior(a.model, a.dataset, params=params, cancel=stop.token, resume=a.resume,
@@ -161,19 +180,21 @@ def cmd_train_prior(a):
     return 130 if last is not None and last.cancelled else 0
 
 def cmd_generate(a):
+    from dataclasses import replace
     from distill.modelfile import load_model
     from distill.generate import generate, save_generated, SamplingParams, numbered_outputs
     model = load_model(a.model)
+    sampling = SamplingParams(**_given(a, "SamplingParams"))
     results = []
     for i, path in enumerate(numbered_outputs(a.output, a.count)):
-        sampling = SamplingParams(temperature=a.temperature, top_k=a.top_k, top_p=a.top_p, seed=a.seed + i)
+        seeded = replace(sampling, seed=sampling.seed + i)
         t0 = time.time()
-        gen = generate(model, a.duration, sampling, prompt=a.prompt, progress=_stage_progress())
+        gen = generate(model, a.duration, seeded, prompt=a.prompt, progress=_stage_progress())
         out = save_generated(path, gen, sample_rate=a.sample_rate, bits=a.bits)
         seconds = gen.audio.shape[-1] / gen.sample_rate
-        _err(f"wrote {out} ({seconds:.2f} s, seed {sampling.seed}, in {time.time() - t0:.1f} s)")
-        results.append(dict(path=str(out), seconds=seconds, seed=sampling.seed, sample_rate=a.sample_rate or gen.sample_rate))
-    if a.json: _emit_json(dict(model=str(a.model), files=results, temperature=a.temperature, top_k=a.top_k, top_p=a.top_p))
+        _err(f"wrote {out} ({seconds:.2f} s, seed {seeded.seed}, in {time.time() - t0:.1f} s)")
+        results.append(dict(path=str(out), seconds=seconds, seed=seeded.seed, sample_rate=a.sample_rate or gen.sample_rate))
+    if a.json: _emit_json(dict(model=str(a.model), files=results, temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p))
     return 0
 
 def cmd_encode(a):
@@ -248,8 +269,7 @@ def cmd_demo(a):
     hints = dict(vqvae=f"distill train {corpus} -o {model_path} --resume", prior=f"distill train-prior {model_path} {corpus} --resume")
     with CancelOnInterrupt() as stop:
         try:
-            last = _run_training(run_demo(out, files=a.files, epochs=a.epochs, prior_epochs=a.prior_epochs, count=a.count,
-                                          duration=a.duration, seed=a.seed, cancel=stop.token, progress=_stage_progress()), hints, a.json)
+            last = _run_training(run_demo(out, **_given(a, "run_demo"), cancel=stop.token, progress=_stage_progress()), hints, a.json)
         except GenerationCancelled:
             _err(f"stopped while generating; the trained model is {model_path}"); return 130
     if not isinstance(last, DemoFinished): return 130
@@ -264,10 +284,10 @@ def _add_stage2_commands(sub):
     tp = sub.add_parser("train-prior", help="train the prior that lets a model generate new sounds")
     tp.add_argument("model", help="a trained .distill model (the prior is added to it)")
     tp.add_argument("dataset", help="the folder the model was trained on (or a similar one)")
-    tp.add_argument("--epochs", type=_positive_int, default=30)
-    tp.add_argument("--lr", type=float, default=1e-3)
-    tp.add_argument("--seed", type=int, default=0)
-    tp.add_argument("--device", default="auto")
+    _core_option(tp, "--epochs", "PriorTrainParams", "passes over the dataset", type=_positive_int)
+    _core_option(tp, "--lr", "PriorTrainParams", "peak learning rate", type=float)
+    _core_option(tp, "--seed", "PriorTrainParams", "random seed", type=int)
+    _core_option(tp, "--device", "PriorTrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     tp.add_argument("--resume", action="store_true")
     tp.add_argument("--save-to-library", metavar="NAME")
     tp.add_argument("--json", action="store_true")
@@ -276,10 +296,10 @@ def _add_stage2_commands(sub):
     g = sub.add_parser("generate", help="generate new sounds from a model with a prior")
     g.add_argument("model"); g.add_argument("-o", "--output", required=True, help="WAV or FLAC file (with --count: OUT_1.wav …)")
     g.add_argument("--duration", type=float, default=4.0, help="seconds (default 4)")
-    g.add_argument("--temperature", type=float, default=1.0)
-    g.add_argument("--top-k", type=int, default=0, help="keep the k most likely codes (0: off; 1: greedy)")
-    g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1: off)")
-    g.add_argument("--seed", type=int, default=0)
+    _core_option(g, "--temperature", "SamplingParams", "below 1 safer, above 1 wilder (0: always the likeliest code)", type=float)
+    _core_option(g, "--top-k", "SamplingParams", "keep the k most likely codes (0: off; 1: greedy)", type=int)
+    _core_option(g, "--top-p", "SamplingParams", "nucleus sampling mass (1: off)", type=float)
+    _core_option(g, "--seed", "SamplingParams", "the same seed and settings give the same sound", type=int)
     g.add_argument("--count", type=_positive_int, default=1, help="how many files (seeds seed, seed+1, …)")
     g.add_argument("--prompt", help="audio file to continue")
     g.add_argument("--sample-rate", type=_positive_int, help="output sample rate (default: the model's)")
@@ -308,12 +328,13 @@ def _add_stage2_commands(sub):
 
     dm = sub.add_parser("demo", help="synthesise a demo corpus, train on it, train a prior, generate sounds")
     dm.add_argument("-o", "--output", default="distill_demo", help="folder for the corpus, model and sounds (default ./distill_demo)")
-    dm.add_argument("--files", type=_positive_int, default=32)
-    dm.add_argument("--epochs", type=_positive_int, default=40, help="RVQ-VAE epochs (fewer leave the loudest bands, a kick's weight, under-reproduced)")
-    dm.add_argument("--prior-epochs", type=_positive_int, default=6)
-    dm.add_argument("--count", type=_positive_int, default=3)
-    dm.add_argument("--duration", type=float, default=4.0)
-    dm.add_argument("--seed", type=int, default=0)
+    _core_option(dm, "--files", "run_demo", "sounds to synthesise", type=_positive_int)
+    _core_option(dm, "--epochs", "run_demo", "RVQ-VAE epochs (fewer leave the loudest bands, a kick's weight, under-reproduced)",
+                 type=_positive_int)
+    _core_option(dm, "--prior-epochs", "run_demo", "prior epochs", type=_positive_int)
+    _core_option(dm, "--count", "run_demo", "sounds to generate", type=_positive_int)
+    _core_option(dm, "--duration", "run_demo", "seconds per generated sound", type=float)
+    _core_option(dm, "--seed", "run_demo", "random seed", type=int)
     dm.add_argument("--json", action="store_true")
     dm.set_defaults(func=cmd_demo)
 
@@ -333,14 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("dataset", help="folder of audio files (searched recursively)")
     t.add_argument("-o", "--output", required=True, help="model file to write (.distill)")
     t.add_argument("--codebook-size", type=_positive_int, help="entries per codebook (default: 64/128/256 by file count)")
-    t.add_argument("--rvq-levels", type=int, choices=[2, 3, 4], help="residual levels (default 3)")
-    t.add_argument("--codebook-dim", type=_positive_int, help="codebook lookup dimension (default 16)")
-    t.add_argument("--commitment-weight", type=float, help="commitment loss weight (default 0.25)")
-    t.add_argument("--epochs", type=_positive_int, default=40)
-    t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    _core_option(t, "--rvq-levels", "VQVAEConfig", "residual levels", type=int, choices=[2, 3, 4])
+    _core_option(t, "--codebook-dim", "VQVAEConfig", "codebook lookup dimension", type=_positive_int)
+    _core_option(t, "--commitment-weight", "VQVAEConfig", "commitment loss weight", type=float)
+    _core_option(t, "--epochs", "TrainParams", "passes over the dataset", type=_positive_int)
+    _core_option(t, "--batch-size", "TrainParams", "chunks per step", type=_positive_int)
+    _core_option(t, "--lr", "TrainParams", "peak learning rate", type=float)
+    _core_option(t, "--seed", "TrainParams", "random seed", type=int)
+    _core_option(t, "--device", "TrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output file")
     t.add_argument("--save-to-library", metavar="NAME", help="also add the model to the library under NAME")
     t.add_argument("--json", action="store_true", help="print a JSON summary on stdout")

@@ -17,6 +17,7 @@ from ..audio import load_audio
 from ..modelfile import DistillModel, load_model as load_model_file
 from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load_grid, audition_code,
                            solo_preview, grid_colours)
+from ..generate import SamplingParams
 from .common import BackgroundJob, wav_bytes
 
 # %% auto #0
@@ -296,10 +297,11 @@ class CodesEditor:
                                           layout=W.Layout(width="320px"))
         self.blend_levels = W.HBox()
         self.blend_button = _button("Blend with B", "adjust", tooltip="Interpolate the checked levels' vectors towards B's")
-        # prior
-        self.temperature = W.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="Temperature", style=_LABEL,
+        # prior, starting at the core's sampling defaults
+        sampling = SamplingParams()
+        self.temperature = W.FloatSlider(value=sampling.temperature, min=0.0, max=2.0, step=0.05, description="Temperature", style=_LABEL,
                                          layout=W.Layout(width="320px"))
-        self.seed = W.IntText(value=0, description="Seed", style=_LABEL, layout=W.Layout(width="170px"))
+        self.seed = W.IntText(value=sampling.seed, description="Seed", style=_LABEL, layout=W.Layout(width="170px"))
         self.regenerate_button = _button("Re-generate region", "magic", tooltip="Let the prior re-sample the selected time range")
         # history, decoding, A/B
         self.undo_button, self.redo_button = _button("Undo", "undo"), _button("Redo", "repeat")
@@ -511,7 +513,6 @@ class CodesEditor:
     def regenerate(self):
         "Let the prior re-sample the selected time range (all levels); the seed then moves on, so pressing again gives another take."
         def action():
-            from distill.generate import SamplingParams
             _, start, end = self._selected()
             seed = self.seed.value
             self.grid.regenerate_region(self.model, start, end, SamplingParams(temperature=self.temperature.value, seed=seed))

@@ -57,11 +57,12 @@ class GenerationDashboard:
         self.model_path = W.Text(placeholder="path/to/model.distill", description="Model", layout=W.Layout(width="420px"))
         self.load_button = W.Button(description="Load", icon="folder-open")
         self.model_info = W.HTML()
-        # sampling controls (UI-04)
-        self.temperature = W.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="Temperature", layout=layout)
-        self.top_k = W.BoundedIntText(value=0, min=0, max=4096, description="Top-k", layout=W.Layout(width="200px"))
-        self.top_p = W.FloatSlider(value=1.0, min=0.01, max=1.0, step=0.01, description="Top-p", layout=layout)
-        self.seed = W.IntText(value=0, description="Seed", layout=W.Layout(width="200px"))
+        # sampling controls (UI-04), starting at the core's defaults
+        defaults = SamplingParams()
+        self.temperature = W.FloatSlider(value=defaults.temperature, min=0.0, max=2.0, step=0.05, description="Temperature", layout=layout)
+        self.top_k = W.BoundedIntText(value=defaults.top_k, min=0, max=4096, description="Top-k", layout=W.Layout(width="200px"))
+        self.top_p = W.FloatSlider(value=defaults.top_p, min=0.01, max=1.0, step=0.01, description="Top-p", layout=layout)
+        self.seed = W.IntText(value=defaults.seed, description="Seed", layout=W.Layout(width="200px"))
         self.duration = W.BoundedFloatText(value=4.0, min=0.1, max=600.0, step=0.5, description="Seconds", layout=W.Layout(width="200px"))
         self.prompt = W.Text(placeholder="optional: an audio file to continue", description="Continue", layout=W.Layout(width="420px"))
         self.help = W.HTML("<small>top-k 0 = off, 1 = greedy (the seed then does nothing); top-p 1 = off. "

@@ -120,7 +120,7 @@ def _pre(text: str) -> str: return f'<pre class="distill-muted" style="margin:0;
 
 # %% ../../nbs/11_ui_train.ipynb #7716cb1b
 def _prior_api():
-    from distill.prior import train_prior, PriorTrainParams   # imported late: only prior training needs it
+    from distill.prior import train_prior, PriorTrainParams   # imported late: a test can stand in for it (`api`)
     return train_prior, PriorTrainParams
 
 def _is_memorisation(e) -> bool: return isinstance(e, TrainWarning) and hasattr(e, "val_perplexity")
@@ -142,8 +142,8 @@ class PriorPanel:
                                  layout=W.Layout(width="460px"))
         self.load_button = W.Button(description="Load model", icon="folder-open", layout=W.Layout(width="120px"))
         self.model_info = W.HTML()
-        # 30 = PriorTrainParams' default, without importing distill.prior before it is needed
-        self.epochs = W.BoundedIntText(value=self.train_params.pop("epochs", 30), min=1, max=100_000,
+        _, params_class = api or _prior_api()
+        self.epochs = W.BoundedIntText(value=self.train_params.pop("epochs", params_class.epochs), min=1, max=100_000,
                                        description="Prior epochs", style=_LABEL, layout=W.Layout(width="210px"))
         self.start_button = _button("Train prior", "play", "primary", width="130px")
         self.cancel_button, self.resume_button = _button("Cancel", "stop"), _button("Resume", "refresh")
