@@ -127,7 +127,7 @@ def write_audio(path: str | os.PathLike, audio, sample_rate: int, bits: str = "1
         sf.write(str(tmp), limit_peaks(audio, sample_rate), sample_rate, subtype=subtype, format=fmt)
     return path
 
-# %% ../nbs/00_audio.ipynb #b464dad0
+# %% ../nbs/00_audio.ipynb #55e64d1f
 def level_gain(peak: float, p: AudioParams) -> float:
     "The linear gain that brings a recording with sample peak `peak` to `p.peak_db` (at most `p.max_boost_db` up); 1 when off."
     if p.peak_db is None or not peak > 0 or not math.isfinite(peak): return 1.0

@@ -96,7 +96,7 @@ class Decoder(nn.Module):
         self.net, self.range = nn.Sequential(*layers), (c.out_min, c.out_max)
     def forward(self, z): return bounded(self.net(z), *self.range)
 
-# %% ../nbs/02_model.ipynb #791aa81b
+# %% ../nbs/02_model.ipynb #895b9a72
 _CONTEXT: "weakref.WeakKeyDictionary[nn.Module, tuple[int, int]]" = weakref.WeakKeyDictionary()
 
 def _gradient_span(grad: torch.Tensor) -> tuple[int, int]:
@@ -184,7 +184,7 @@ class VQVAE(nn.Module):
         "Codes `[b, levels, n]` → mel `[b, n_mels, n * downsample]`."
         return self.decode_embeddings(self.level_embeddings(codes), tail)
 
-# %% ../nbs/02_model.ipynb #e424736e
+# %% ../nbs/02_model.ipynb #4f1d60e7
 @torch.no_grad()
 def retire_unused_entries(vqvae: VQVAE, usage: torch.Tensor) -> list[int]:
     "Make each entry with no `usage` `[levels, entries]` a copy of its level's nearest used entry; returns how many per level."

@@ -12,7 +12,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from .audio import AudioParams, normalised_to_db
+from .audio import AudioParams, normalised_to_db, db_to_normalised
 from .data import DatasetScan, scan_dataset, load_mels, split_files, ChunkDataset, Augment, DatasetError
 from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device, retire_unused_entries
 from .health import LevelHealth, code_histogram, level_health, health_verdict, GREEN_AT
@@ -20,10 +20,10 @@ from .modelfile import DistillModel, save_model, write_container, read_metadata,
 
 # %% auto #0
 __all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished',
-           'multiscale_mel_loss', 'loudness_loss', 'reconstruction_loss', 'optimizer_tensors', 'restore_optimizer',
-           'checkpoint_path', 'PreparedData', 'prepare_data', 'chunk_frames', 'default_config', 'evaluate',
-           'init_codebooks', 'Distributed', 'distributed_from_env', 'codebook_hash', 'training_state_tensors',
-           'restore_training_state', 'TrainingSnapshot', 'train_vqvae']
+           'pooled_energy', 'multiscale_mel_loss', 'loudness_loss', 'reconstruction_loss', 'optimizer_tensors',
+           'restore_optimizer', 'checkpoint_path', 'PreparedData', 'prepare_data', 'chunk_frames', 'default_config',
+           'evaluate', 'init_codebooks', 'Distributed', 'distributed_from_env', 'codebook_hash',
+           'training_state_tensors', 'restore_training_state', 'TrainingSnapshot', 'train_vqvae']
 
 # %% ../nbs/05_train.ipynb #9635f02b
 @dataclass
@@ -92,11 +92,19 @@ class TrainFinished:
                     cancelled=self.cancelled, levels=[l.to_dict() for l in self.levels], **self.extra)
 
 # %% ../nbs/05_train.ipynb #c07f5d83
-def multiscale_mel_loss(recon: torch.Tensor, target: torch.Tensor, scales=(1, 2, 4, 8)) -> torch.Tensor:
-    "Mean L1 between `[b, n_mels, frames]` spectrograms at several pooling scales."
+def pooled_energy(x: torch.Tensor, size: int, audio: AudioParams) -> torch.Tensor:
+    "Normalised log-mel `[b, n_mels, frames]` → the normalised log of its mean *power* over `size` × `size` tiles."
+    power = 10 ** (normalised_to_db(x, audio) / 10)
+    pooled = F.avg_pool2d(power[:, None], size, ceil_mode=True)[:, 0]
+    return db_to_normalised(10 * torch.log10(pooled.clamp_min(10 ** (audio.floor_db / 10))), audio)
+
+def multiscale_mel_loss(recon: torch.Tensor, target: torch.Tensor, scales=(1, 2, 4, 8), audio: AudioParams | None = None) -> torch.Tensor:
+    "Mean L1 between `[b, n_mels, frames]` spectrograms at several pooling scales (pooling power when given `audio`)."
     loss = 0.0
     for s in scales:
-        a, b = (recon, target) if s == 1 else (F.avg_pool2d(recon[:, None], s, ceil_mode=True), F.avg_pool2d(target[:, None], s, ceil_mode=True))
+        if s == 1: a, b = recon, target
+        elif audio is not None: a, b = pooled_energy(recon, s, audio), pooled_energy(target, s, audio)
+        else: a, b = F.avg_pool2d(recon[:, None], s, ceil_mode=True), F.avg_pool2d(target[:, None], s, ceil_mode=True)
         loss = loss + F.l1_loss(a, b)
     return loss / len(scales)
 
@@ -109,8 +117,8 @@ def loudness_loss(recon: torch.Tensor, target: torch.Tensor, audio: AudioParams,
     return ((a - b).norm(dim=1) / norm).mean()
 
 def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor, audio: AudioParams, loud_weight: float = 1.0) -> torch.Tensor:
-    "The RVQ-VAE's reconstruction loss: multi-scale log-mel L1 plus `loud_weight` × `loudness_loss`."
-    loss = multiscale_mel_loss(recon, target)
+    "The RVQ-VAE's reconstruction loss: multi-scale log-mel L1 (coarse scales compare energy) plus `loud_weight` × `loudness_loss`."
+    loss = multiscale_mel_loss(recon, target, audio=audio)
     return loss + loud_weight * loudness_loss(recon, target, audio) if loud_weight else loss
 
 # %% ../nbs/05_train.ipynb #95fa88b2
