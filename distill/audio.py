@@ -16,9 +16,9 @@ import torchaudio
 
 # %% auto #0
 __all__ = ['atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'limit_peaks',
-           'check_finite', 'write_audio', 'level_gain', 'MelTransform', 'db_to_normalised', 'normalised_to_db',
-           'value_range', 'audio_to_mel', 'num_frames', 'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces',
-           'fit_length', 'mel_to_audio_pieces']
+           'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'value_range',
+           'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'mel_power_to_spectrogram', 'mel_to_audio',
+           'even_pieces', 'fit_length', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -54,7 +54,7 @@ class AudioParams:
     ceiling_db: float = 30.0     # top of the range (+1.6); no recording gets there (a full-scale sine is +25 dB)
     griffin_lim_iters: int = 32  # Griffin-Lim iterations when turning mels back into audio
     inverse_mel_iters: int = 40  # non-negative refinement steps of the inverse mel projection (0: least squares only)
-    peak_db: float | None = -1.0 # each recording is brought to this sample peak before the model hears it (None: as recorded)
+    loudness_db: float | None = 20.0  # each recording is scaled so its loudest frame has this mel energy (None: as recorded)
     max_boost_db: float = 30.0   # … but never raised by more than this
 
     @property
@@ -62,7 +62,7 @@ class AudioParams:
     def to_json(self) -> str: return json.dumps(asdict(self))
     @classmethod
     def from_dict(cls, d: dict):
-        d = {"peak_db": None, **d}   # files from before level normalisation heard recordings as recorded
+        d = {"loudness_db": None, **d}   # files from before level normalisation heard recordings as recorded
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 # %% ../nbs/00_audio.ipynb #ca35fe23
@@ -127,12 +127,6 @@ def write_audio(path: str | os.PathLike, audio, sample_rate: int, bits: str = "1
         sf.write(str(tmp), limit_peaks(audio, sample_rate), sample_rate, subtype=subtype, format=fmt)
     return path
 
-# %% ../nbs/00_audio.ipynb #55e64d1f
-def level_gain(peak: float, p: AudioParams) -> float:
-    "The linear gain that brings a recording with sample peak `peak` to `p.peak_db` (at most `p.max_boost_db` up); 1 when off."
-    if p.peak_db is None or not peak > 0 or not math.isfinite(peak): return 1.0
-    return 10 ** (min(p.peak_db - 20 * math.log10(peak), p.max_boost_db) / 20)
-
 # %% ../nbs/00_audio.ipynb #34fa77d1
 def _mel_kwargs(p: AudioParams) -> dict:
     return dict(sample_rate=p.sample_rate, n_mels=p.n_mels, f_min=p.f_min, f_max=p.f_max, norm=None, mel_scale="htk")
@@ -178,6 +172,17 @@ def audio_to_mel(audio: torch.Tensor, p: AudioParams) -> torch.Tensor:
 def num_frames(samples: int, p: AudioParams) -> int:
     "How many mel frames `samples` samples give (centred STFT)."
     return samples // p.hop_length + 1
+
+# %% ../nbs/00_audio.ipynb #73a28a1d
+def loudest_frame_db(mel: torch.Tensor, p: AudioParams) -> float:
+    "The energy (dB) of the loudest frame of a normalised log-mel `[n_mels, frames]`: its mel power summed over the bands."
+    if mel.numel() == 0: return float(p.floor_db)
+    return float(10 * torch.log10((10 ** (normalised_to_db(mel, p) / 10)).sum(-2).max()))
+
+def level_gain(loudest_db: float, p: AudioParams) -> float:
+    "The linear gain that brings a recording whose loudest frame has `loudest_db` to `p.loudness_db` (at most `p.max_boost_db` up)."
+    if p.loudness_db is None or not math.isfinite(loudest_db) or loudest_db <= p.floor_db: return 1.0
+    return 10 ** (min(p.loudness_db - loudest_db, p.max_boost_db) / 20)
 
 # %% ../nbs/00_audio.ipynb #7f4673ca
 def mel_power_to_spectrogram(power: torch.Tensor, p: AudioParams) -> torch.Tensor:

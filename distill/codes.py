@@ -15,7 +15,7 @@ import torch
 import torchaudio
 
 from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomic_write_bytes, even_pieces,
-                          mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain)
+                          mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain, loudest_frame_db)
 from .model import VQVAE, level_roles, context_columns
 from .modelfile import DistillModel
 
@@ -33,7 +33,6 @@ class _TensorSource:
     "Mono samples already in memory."
     def __init__(self, audio: torch.Tensor): self.audio, self.length = audio.float().cpu(), audio.shape[-1]
     def read(self, start: int, stop: int) -> torch.Tensor: return self.audio[start:stop]
-    def peak(self) -> float: return float(self.audio.abs().max()) if self.length else 0.0
     def close(self): pass
 
 class _FileSource:
@@ -68,11 +67,6 @@ class _FileSource:
         resampled = torchaudio.functional.resample(self._read_source(first * self.down, last * self.down), self.down, self.up)
         return resampled[start - first * self.up: stop - first * self.up]
 
-    def peak(self) -> float:
-        "The loudest sample of the mono mix (one pass over the file, block by block)."
-        self.file.seek(0)
-        return max((float(np.abs(mix_to_mono(b)).max()) for b in self.file.blocks(1 << 16, dtype="float32", always_2d=True)), default=0.0)
-
     def close(self): self.file.close()
 
 # %% ../nbs/08_codes.ipynb #67dd6af4
@@ -88,13 +82,18 @@ def _mel_span(source, p: AudioParams, f0: int, f1: int, gain: float = 1.0) -> to
 # %% ../nbs/08_codes.ipynb #58e9ef70
 PIECE_COLUMNS = 512
 
+def _loudest_frame_db(source, p: AudioParams, piece_frames: int) -> float:
+    "`loudest_frame_db` of a whole source, read piece by piece (a long file never sits in memory whole)."
+    frames = num_frames(source.length, p)
+    return max(loudest_frame_db(_mel_span(source, p, f0, f1), p) for f0, f1 in even_pieces(frames, piece_frames))
+
 def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> tuple[torch.Tensor, float]:
     "Codes `[levels, columns]` of a source brought to the model's level, piece by piece, and the gain that took it there."
     p, D = model.audio, model.config.downsample
     if source.length <= p.n_fft // 2:
         raise CodeError(f"{getattr(source, 'path', 'the audio')}: too short to encode ({source.length} samples; at least {p.n_fft // 2 + 1} needed)")
     context, _ = context_columns(model.vqvae)
-    gain = level_gain(source.peak(), p)   # the whole recording's peak, so every piece gets the same gain
+    gain = level_gain(_loudest_frame_db(source, p, piece_columns * D), p)   # one gain for the whole recording
     model.vqvae.eval()
     frames = num_frames(source.length, p)
     columns = -(-frames // D)

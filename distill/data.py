@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
-from .audio import AudioParams, AudioFileError, load_audio, audio_to_mel, write_audio, level_gain
+from .audio import AudioParams, AudioFileError, load_audio, audio_to_mel, write_audio, level_gain, loudest_frame_db
 
 # %% auto #0
 __all__ = ['AUDIO_EXTENSIONS', 'DEMO_KINDS', 'DatasetError', 'FileReport', 'check_file', 'DatasetScan', 'scan_dataset',
@@ -161,11 +161,11 @@ def synth_demo_corpus(folder: str | os.PathLike, n_files: int = 32, sample_rate:
 
 # %% ../nbs/01_data.ipynb #f38fcf0b
 def load_mels(files: list[str], p: AudioParams, progress=None) -> list[torch.Tensor]:
-    "Log-mel `[n_mels, frames]` of each file at `p.sample_rate`, brought to `p.peak_db`; `progress(stage, done, total)` after each."
+    "Log-mel `[n_mels, frames]` of each file at `p.sample_rate`, brought to `p.loudness_db`; `progress(stage, done, total)` after each."
     mels = []
     for i, f in enumerate(files):
         audio = load_audio(f, p.sample_rate)[0]
-        mels.append(audio_to_mel(audio * level_gain(float(audio.abs().max()), p), p))
+        mels.append(audio_to_mel(audio * level_gain(loudest_frame_db(audio_to_mel(audio, p), p), p), p))
         if progress: progress("reading audio", i + 1, len(files))
     return mels
 

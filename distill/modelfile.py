@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 import distill
-from .audio import AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain
+from .audio import AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain, loudest_frame_db
 from .model import VQVAE, VQVAEConfig, level_roles
 
 # %% auto #0
@@ -115,8 +115,8 @@ class DistillModel:
         return audio_to_mel(audio, self.audio)
 
     def gain(self, audio: torch.Tensor) -> float:
-        "The gain that brings `audio` to the level the model hears (`level_gain` of its peak); decoding divides it back out."
-        return level_gain(float(audio.abs().max()) if audio.numel() else 0.0, self.audio)
+        "The gain that brings `audio` to the loudness the model hears (`level_gain`); decoding divides it back out."
+        return level_gain(loudest_frame_db(self.mel(audio), self.audio), self.audio)
 
     @torch.no_grad()
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
