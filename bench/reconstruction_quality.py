@@ -3,17 +3,20 @@ recording — measured with the acceptance checks' own metric (../shared/tools/a
 
     python bench/reconstruction_quality.py [--model M.distill | --train DIR] [--test DIR ...] [--train-check N]
                                            [--shift 0.5] [--long FILE --long-start 60 --long-seconds 30]
-                                           [--epochs 40] [--seed 0] [--kinds kick,snare] [--json OUT.json]
+                                           [--epochs 50] [--seed 0] [--set NAME=VALUE ...] [--config NAME=VALUE ...]
+                                           [--kinds kick,snare] [--threads 1] [--json OUT.json]
 
 Without --model, trains a default RVQ-VAE on --train (default: 100 synthesised one-shots) and reports the wall time,
-reading included. For every file it writes what `distill reconstruct` writes and what Griffin-Lim makes of the file's
-true mel spectrogram (the limit of this vocoder), and prints per file and as means: LSD and MR-STFT (80 dB floor,
-three STFT sizes), RMS level error and peak error in dB (|mean| of their absolute values in the summary).
-  --train-check N  also measure N training files (0: none, -1: all of them)
+reading included (--set changes TrainParams fields, --config VQVAEConfig fields, for experiments). For every file it
+writes what `distill reconstruct` writes and what Griffin-Lim makes of the file's true mel spectrogram (the limit of
+this vocoder), and prints per file and as means: LSD and MR-STFT (80 dB floor, three STFT sizes), RMS level error and
+peak error in dB (the summary gives the mean of their absolute values and the worst file).
+  --train-check N  also measure N training files spread over the folder (-1: all) and the files training held out
   --shift S        also measure every test file after S seconds of leading silence (against the shifted original)
   --long FILE      a long recording through encode + decode (the codes path): level error of every second that is
                    within 40 dB of the loudest second
-Real recordings for it: ../shared/ENVIRONMENT.md ("Real recordings")."""
+Files shorter than the metric's largest STFT (93 ms) are skipped and named. Real recordings for it:
+../shared/ENVIRONMENT.md ("Real recordings"). Figures measured with it: the last section of nbs/05_train.ipynb."""
 import argparse, importlib.util, json, sys, tempfile, time
 from pathlib import Path
 

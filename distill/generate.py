@@ -241,7 +241,7 @@ def generate(model: DistillModel, duration: float, sampling: SamplingParams | No
 
 # %% ../nbs/07_generate.ipynb #6b990c8b
 def save_generated(path, generated: Generated, sample_rate: int | None = None, bits: str = "16") -> Path:
-    "Write a generated sound as WAV (16/24-bit or float) or FLAC, resampled to `sample_rate` if given; peak-safe, atomic."
+    "Write a generated sound as WAV (16/24-bit or float) or FLAC, resampled to `sample_rate` if given; limited to −0.1 dBFS, atomic."
     audio, rate = generated.audio, generated.sample_rate
     if sample_rate and sample_rate != rate:
         audio, rate = torchaudio.functional.resample(audio, rate, sample_rate), sample_rate

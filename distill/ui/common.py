@@ -69,7 +69,7 @@ def health_table_html(levels: list[LevelHealth]) -> str:
 
 # %% ../../nbs/10_ui_common.ipynb #e127b43b
 def wav_bytes(audio, sample_rate: int) -> bytes:
-    "Mono audio as 16-bit WAV bytes (peak-safe), for `ipywidgets.Audio`."
+    "Mono audio as 16-bit WAV bytes (limited to −0.1 dBFS), for `ipywidgets.Audio`."
     buf = io.BytesIO()
     sf.write(buf, limit_peaks(audio, sample_rate), sample_rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()
