@@ -20,7 +20,7 @@ from .model import pick_device
 from .modelfile import (DistillModel, load_model, write_container, read_metadata, read_tensors, ModelFileError,
                                _PRIOR_HOOKS)
 from .train import (TrainStarted, EpochEnd, TrainWarning, CheckpointSaved, TrainFinished, TrainingSnapshot,
-                           _cosine_lr, distributed_from_env, restore_training_state)
+                           cosine_lr, distributed_from_env, restore_training_state)
 
 # %% auto #0
 __all__ = ['PriorConfig', 'auto_prior_config', 'codes_to_tokens', 'tokens_to_codes', 'start_token', 'KVCache', 'PriorBlock',
@@ -400,7 +400,7 @@ def train_prior(model_path, dataset, params: PriorTrainParams | None = None, can
     snap = TrainingSnapshot.take(prior, opt, start_epoch)
     for epoch in range(start_epoch + 1, params.epochs + 1):
         t0 = time.time()
-        for g in opt.param_groups: g["lr"] = _cosine_lr(params.lr, epoch - 1, params.epochs)
+        for g in opt.param_groups: g["lr"] = cosine_lr(params.lr, epoch - 1, params.epochs)
         # windows depend only on (seed, epoch): a resumed run sees the batches the uninterrupted run would have
         windows = epoch_windows(train_stream, per_epoch, torch.Generator().manual_seed(params.seed * 100_003 + epoch))
         prior.train()

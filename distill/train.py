@@ -21,8 +21,8 @@ from .modelfile import DistillModel, save_model, write_container, read_metadata,
 # %% auto #0
 __all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished',
            'pooled_energy', 'multiscale_mel_loss', 'loudness_loss', 'reconstruction_loss', 'optimizer_tensors',
-           'restore_optimizer', 'checkpoint_path', 'PreparedData', 'prepare_data', 'chunk_frames', 'default_config',
-           'evaluate', 'init_codebooks', 'Distributed', 'distributed_from_env', 'codebook_hash',
+           'restore_optimizer', 'checkpoint_path', 'cosine_lr', 'PreparedData', 'prepare_data', 'chunk_frames',
+           'default_config', 'evaluate', 'init_codebooks', 'Distributed', 'distributed_from_env', 'codebook_hash',
            'training_state_tensors', 'restore_training_state', 'TrainingSnapshot', 'train_vqvae']
 
 # %% ../nbs/05_train.ipynb #9635f02b
@@ -142,8 +142,9 @@ def checkpoint_path(model_path) -> Path:
     "Where training keeps the checkpoint for `model_path`: beside it, with `.ckpt` added."
     return Path(str(model_path) + ".ckpt")
 
-def _cosine_lr(base: float, epoch: int, epochs: int, step: int | None = None, warmup_steps: int = 0) -> float:
-    # stateless schedule (a function of epoch and global step), so resuming needs no scheduler state;
+def cosine_lr(base: float, epoch: int, epochs: int, step: int | None = None, warmup_steps: int = 0) -> float:
+    "Learning rate at `epoch` (and global `step`): cosine from `base` down to a tenth of it, after a linear warm-up."
+    # stateless schedule (a function of epoch and global step), so resuming needs no scheduler state (both stages use it);
     # a linear warm-up keeps the first steps after k-means initialisation from blowing up
     lr = base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(epoch, epochs) / max(epochs, 1))))
     return lr * min(1.0, (step + 1) / warmup_steps) if step is not None and warmup_steps else lr
@@ -369,7 +370,7 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
         for i, x in enumerate(loader):
             step = (epoch - 1) * len(loader) + i
             warmup = min(params.warmup_steps, params.epochs * len(loader) // 10)
-            for g in opt.param_groups: g["lr"] = _cosine_lr(params.lr, epoch - 1, params.epochs, step, warmup)
+            for g in opt.param_groups: g["lr"] = cosine_lr(params.lr, epoch - 1, params.epochs, step, warmup)
             x = x.to(device)
             recon, codes, commit = net(x)
             recon_loss = reconstruction_loss(recon, x, audio, params.loud_weight)
