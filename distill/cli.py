@@ -148,6 +148,7 @@ def _model_info(path) -> dict:
                 created=meta.get("created"), distill_version=meta.get("distill_version"), weights_hash=meta.get("weights_hash"),
                 health=dict(light=verdict.light, sentence=verdict.sentence, levels=verdict.levels) if verdict else None)
 
+# %% ../nbs/15_cli.ipynb #9a06765a
 def cmd_info(a):
     info = _model_info(a.model)
     if a.heatmap:
@@ -232,6 +233,7 @@ def _entry_dict(e) -> dict:
     from dataclasses import asdict
     d = asdict(e); d["path"] = str(d["path"]); return d
 
+# %% ../nbs/15_cli.ipynb #4664d71a
 def cmd_library(a):
     from distill.library import Library
     lib = Library()
@@ -280,6 +282,7 @@ def cmd_demo(a):
     _err(f"next: open it in a notebook (see the README) or try `distill generate {last.model_path} -o new.wav --seed 7`")
     return 0
 
+# %% ../nbs/15_cli.ipynb #cfb3a42a
 def _add_stage2_commands(sub):
     tp = sub.add_parser("train-prior", help="train the prior that lets a model generate new sounds")
     tp.add_argument("model", help="a trained .distill model (the prior is added to it)")

@@ -18,6 +18,7 @@ from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomi
                           mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain, loudest_frame_db)
 from .model import VQVAE, level_roles, context_columns
 from .modelfile import DistillModel
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['PIECE_COLUMNS', 'CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'EditHistory', 'model_codebooks', 'CodeGrid',
@@ -227,190 +228,213 @@ class CodeGrid:
             if not 0 <= l < self.levels: raise CodeError(f"level {l} does not exist: {self.name} has levels 0–{self.levels - 1}")
         return sorted(set(levels))
 
-    def _check_column(self, column) -> int:
-        column = _as_int(column, "a column")
-        if not 0 <= column < self.columns: raise CodeError(f"column {column} is outside {self.name}, which has {self.columns} columns")
-        return column
+# %% ../nbs/08_codes.ipynb #86b05be0
+@patch
+def _check_column(self: CodeGrid, column) -> int:
+    column = _as_int(column, "a column")
+    if not 0 <= column < self.columns: raise CodeError(f"column {column} is outside {self.name}, which has {self.columns} columns")
+    return column
 
-    def _check_range(self, start, end) -> tuple[int, int]:
-        start, end = _as_int(start, "the start column"), _as_int(end, "the end column")
-        if not 0 <= start < end <= self.columns:
-            raise CodeError(f"columns [{start}, {end}) are not a region inside {self.name}, which has {self.columns} columns")
-        return start, end
+@patch
+def _check_range(self: CodeGrid, start, end) -> tuple[int, int]:
+    start, end = _as_int(start, "the start column"), _as_int(end, "the end column")
+    if not 0 <= start < end <= self.columns:
+        raise CodeError(f"columns [{start}, {end}) are not a region inside {self.name}, which has {self.columns} columns")
+    return start, end
 
-    def _check_index(self, index) -> int:
-        index = _as_int(index, "a code index")
-        if not 0 <= index < self.codebook_size: raise CodeError(f"code {index} is outside the codebook (entries 0–{self.codebook_size - 1})")
-        return index
+@patch
+def _check_index(self: CodeGrid, index) -> int:
+    index = _as_int(index, "a code index")
+    if not 0 <= index < self.codebook_size: raise CodeError(f"code {index} is outside the codebook (entries 0–{self.codebook_size - 1})")
+    return index
 
-    def _check_same_model(self, other: "CodeGrid"):
-        if not isinstance(other, CodeGrid): raise CodeError(f"expected another CodeGrid, got {type(other).__name__}")
-        if other.model_hash != self.model_hash or other.levels != self.levels:
-            raise CodeError(f"{other.name} was encoded by model '{other.model_name}' ({other.model_hash}), {self.name} by "
-                            f"'{self.model_name}' ({self.model_hash}): only grids of the same model can be combined")
+@patch
+def _check_same_model(self: CodeGrid, other: "CodeGrid"):
+    if not isinstance(other, CodeGrid): raise CodeError(f"expected another CodeGrid, got {type(other).__name__}")
+    if other.model_hash != self.model_hash or other.levels != self.levels:
+        raise CodeError(f"{other.name} was encoded by model '{other.model_name}' ({other.model_hash}), {self.name} by "
+                        f"'{self.model_name}' ({self.model_hash}): only grids of the same model can be combined")
 
-    def _check_model(self, model: DistillModel):
-        if model.identity != self.model_hash or model.config.rvq_levels != self.levels or model.config.codebook_size != self.codebook_size:
-            raise CodeError(f"{self.name} was encoded by model '{self.model_name}' ({self.model_hash}), not by "
-                            f"'{model.name}' ({model.identity}): use the model that made it")
+@patch
+def _check_model(self: CodeGrid, model: DistillModel):
+    if model.identity != self.model_hash or model.config.rvq_levels != self.levels or model.config.codebook_size != self.codebook_size:
+        raise CodeError(f"{self.name} was encoded by model '{self.model_name}' ({self.model_hash}), not by "
+                        f"'{model.name}' ({model.identity}): use the model that made it")
 
-    # --- history
-    def _commit(self, label: str, indices: torch.Tensor, embeddings: torch.Tensor | None) -> "CodeGrid":
-        "Make a new state current as one undoable step."
-        self.history.push(label, self.indices, self.embeddings)
-        self.indices, self.embeddings = indices, _without_blend(embeddings)
-        return self
+# --- history
+@patch
+def _commit(self: CodeGrid, label: str, indices: torch.Tensor, embeddings: torch.Tensor | None) -> "CodeGrid":
+    "Make a new state current as one undoable step."
+    self.history.push(label, self.indices, self.embeddings)
+    self.indices, self.embeddings = indices, _without_blend(embeddings)
+    return self
 
-    def _cleared(self, levels: list[int], start: int, end: int) -> torch.Tensor | None:
-        "The embeddings with the region's rows back to 'decode from the index'."
-        if self.embeddings is None: return None
-        e = self.embeddings.clone()
-        e[levels, start:end] = float("nan")
-        return e
+@patch
+def _cleared(self: CodeGrid, levels: list[int], start: int, end: int) -> torch.Tensor | None:
+    "The embeddings with the region's rows back to 'decode from the index'."
+    if self.embeddings is None: return None
+    e = self.embeddings.clone()
+    e[levels, start:end] = float("nan")
+    return e
 
-    def undo(self) -> str:
-        "Go back one edit; returns its description."
-        if not self.can_undo: raise CodeError(f"nothing to undo in {self.name}")
-        state = self.history.undo_stack.pop()
-        self.history.redo_stack.append(_State(state.label, self.indices, self.embeddings))
-        self.indices, self.embeddings = state.indices, state.embeddings
-        return state.label
+@patch
+def undo(self: CodeGrid) -> str:
+    "Go back one edit; returns its description."
+    if not self.can_undo: raise CodeError(f"nothing to undo in {self.name}")
+    state = self.history.undo_stack.pop()
+    self.history.redo_stack.append(_State(state.label, self.indices, self.embeddings))
+    self.indices, self.embeddings = state.indices, state.embeddings
+    return state.label
 
-    def redo(self) -> str:
-        "Re-apply the edit undone last; returns its description."
-        if not self.can_redo: raise CodeError(f"nothing to redo in {self.name}")
-        state = self.history.redo_stack.pop()
-        self.history.undo_stack.append(_State(state.label, self.indices, self.embeddings))
-        self.indices, self.embeddings = state.indices, state.embeddings
-        return state.label
+@patch
+def redo(self: CodeGrid) -> str:
+    "Re-apply the edit undone last; returns its description."
+    if not self.can_redo: raise CodeError(f"nothing to redo in {self.name}")
+    state = self.history.redo_stack.pop()
+    self.history.undo_stack.append(_State(state.label, self.indices, self.embeddings))
+    self.indices, self.embeddings = state.indices, state.embeddings
+    return state.label
 
-    def _level_names(self, levels) -> str:
-        # edit labels are read by people: levels count from 1 and carry their role
-        return ", ".join(f"{l + 1} ({self.roles[l]})" for l in levels)
+# %% ../nbs/08_codes.ipynb #8fd42337
+@patch
+def _level_names(self: CodeGrid, levels) -> str:
+    # edit labels are read by people: levels count from 1 and carry their role
+    return ", ".join(f"{l + 1} ({self.roles[l]})" for l in levels)
 
-    # --- edits (CODE-04…06)
-    def set_cell(self, level: int, column: int, index: int) -> "CodeGrid":
-        "Set one cell to codebook entry `index`."
-        (level,), column, index = self._level_list(level), self._check_column(column), self._check_index(index)
-        indices = self.indices.clone()
-        indices[level, column] = index
-        return self._commit(f"set level {self._level_names([level])} column {column} to {index}", indices, self._cleared([level], column, column + 1))
+# --- edits (CODE-04…06)
+@patch
+def set_cell(self: CodeGrid, level: int, column: int, index: int) -> "CodeGrid":
+    "Set one cell to codebook entry `index`."
+    (level,), column, index = self._level_list(level), self._check_column(column), self._check_index(index)
+    indices = self.indices.clone()
+    indices[level, column] = index
+    return self._commit(f"set level {self._level_names([level])} column {column} to {index}", indices, self._cleared([level], column, column + 1))
 
-    def fill_region(self, levels, start: int, end: int, index: int) -> "CodeGrid":
-        "Set every cell of `levels` × columns `[start, end)` to entry `index`."
-        levels, (start, end), index = self._level_list(levels), self._check_range(start, end), self._check_index(index)
-        indices = self.indices.clone()
-        indices[levels, start:end] = index
-        return self._commit(f"fill level {self._level_names(levels)} columns {start}–{end} with {index}", indices, self._cleared(levels, start, end))
+@patch
+def fill_region(self: CodeGrid, levels, start: int, end: int, index: int) -> "CodeGrid":
+    "Set every cell of `levels` × columns `[start, end)` to entry `index`."
+    levels, (start, end), index = self._level_list(levels), self._check_range(start, end), self._check_index(index)
+    indices = self.indices.clone()
+    indices[levels, start:end] = index
+    return self._commit(f"fill level {self._level_names(levels)} columns {start}–{end} with {index}", indices, self._cleared(levels, start, end))
 
-    def swap_region(self, other: "CodeGrid", levels, start: int, end: int, other_start: int | None = None) -> "CodeGrid":
-        "Replace `levels` × columns `[start, end)` with `other`'s codes from column `other_start` (default `start`)."
-        self._check_same_model(other)
-        levels, (start, end) = self._level_list(levels), self._check_range(start, end)
-        other_start = start if other_start is None else _as_int(other_start, "the other grid's start column")
-        n = end - start
-        if not 0 <= other_start <= other.columns - n:
-            raise CodeError(f"{other.name} has {other.columns} columns: it has no {n} columns from column {other_start}")
-        indices = self.indices.clone()
-        indices[levels, start:end] = other.indices[levels, other_start:other_start + n]
+@patch
+def swap_region(self: CodeGrid, other: "CodeGrid", levels, start: int, end: int, other_start: int | None = None) -> "CodeGrid":
+    "Replace `levels` × columns `[start, end)` with `other`'s codes from column `other_start` (default `start`)."
+    self._check_same_model(other)
+    levels, (start, end) = self._level_list(levels), self._check_range(start, end)
+    other_start = start if other_start is None else _as_int(other_start, "the other grid's start column")
+    n = end - start
+    if not 0 <= other_start <= other.columns - n:
+        raise CodeError(f"{other.name} has {other.columns} columns: it has no {n} columns from column {other_start}")
+    indices = self.indices.clone()
+    indices[levels, start:end] = other.indices[levels, other_start:other_start + n]
+    embeddings = None
+    if self.embeddings is not None or other.embeddings is not None:
+        dim = (self.embeddings if self.embeddings is not None else other.embeddings).shape[-1]
+        embeddings = _rows_or_nan(self, dim).clone()
+        embeddings[levels, start:end] = _rows_or_nan(other, dim)[levels, other_start:other_start + n]
+    return self._commit(f"swap level {self._level_names(levels)} columns {start}–{end} with {other.name} from column {other_start}", indices, embeddings)
+
+@patch
+def _amounts(self: CodeGrid, amount) -> list[float]:
+    amounts = list(amount) if isinstance(amount, (list, tuple)) else [amount] * self.levels
+    if len(amounts) != self.levels: raise CodeError(f"give one blend amount, or one per level ({self.levels}); got {len(amounts)}")
+    for a in amounts:
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 <= a <= 1:
+            raise CodeError(f"blend amounts must be between 0 and 1, got {a!r}")
+    return [float(a) for a in amounts]
+
+# %% ../nbs/08_codes.ipynb #8eaa9853
+@patch
+def blend(self: CodeGrid, other: "CodeGrid", amount, model: DistillModel | None = None) -> "CodeGrid":
+    "Move each level's vectors towards `other`'s by `amount` (0 = this grid, 1 = `other`; a number or one per level)."
+    self._check_same_model(other)
+    amounts = self._amounts(amount)
+    codebooks = model_codebooks(model) if model is not None else self.codebooks if self.codebooks is not None else other.codebooks
+    if codebooks is None: raise CodeError(f"blending {self.name} needs the model's codebook vectors: pass model=…")
+    n, dim = min(self.columns, other.columns), codebooks.shape[-1]
+    mine, theirs = self.vectors(codebooks)[:, :n], other.vectors(codebooks)[:, :n]
+    indices, embeddings = self.indices.clone(), _rows_or_nan(self, dim).clone()
+    for level, w in enumerate(amounts):
+        if w == 0: continue  # exactly this grid
+        if w == 1:           # exactly the other grid
+            indices[level, :n], embeddings[level, :n] = other.indices[level, :n], _rows_or_nan(other, dim)[level, :n]
+            continue
+        mixed = torch.lerp(mine[level], theirs[level], w)
+        same = (mine[level] == theirs[level]).all(-1)  # nothing to interpolate: keep the plain entry
+        indices[level, :n] = torch.where(same, self.indices[level, :n], _nearest_entries(codebooks[level], mixed))
+        embeddings[level, :n] = torch.where(same[:, None], embeddings[level, :n], mixed)
+    self.codebooks = codebooks
+    return self._commit(f"blend with {other.name} ({', '.join(f'{a:g}' for a in amounts)})", indices, embeddings)
+
+@patch
+def regenerate_region(self: CodeGrid, model: DistillModel, start: int, end: int, sampling=None) -> "CodeGrid":
+    "Let the model's prior re-sample columns `[start, end)` (all levels), continuing what comes before."
+    from distill.generate import require_prior, regenerate_region, SamplingParams
+    self._check_model(model)
+    start, end = self._check_range(start, end)
+    require_prior(model)
+    codes = regenerate_region(model, self.indices, start, end, sampling or SamplingParams())
+    if tuple(codes.shape) != tuple(self.indices.shape):
+        raise CodeError(f"the prior returned codes of shape {tuple(codes.shape)}, expected {tuple(self.indices.shape)}")
+    indices = self.indices.clone()
+    indices[:, start:end] = codes[:, start:end].to(indices)  # outside the region nothing may change
+    return self._commit(f"re-generate columns {start}–{end}", indices, self._cleared(list(range(self.levels)), start, end))
+
+# --- code files
+@patch
+def to_dict(self: CodeGrid) -> dict:
+    "Everything a code file holds, JSON-ready (blended vectors as base64 float32)."
+    embeddings = None
+    if self.embeddings is not None:
+        e = self.embeddings.float().contiguous().numpy().astype("<f4")
+        embeddings = dict(dtype="float32", shape=list(e.shape), base64=base64.b64encode(e.tobytes()).decode())
+    return dict(format=CODES_FORMAT, version=CODES_VERSION, model=dict(name=self.model_name, weights_hash=self.model_hash),
+                sample_rate=self.sample_rate, seconds_per_column=self.seconds_per_column, levels=self.levels,
+                roles=self.roles, columns=self.columns, codebook_size=self.codebook_size, source=self.source,
+                gain_db=self.gain_db, indices=self.indices.tolist(), embeddings=embeddings)
+
+@patch
+def to_json(self: CodeGrid) -> str:
+    "The code file's text."
+    return json.dumps(self.to_dict())
+
+# %% ../nbs/08_codes.ipynb #3bcb7efa
+@patch(cls_method=True)
+def from_dict(cls: CodeGrid, d: dict, where: str = "code file") -> "CodeGrid":
+    "A grid from `to_dict()`'s output; anything else raises `CodeError` naming `where`."
+    if not isinstance(d, dict) or d.get("format") != CODES_FORMAT: raise CodeError(f"{where}: not a Distill code file")
+    version = d.get("version")
+    if not isinstance(version, int) or version > CODES_VERSION:
+        raise CodeError(f"{where}: code file version {version} was written by a newer Distill; upgrade Distill to open it")
+    try:
+        indices = torch.tensor(d["indices"], dtype=torch.long)
+        if indices.dim() != 2 or tuple(indices.shape) != (d["levels"], d["columns"]): raise ValueError("indices do not match levels × columns")
+        if not (0 <= int(indices.min()) and int(indices.max()) < d["codebook_size"]): raise ValueError("an index is outside the codebook")
         embeddings = None
-        if self.embeddings is not None or other.embeddings is not None:
-            dim = (self.embeddings if self.embeddings is not None else other.embeddings).shape[-1]
-            embeddings = _rows_or_nan(self, dim).clone()
-            embeddings[levels, start:end] = _rows_or_nan(other, dim)[levels, other_start:other_start + n]
-        return self._commit(f"swap level {self._level_names(levels)} columns {start}–{end} with {other.name} from column {other_start}", indices, embeddings)
+        if d.get("embeddings"):
+            e = d["embeddings"]
+            embeddings = torch.from_numpy(np.frombuffer(base64.b64decode(e["base64"]), dtype="<f4").copy()).reshape(e["shape"])
+            if tuple(embeddings.shape[:2]) != tuple(indices.shape): raise ValueError("embeddings do not match the indices")
+        return cls(indices, str(d["model"]["name"]), str(d["model"]["weights_hash"]), int(d["sample_rate"]),
+                   float(d["seconds_per_column"]), int(d["codebook_size"]), str(d.get("source", "")), _without_blend(embeddings),
+                   gain_db=float(d.get("gain_db", 0.0)))
+    except Exception as e:
+        raise CodeError(f"{where}: damaged code file ({type(e).__name__}: {e})") from None
 
-    def _amounts(self, amount) -> list[float]:
-        amounts = list(amount) if isinstance(amount, (list, tuple)) else [amount] * self.levels
-        if len(amounts) != self.levels: raise CodeError(f"give one blend amount, or one per level ({self.levels}); got {len(amounts)}")
-        for a in amounts:
-            if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 <= a <= 1:
-                raise CodeError(f"blend amounts must be between 0 and 1, got {a!r}")
-        return [float(a) for a in amounts]
+@patch(cls_method=True)
+def from_json(cls: CodeGrid, text: str, where: str = "code file") -> "CodeGrid":
+    "A grid from a code file's text."
+    try: d = json.loads(text)
+    except ValueError: raise CodeError(f"{where}: not a Distill code file (not JSON)") from None
+    return cls.from_dict(d, where)
 
-    def blend(self, other: "CodeGrid", amount, model: DistillModel | None = None) -> "CodeGrid":
-        "Move each level's vectors towards `other`'s by `amount` (0 = this grid, 1 = `other`; a number or one per level)."
-        self._check_same_model(other)
-        amounts = self._amounts(amount)
-        codebooks = model_codebooks(model) if model is not None else self.codebooks if self.codebooks is not None else other.codebooks
-        if codebooks is None: raise CodeError(f"blending {self.name} needs the model's codebook vectors: pass model=…")
-        n, dim = min(self.columns, other.columns), codebooks.shape[-1]
-        mine, theirs = self.vectors(codebooks)[:, :n], other.vectors(codebooks)[:, :n]
-        indices, embeddings = self.indices.clone(), _rows_or_nan(self, dim).clone()
-        for level, w in enumerate(amounts):
-            if w == 0: continue  # exactly this grid
-            if w == 1:           # exactly the other grid
-                indices[level, :n], embeddings[level, :n] = other.indices[level, :n], _rows_or_nan(other, dim)[level, :n]
-                continue
-            mixed = torch.lerp(mine[level], theirs[level], w)
-            same = (mine[level] == theirs[level]).all(-1)  # nothing to interpolate: keep the plain entry
-            indices[level, :n] = torch.where(same, self.indices[level, :n], _nearest_entries(codebooks[level], mixed))
-            embeddings[level, :n] = torch.where(same[:, None], embeddings[level, :n], mixed)
-        self.codebooks = codebooks
-        return self._commit(f"blend with {other.name} ({', '.join(f'{a:g}' for a in amounts)})", indices, embeddings)
-
-    def regenerate_region(self, model: DistillModel, start: int, end: int, sampling=None) -> "CodeGrid":
-        "Let the model's prior re-sample columns `[start, end)` (all levels), continuing what comes before."
-        from distill.generate import require_prior, regenerate_region, SamplingParams
-        self._check_model(model)
-        start, end = self._check_range(start, end)
-        require_prior(model)
-        codes = regenerate_region(model, self.indices, start, end, sampling or SamplingParams())
-        if tuple(codes.shape) != tuple(self.indices.shape):
-            raise CodeError(f"the prior returned codes of shape {tuple(codes.shape)}, expected {tuple(self.indices.shape)}")
-        indices = self.indices.clone()
-        indices[:, start:end] = codes[:, start:end].to(indices)  # outside the region nothing may change
-        return self._commit(f"re-generate columns {start}–{end}", indices, self._cleared(list(range(self.levels)), start, end))
-
-    # --- code files
-    def to_dict(self) -> dict:
-        "Everything a code file holds, JSON-ready (blended vectors as base64 float32)."
-        embeddings = None
-        if self.embeddings is not None:
-            e = self.embeddings.float().contiguous().numpy().astype("<f4")
-            embeddings = dict(dtype="float32", shape=list(e.shape), base64=base64.b64encode(e.tobytes()).decode())
-        return dict(format=CODES_FORMAT, version=CODES_VERSION, model=dict(name=self.model_name, weights_hash=self.model_hash),
-                    sample_rate=self.sample_rate, seconds_per_column=self.seconds_per_column, levels=self.levels,
-                    roles=self.roles, columns=self.columns, codebook_size=self.codebook_size, source=self.source,
-                    gain_db=self.gain_db, indices=self.indices.tolist(), embeddings=embeddings)
-
-    def to_json(self) -> str:
-        "The code file's text."
-        return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_dict(cls, d: dict, where: str = "code file") -> "CodeGrid":
-        "A grid from `to_dict()`'s output; anything else raises `CodeError` naming `where`."
-        if not isinstance(d, dict) or d.get("format") != CODES_FORMAT: raise CodeError(f"{where}: not a Distill code file")
-        version = d.get("version")
-        if not isinstance(version, int) or version > CODES_VERSION:
-            raise CodeError(f"{where}: code file version {version} was written by a newer Distill; upgrade Distill to open it")
-        try:
-            indices = torch.tensor(d["indices"], dtype=torch.long)
-            if indices.dim() != 2 or tuple(indices.shape) != (d["levels"], d["columns"]): raise ValueError("indices do not match levels × columns")
-            if not (0 <= int(indices.min()) and int(indices.max()) < d["codebook_size"]): raise ValueError("an index is outside the codebook")
-            embeddings = None
-            if d.get("embeddings"):
-                e = d["embeddings"]
-                embeddings = torch.from_numpy(np.frombuffer(base64.b64decode(e["base64"]), dtype="<f4").copy()).reshape(e["shape"])
-                if tuple(embeddings.shape[:2]) != tuple(indices.shape): raise ValueError("embeddings do not match the indices")
-            return cls(indices, str(d["model"]["name"]), str(d["model"]["weights_hash"]), int(d["sample_rate"]),
-                       float(d["seconds_per_column"]), int(d["codebook_size"]), str(d.get("source", "")), _without_blend(embeddings),
-                       gain_db=float(d.get("gain_db", 0.0)))
-        except Exception as e:
-            raise CodeError(f"{where}: damaged code file ({type(e).__name__}: {e})") from None
-
-    @classmethod
-    def from_json(cls, text: str, where: str = "code file") -> "CodeGrid":
-        "A grid from a code file's text."
-        try: d = json.loads(text)
-        except ValueError: raise CodeError(f"{where}: not a Distill code file (not JSON)") from None
-        return cls.from_dict(d, where)
-
-    def save(self, path) -> Path:
-        "Write the grid as a code file, atomically."
-        atomic_write_bytes(path, self.to_json().encode())
-        return Path(path)
+@patch
+def save(self: CodeGrid, path) -> Path:
+    "Write the grid as a code file, atomically."
+    atomic_write_bytes(path, self.to_json().encode())
+    return Path(path)
 
 # %% ../nbs/08_codes.ipynb #aa068afb
 def _new_grid(model: DistillModel, encoded: tuple[torch.Tensor, float], source: str) -> CodeGrid:

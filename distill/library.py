@@ -12,6 +12,7 @@ from safetensors import safe_open
 
 from .health import LevelHealth, HealthVerdict, level_health, health_verdict
 from .modelfile import DistillModel, ModelFileError, read_metadata, read_tensors, write_container, load_model, save_model
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['MAX_NAME', 'UNKNOWN_HEALTH', 'SORTS', 'LibraryError', 'library_home', 'check_name', 'clean_tags', 'LibraryEntry',
@@ -262,48 +263,56 @@ class _IndexedFolder:
             else: files[p.stem] = p
         return files
 
-    def _sync(self, con):
-        "Bring the index in line with the folder: read files that are new or changed, forget files that are gone."
-        self.skipped = []
-        files = self._model_files()
-        known = dict(con.execute("SELECT name, stamp FROM models").fetchall())
-        for name in known.keys() - files.keys(): con.execute("DELETE FROM models WHERE name = ?", (name,))
-        for name, path in sorted(files.items()):
-            try: stamp = _stamp(path.stat())
-            except FileNotFoundError: continue       # removed while we looked
-            if known.get(name) == stamp: continue
-            try: self._put(con, read_entry(path), stamp)
-            except (ModelFileError, OSError) as e:
-                con.execute("DELETE FROM models WHERE name = ?", (name,))
-                self.skipped.append((path, str(e)))
+# %% ../nbs/09_library.ipynb #205dae8c
+@patch
+def _sync(self: _IndexedFolder, con):
+    "Bring the index in line with the folder: read files that are new or changed, forget files that are gone."
+    self.skipped = []
+    files = self._model_files()
+    known = dict(con.execute("SELECT name, stamp FROM models").fetchall())
+    for name in known.keys() - files.keys(): con.execute("DELETE FROM models WHERE name = ?", (name,))
+    for name, path in sorted(files.items()):
+        try: stamp = _stamp(path.stat())
+        except FileNotFoundError: continue       # removed while we looked
+        if known.get(name) == stamp: continue
+        try: self._put(con, read_entry(path), stamp)
+        except (ModelFileError, OSError) as e:
+            con.execute("DELETE FROM models WHERE name = ?", (name,))
+            self.skipped.append((path, str(e)))
 
-    def _put(self, con, entry: LibraryEntry, stamp: str | None = None):
-        stamp = stamp or _stamp(entry.path.stat())
-        con.execute(f"INSERT OR REPLACE INTO models ({', '.join(_ROW)}, stamp, search_text) VALUES ({', '.join('?' * (len(_ROW) + 2))})",
-                    (*_entry_row(entry), stamp, _search_text(entry)))
+@patch
+def _put(self: _IndexedFolder, con, entry: LibraryEntry, stamp: str | None = None):
+    stamp = stamp or _stamp(entry.path.stat())
+    con.execute(f"INSERT OR REPLACE INTO models ({', '.join(_ROW)}, stamp, search_text) VALUES ({', '.join('?' * (len(_ROW) + 2))})",
+                (*_entry_row(entry), stamp, _search_text(entry)))
 
-    def _select(self, con, where: str = "", args: tuple = ()) -> list[LibraryEntry]:
-        return [_row_entry(r) for r in con.execute(f"SELECT {', '.join(_ROW)} FROM models {where}", args)]
+@patch
+def _select(self: _IndexedFolder, con, where: str = "", args: tuple = ()) -> list[LibraryEntry]:
+    return [_row_entry(r) for r in con.execute(f"SELECT {', '.join(_ROW)} FROM models {where}", args)]
 
-    def _get(self, con, name: str) -> LibraryEntry:
-        found = self._select(con, "WHERE name = ?", (check_name(name),))
-        if found: return found[0]
-        close = difflib.get_close_matches(name, [n for (n,) in con.execute("SELECT name FROM models")], n=3)
-        raise LibraryError(f"no model called {name!r} in the library {self.root}" + (f"; did you mean {', '.join(map(repr, close))}?" if close else ""))
+@patch
+def _get(self: _IndexedFolder, con, name: str) -> LibraryEntry:
+    found = self._select(con, "WHERE name = ?", (check_name(name),))
+    if found: return found[0]
+    close = difflib.get_close_matches(name, [n for (n,) in con.execute("SELECT name FROM models")], n=3)
+    raise LibraryError(f"no model called {name!r} in the library {self.root}" + (f"; did you mean {', '.join(map(repr, close))}?" if close else ""))
 
-    def _read(self, work):
-        "`work(connection)` on an index that matches the folder."
-        def synced(con): self._sync(con); return work(con)
-        return self._with_index(synced, write=True)   # syncing may write; the lock is held for milliseconds
+@patch
+def _read(self: _IndexedFolder, work):
+    "`work(connection)` on an index that matches the folder."
+    def synced(con): self._sync(con); return work(con)
+    return self._with_index(synced, write=True)   # syncing may write; the lock is held for milliseconds
 
-    def _file(self, name: str) -> Path: return self.root / f"{check_name(name)}.distill"
+@patch
+def _file(self: _IndexedFolder, name: str) -> Path: return self.root / f"{check_name(name)}.distill"
 
-    def _remove_stale_temporaries(self, older_than: float = 3600):
-        "Delete hidden temporary files that interrupted writes left behind (only old ones: others may be in progress)."
-        for p in self.root.glob(".*"):
-            ours = p.suffix in (".adding", ".saving") or ".part" in p.name   # see `add`, `save` and `atomic_path`
-            with contextlib.suppress(OSError):
-                if ours and p.is_file() and time.time() - p.stat().st_mtime > older_than: p.unlink()
+@patch
+def _remove_stale_temporaries(self: _IndexedFolder, older_than: float = 3600):
+    "Delete hidden temporary files that interrupted writes left behind (only old ones: others may be in progress)."
+    for p in self.root.glob(".*"):
+        ours = p.suffix in (".adding", ".saving") or ".part" in p.name   # see `add`, `save` and `atomic_path`
+        with contextlib.suppress(OSError):
+            if ours and p.is_file() and time.time() - p.stat().st_mtime > older_than: p.unlink()
 
 # %% ../nbs/09_library.ipynb #97a291fe
 def _filter_prior(entries, has_prior):
@@ -372,64 +381,72 @@ class Library(_IndexedFolder):
         if move and not same_file: src.unlink()
         return entry
 
-    def save(self, model: DistillModel, name: str, tags=(), description: str = "", overwrite: bool = False) -> LibraryEntry:
-        "Save a model in memory straight into the library as `name`; `model.path` then points at its library file."
-        check_name(name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".saving", dir=self.root); os.close(fd)
-        try:
-            save_model(model, tmp)
-            entry = self.add(tmp, name, tags, description, move=True, overwrite=overwrite)
-        finally:
-            with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
-        model.path = entry.path
+# %% ../nbs/09_library.ipynb #32e9ff5a
+@patch
+def save(self: Library, model: DistillModel, name: str, tags=(), description: str = "", overwrite: bool = False) -> LibraryEntry:
+    "Save a model in memory straight into the library as `name`; `model.path` then points at its library file."
+    check_name(name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".saving", dir=self.root); os.close(fd)
+    try:
+        save_model(model, tmp)
+        entry = self.add(tmp, name, tags, description, move=True, overwrite=overwrite)
+    finally:
+        with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
+    model.path = entry.path
+    return entry
+
+@patch
+def delete(self: Library, name: str):
+    "Remove the model called `name`: its file and its entry."
+    def work(con):
+        self._sync(con)
+        entry = self._get(con, name)
+        entry.path.unlink()
+        con.execute("DELETE FROM models WHERE name = ?", (entry.name,))
+    self._with_index(work, write=True)
+
+@patch
+def rename(self: Library, name: str, new_name: str) -> LibraryEntry:
+    "Give the model called `name` the name `new_name` (its file is renamed)."
+    new_name = check_name(new_name)
+    def work(con):
+        self._sync(con)
+        old, new = self._get(con, name).path, self._file(new_name)
+        # on a case-insensitive disk "drums" → "Drums" finds the file itself at the new name
+        if new.exists() and not os.path.samefile(old, new):
+            raise LibraryError(f"cannot rename {name!r}: the library already has a model called {new_name!r}")
+        os.replace(old, new)
+        con.execute("DELETE FROM models WHERE name = ?", (name,))
+        entry = read_entry(new); self._put(con, entry)
         return entry
+    return self._with_index(work, write=True)
 
-    def delete(self, name: str):
-        "Remove the model called `name`: its file and its entry."
-        def work(con):
-            self._sync(con)
-            entry = self._get(con, name)
-            entry.path.unlink()
-            con.execute("DELETE FROM models WHERE name = ?", (entry.name,))
-        self._with_index(work, write=True)
+@patch
+def retag(self: Library, name: str, tags) -> LibraryEntry:
+    "Replace the tags of the model called `name` (a list, or one comma-separated string)."
+    return self._update_info(name, tags=clean_tags(tags))
 
-    def rename(self, name: str, new_name: str) -> LibraryEntry:
-        "Give the model called `name` the name `new_name` (its file is renamed)."
-        new_name = check_name(new_name)
-        def work(con):
-            self._sync(con)
-            old, new = self._get(con, name).path, self._file(new_name)
-            # on a case-insensitive disk "drums" → "Drums" finds the file itself at the new name
-            if new.exists() and not os.path.samefile(old, new):
-                raise LibraryError(f"cannot rename {name!r}: the library already has a model called {new_name!r}")
-            os.replace(old, new)
-            con.execute("DELETE FROM models WHERE name = ?", (name,))
-            entry = read_entry(new); self._put(con, entry)
-            return entry
-        return self._with_index(work, write=True)
+@patch
+def describe(self: Library, name: str, description: str) -> LibraryEntry:
+    "Replace the description of the model called `name`."
+    return self._update_info(name, description=str(description or ""))
 
-    def retag(self, name: str, tags) -> LibraryEntry:
-        "Replace the tags of the model called `name` (a list, or one comma-separated string)."
-        return self._update_info(name, tags=clean_tags(tags))
+@patch
+def _update_info(self: Library, name: str, **changes) -> LibraryEntry:
+    "Rewrite the library fields stored in a model's file (atomically), and its entry."
+    def work(con):
+        self._sync(con)
+        path = self._get(con, name).path
+        copy_with_library_info(path, path, {**library_info(read_metadata(path)), **changes})
+        entry = read_entry(path); self._put(con, entry)
+        return entry
+    return self._with_index(work, write=True)
 
-    def describe(self, name: str, description: str) -> LibraryEntry:
-        "Replace the description of the model called `name`."
-        return self._update_info(name, description=str(description or ""))
-
-    def _update_info(self, name: str, **changes) -> LibraryEntry:
-        "Rewrite the library fields stored in a model's file (atomically), and its entry."
-        def work(con):
-            self._sync(con)
-            path = self._get(con, name).path
-            copy_with_library_info(path, path, {**library_info(read_metadata(path)), **changes})
-            entry = read_entry(path); self._put(con, entry)
-            return entry
-        return self._with_index(work, write=True)
-
-    def rebuild(self) -> int:
-        "Re-read every model file into a fresh index; returns how many models it holds."
-        self._remove_stale_temporaries()
-        def work(con):
-            con.execute("DELETE FROM models"); self._sync(con)
-            return con.execute("SELECT count(*) FROM models").fetchone()[0]
-        return self._with_index(work, write=True)
+@patch
+def rebuild(self: Library) -> int:
+    "Re-read every model file into a fresh index; returns how many models it holds."
+    self._remove_stale_temporaries()
+    def work(con):
+        con.execute("DELETE FROM models"); self._sync(con)
+        return con.execute("SELECT count(*) FROM models").fetchone()[0]
+    return self._with_index(work, write=True)

@@ -72,6 +72,7 @@ def weights_hash(state: dict[str, torch.Tensor]) -> str:
 
 _IDENTITY: "weakref.WeakKeyDictionary[VQVAE, tuple]" = weakref.WeakKeyDictionary()   # VQ-VAE → (fingerprint, hash)
 
+# %% ../nbs/04_modelfile.ipynb #c9ce5e7a
 @dataclass
 class DistillModel:
     "A trained Distill model: the RVQ-VAE, its audio parameters, an optional prior, and the file's metadata."

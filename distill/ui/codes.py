@@ -19,6 +19,7 @@ from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load
                            solo_preview, grid_colours)
 from ..generate import SamplingParams
 from .common import BackgroundJob, wav_bytes
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['CodeTimeline', 'status_html', 'selection_text', 'CodesEditor']
@@ -344,211 +345,241 @@ class CodesEditor:
         if path and self.model is not None: self.open()
         self._buttons()
 
-    # --- small helpers
-    @property
-    def busy(self) -> bool: return self.working
+# %% ../../nbs/13_ui_codes.ipynb #75422ecb
+# --- small helpers
+@patch(as_prop=True)
+def busy(self: CodesEditor) -> bool: return self.working
 
-    def wait(self, timeout: float | None = None) -> "CodesEditor":
-        "Wait for background work (encoding, decoding) to finish."
-        if self.job: self.job.join(timeout)
-        return self
+@patch
+def wait(self: CodesEditor, timeout: float | None = None) -> "CodesEditor":
+    "Wait for background work (encoding, decoding) to finish."
+    if self.job: self.job.join(timeout)
+    return self
 
-    def _say(self, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
+@patch
+def _say(self: CodesEditor, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
 
-    def _guard(self, action):
-        "Run `action`; a refused edit or bad input becomes the status line, the editor stays as it was."
-        try: return action()
-        except (ValueError, FileNotFoundError) as e: self._say(str(e), "error")
-        except Exception as e: self._say(f"{type(e).__name__}: {e}", "error")
+@patch
+def _guard(self: CodesEditor, action):
+    "Run `action`; a refused edit or bad input becomes the status line, the editor stays as it was."
+    try: return action()
+    except (ValueError, FileNotFoundError) as e: self._say(str(e), "error")
+    except Exception as e: self._say(f"{type(e).__name__}: {e}", "error")
 
-    def _background(self, work, done, message: str):
-        "Run `work()` in a background job, then `done(result)`; one job at a time."
-        if self.busy: self._say("Still working on the last request…", "warn"); return
-        self._say(message)
-        results = []
-        def on_done(error):
-            if error: self._say(error, "error")
-            elif results: self._guard(lambda: done(results[0]))
-            self.working = False
-            self._buttons()
-        self.working = True
+@patch
+def _background(self: CodesEditor, work, done, message: str):
+    "Run `work()` in a background job, then `done(result)`; one job at a time."
+    if self.busy: self._say("Still working on the last request…", "warn"); return
+    self._say(message)
+    results = []
+    def on_done(error):
+        if error: self._say(error, "error")
+        elif results: self._guard(lambda: done(results[0]))
+        self.working = False
         self._buttons()
-        self.job = BackgroundJob(lambda cancel: [work()], results.append, on_done)
-        self.job.start()
+    self.working = True
+    self._buttons()
+    self.job = BackgroundJob(lambda cancel: [work()], results.append, on_done)
+    self.job.start()
 
-    def _buttons(self):
-        ready, has_b = self.grid is not None, self.other is not None
-        has_prior = self.model is not None and self.model.prior is not None
-        for b in (self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.save_button, self.decode_button):
-            b.disabled = not ready
-        self.encode_button.disabled = self.model is None
-        self.other_button.disabled = self.model is None
-        self.swap_button.disabled = self.blend_button.disabled = not (ready and has_b)
-        self.regenerate_button.disabled = not (ready and has_prior)
-        self.regenerate_button.tooltip = "Let the prior re-sample the selected time range" if has_prior else "This model has no prior: train one first"
-        self.undo_button.disabled = not (ready and self.grid.can_undo)
-        self.redo_button.disabled = not (ready and self.grid.can_redo)
-        if self.busy: self.encode_button.disabled = self.decode_button.disabled = self.other_button.disabled = True
+@patch
+def _buttons(self: CodesEditor):
+    ready, has_b = self.grid is not None, self.other is not None
+    has_prior = self.model is not None and self.model.prior is not None
+    for b in (self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.save_button, self.decode_button):
+        b.disabled = not ready
+    self.encode_button.disabled = self.model is None
+    self.other_button.disabled = self.model is None
+    self.swap_button.disabled = self.blend_button.disabled = not (ready and has_b)
+    self.regenerate_button.disabled = not (ready and has_prior)
+    self.regenerate_button.tooltip = "Let the prior re-sample the selected time range" if has_prior else "This model has no prior: train one first"
+    self.undo_button.disabled = not (ready and self.grid.can_undo)
+    self.redo_button.disabled = not (ready and self.grid.can_redo)
+    if self.busy: self.encode_button.disabled = self.decode_button.disabled = self.other_button.disabled = True
 
-    def _refresh(self, message: str | None = None):
-        "Redraw after a change of the grid."
-        if self.grid is not None:
-            edited = self.grid.indices != self.encoded if self.encoded is not None and self.encoded.shape == self.grid.indices.shape else None
-            self.timeline.show(self.grid, edited)
-            labels = self.grid.history.labels
-            self.history_info.value = f'<span class="distill-muted">{len(labels)} edit(s){": last — " + html.escape(labels[-1]) if labels else ""}</span>'
-        self._show_selection()
-        self._buttons()
-        if message: self._say(message, "ok")
+@patch
+def _refresh(self: CodesEditor, message: str | None = None):
+    "Redraw after a change of the grid."
+    if self.grid is not None:
+        edited = self.grid.indices != self.encoded if self.encoded is not None and self.encoded.shape == self.grid.indices.shape else None
+        self.timeline.show(self.grid, edited)
+        labels = self.grid.history.labels
+        self.history_info.value = f'<span class="distill-muted">{len(labels)} edit(s){": last — " + html.escape(labels[-1]) if labels else ""}</span>'
+    self._show_selection()
+    self._buttons()
+    if message: self._say(message, "ok")
 
-    def _show_selection(self):
-        selection = self.timeline.selection
-        self.selection_info.value = html.escape(selection_text(self.grid, selection))
-        if self.grid is not None and selection and selection["end"] - selection["start"] == 1 and selection["level0"] == selection["level1"]:
-            self.code.value = int(self.grid.indices[selection["level0"], selection["start"]])
+@patch
+def _show_selection(self: CodesEditor):
+    selection = self.timeline.selection
+    self.selection_info.value = html.escape(selection_text(self.grid, selection))
+    if self.grid is not None and selection and selection["end"] - selection["start"] == 1 and selection["level0"] == selection["level1"]:
+        self.code.value = int(self.grid.indices[selection["level0"], selection["start"]])
 
-    def _selected(self) -> tuple[list[int], int, int]:
-        "The selected levels and columns; raises if nothing is selected."
-        s = self.timeline.selection
+# %% ../../nbs/13_ui_codes.ipynb #5c7a5f17
+@patch
+def _selected(self: CodesEditor) -> tuple[list[int], int, int]:
+    "The selected levels and columns; raises if nothing is selected."
+    s = self.timeline.selection
+    if self.grid is None: raise CodeError("encode a recording first")
+    if not s: raise CodeError("select a cell or a region of the grid first")
+    return list(range(s["level0"], s["level1"] + 1)), s["start"], s["end"]
+
+# --- model and files
+@patch
+def load_model(self: CodesEditor, model: DistillModel | str | Path):
+    "Use `model` (a loaded model or a .distill path); a grid of another model is dropped."
+    self.model = load_model_file(model) if isinstance(model, (str, Path)) else model
+    m = self.model
+    self.model_info.value = (f"<b>{html.escape(m.name)}</b>: {m.config.rvq_levels} levels × {m.config.codebook_size} codes, "
+                             f"{m.seconds_per_column * 1000:.0f} ms per column at {m.audio.sample_rate} Hz"
+                             + (" · prior: yes" if m.prior is not None else " · no prior"))
+    self.code.max = m.config.codebook_size - 1
+    self.blend_levels.children = [W.Checkbox(value=True, description=f"{l + 1} {r}", indent=False, layout=W.Layout(width="120px"))
+                                  for l, r in enumerate(m.roles)]
+    if self.grid is not None and self.grid.model_hash != m.identity:
+        self.grid = self.other = self.encoded = None
+        self.timeline.show(CodeGrid(torch.zeros(m.config.rvq_levels, 0, dtype=torch.long), m.name, "", m.audio.sample_rate,
+                                    m.seconds_per_column, m.config.codebook_size))
+    self._refresh()
+
+@patch
+def _read(self: CodesEditor, path: str) -> tuple[CodeGrid, torch.Tensor | None]:
+    "A code file, or a recording encoded (with its audio for the A/B player)."
+    if not path: raise CodeError("type the path of a recording or a code file first")
+    if Path(path).suffix.lower() == ".json": return load_grid(path, self.model), None
+    grid = encode_audio_file(self.model, path)
+    return grid, load_audio(path, self.model.audio.sample_rate)[0]
+
+@patch
+def open(self: CodesEditor, path: str | Path | None = None):
+    "Encode a recording (or open a code file) as the grid to edit."
+    if path is not None: self.path.value = str(path)
+    if self.model is None: self._say("Load a model first.", "error"); return
+    target = self.path.value.strip()
+    def done(result):
+        grid, audio = result
+        self.grid, self.encoded = grid, grid.indices.clone()
+        self.timeline.selection = {}
+        _set_audio(self.original_player, audio, self.model.audio.sample_rate)
+        _set_audio(self.edited_player)
+        if not self.save_path.value: self.save_path.value = str(Path(target).with_suffix(".codes.json")) if audio is not None else target
+        self._refresh(f"{grid.name}: {grid.levels} levels × {grid.columns} columns ({grid.duration:.2f} s). Click a cell to select it.")
+    self._background(lambda: self._read(target), done, f"Encoding {Path(target).name}…")
+
+@patch
+def load_other(self: CodesEditor, path: str | Path | None = None):
+    "Encode (or open) the second recording, B, for swaps and blends."
+    if path is not None: self.other_path.value = str(path)
+    if self.model is None: self._say("Load a model first.", "error"); return
+    target = self.other_path.value.strip()
+    def done(result):
+        self.other = result[0]
+        self.other_start.max = max(0.0, self.other.duration - self.other.seconds_per_column)
+        self.other_info.value = f'<span class="distill-muted">B: {html.escape(self.other.name)}, {self.other.columns} columns ({self.other.duration:.2f} s)</span>'
+        self._refresh(f"B loaded: {self.other.name}.")
+    self._background(lambda: self._read(target), done, f"Encoding {Path(target).name}…")
+
+# %% ../../nbs/13_ui_codes.ipynb #f36c3fd6
+@patch
+def save(self: CodesEditor, path: str | Path | None = None):
+    "Save the edited grid as a code file."
+    if path is not None: self.save_path.value = str(path)
+    def act():
         if self.grid is None: raise CodeError("encode a recording first")
-        if not s: raise CodeError("select a cell or a region of the grid first")
-        return list(range(s["level0"], s["level1"] + 1)), s["start"], s["end"]
+        if not self.save_path.value.strip(): raise CodeError("type a file name to save the codes to")
+        out = self.grid.save(self.save_path.value.strip())
+        self._say(f"Saved {out} ({out.stat().st_size // 1024 + 1} KB).", "ok")
+    self._guard(act)
 
-    # --- model and files
-    def load_model(self, model: DistillModel | str | Path):
-        "Use `model` (a loaded model or a .distill path); a grid of another model is dropped."
-        self.model = load_model_file(model) if isinstance(model, (str, Path)) else model
-        m = self.model
-        self.model_info.value = (f"<b>{html.escape(m.name)}</b>: {m.config.rvq_levels} levels × {m.config.codebook_size} codes, "
-                                 f"{m.seconds_per_column * 1000:.0f} ms per column at {m.audio.sample_rate} Hz"
-                                 + (" · prior: yes" if m.prior is not None else " · no prior"))
-        self.code.max = m.config.codebook_size - 1
-        self.blend_levels.children = [W.Checkbox(value=True, description=f"{l + 1} {r}", indent=False, layout=W.Layout(width="120px"))
-                                      for l, r in enumerate(m.roles)]
-        if self.grid is not None and self.grid.model_hash != m.identity:
-            self.grid = self.other = self.encoded = None
-            self.timeline.show(CodeGrid(torch.zeros(m.config.rvq_levels, 0, dtype=torch.long), m.name, "", m.audio.sample_rate,
-                                        m.seconds_per_column, m.config.codebook_size))
-        self._refresh()
+# --- edits: each is one CodeGrid call
+@patch
+def _edit(self: CodesEditor, action, message):
+    "Run one edit; `message` (or `message(result)`) goes on the status line."
+    def act():
+        if self.grid is None: raise CodeError("encode a recording first")
+        result = action()
+        self._refresh((message(result) if callable(message) else message) + " Decode to hear it.")
+    self._guard(act)
 
-    def _read(self, path: str) -> tuple[CodeGrid, torch.Tensor | None]:
-        "A code file, or a recording encoded (with its audio for the A/B player)."
-        if not path: raise CodeError("type the path of a recording or a code file first")
-        if Path(path).suffix.lower() == ".json": return load_grid(path, self.model), None
-        grid = encode_audio_file(self.model, path)
-        return grid, load_audio(path, self.model.audio.sample_rate)[0]
+@patch
+def set_code(self: CodesEditor, index: int | None = None):
+    "Set the selected cell (or every cell of the selected region) to the code in the Code box."
+    if index is not None: self.code.value = index
+    def action():
+        levels, start, end = self._selected()
+        if len(levels) == 1 and end - start == 1: self.grid.set_cell(levels[0], start, self.code.value)
+        else: self.grid.fill_region(levels, start, end, self.code.value)
+    self._edit(action, f"Set to code {self.code.value}.")
 
-    def open(self, path: str | Path | None = None):
-        "Encode a recording (or open a code file) as the grid to edit."
-        if path is not None: self.path.value = str(path)
-        if self.model is None: self._say("Load a model first.", "error"); return
-        target = self.path.value.strip()
-        def done(result):
-            grid, audio = result
-            self.grid, self.encoded = grid, grid.indices.clone()
-            self.timeline.selection = {}
-            _set_audio(self.original_player, audio, self.model.audio.sample_rate)
-            _set_audio(self.edited_player)
-            if not self.save_path.value: self.save_path.value = str(Path(target).with_suffix(".codes.json")) if audio is not None else target
-            self._refresh(f"{grid.name}: {grid.levels} levels × {grid.columns} columns ({grid.duration:.2f} s). Click a cell to select it.")
-        self._background(lambda: self._read(target), done, f"Encoding {Path(target).name}…")
+@patch
+def swap(self: CodesEditor):
+    "Replace the selected region with B's codes from 'B from (s)'."
+    def action():
+        if self.other is None: raise CodeError("load recording B first")
+        levels, start, end = self._selected()
+        self.grid.swap_region(self.other, levels, start, end, self.other.column_at(self.other_start.value))
+    self._edit(action, "Region swapped in from B.")
 
-    def load_other(self, path: str | Path | None = None):
-        "Encode (or open) the second recording, B, for swaps and blends."
-        if path is not None: self.other_path.value = str(path)
-        if self.model is None: self._say("Load a model first.", "error"); return
-        target = self.other_path.value.strip()
-        def done(result):
-            self.other = result[0]
-            self.other_start.max = max(0.0, self.other.duration - self.other.seconds_per_column)
-            self.other_info.value = f'<span class="distill-muted">B: {html.escape(self.other.name)}, {self.other.columns} columns ({self.other.duration:.2f} s)</span>'
-            self._refresh(f"B loaded: {self.other.name}.")
-        self._background(lambda: self._read(target), done, f"Encoding {Path(target).name}…")
+@patch
+def blend(self: CodesEditor):
+    "Blend the checked levels towards B by the slider's amount."
+    def action():
+        if self.other is None: raise CodeError("load recording B first")
+        amounts = [self.blend_amount.value if box.value else 0.0 for box in self.blend_levels.children]
+        if not any(amounts): raise CodeError("check at least one level and a blend amount above 0")
+        self.grid.blend(self.other, amounts, self.model)
+    self._edit(action, f"Blended {self.blend_amount.value:.0%} towards B.")
 
-    def save(self, path: str | Path | None = None):
-        "Save the edited grid as a code file."
-        if path is not None: self.save_path.value = str(path)
-        def act():
-            if self.grid is None: raise CodeError("encode a recording first")
-            if not self.save_path.value.strip(): raise CodeError("type a file name to save the codes to")
-            out = self.grid.save(self.save_path.value.strip())
-            self._say(f"Saved {out} ({out.stat().st_size // 1024 + 1} KB).", "ok")
-        self._guard(act)
+@patch
+def regenerate(self: CodesEditor):
+    "Let the prior re-sample the selected time range (all levels); the seed then moves on, so pressing again gives another take."
+    def action():
+        _, start, end = self._selected()
+        seed = self.seed.value
+        self.grid.regenerate_region(self.model, start, end, SamplingParams(temperature=self.temperature.value, seed=seed))
+        self.seed.value = seed + 1
+        return seed
+    self._edit(action, lambda seed: f"Region re-generated by the prior (seed {seed}).")
 
-    # --- edits: each is one CodeGrid call
-    def _edit(self, action, message):
-        "Run one edit; `message` (or `message(result)`) goes on the status line."
-        def act():
-            if self.grid is None: raise CodeError("encode a recording first")
-            result = action()
-            self._refresh((message(result) if callable(message) else message) + " Decode to hear it.")
-        self._guard(act)
+@patch
+def undo(self: CodesEditor): self._edit(lambda: self.grid.undo(), lambda label: f"Undid: {label}.")
 
-    def set_code(self, index: int | None = None):
-        "Set the selected cell (or every cell of the selected region) to the code in the Code box."
-        if index is not None: self.code.value = index
-        def action():
-            levels, start, end = self._selected()
-            if len(levels) == 1 and end - start == 1: self.grid.set_cell(levels[0], start, self.code.value)
-            else: self.grid.fill_region(levels, start, end, self.code.value)
-        self._edit(action, f"Set to code {self.code.value}.")
+@patch
+def redo(self: CodesEditor): self._edit(lambda: self.grid.redo(), lambda label: f"Redid: {label}.")
 
-    def swap(self):
-        "Replace the selected region with B's codes from 'B from (s)'."
-        def action():
-            if self.other is None: raise CodeError("load recording B first")
-            levels, start, end = self._selected()
-            self.grid.swap_region(self.other, levels, start, end, self.other.column_at(self.other_start.value))
-        self._edit(action, "Region swapped in from B.")
+# %% ../../nbs/13_ui_codes.ipynb #ba5ba871
+# --- listening
+@patch
+def _play(self: CodesEditor, make_audio, message: str):
+    def act():
+        if self.grid is None: raise CodeError("encode a recording first")
+        _set_audio(self.audition_player, make_audio(), self.model.audio.sample_rate)
+        self._say(message)
+    self._guard(act)
 
-    def blend(self):
-        "Blend the checked levels towards B by the slider's amount."
-        def action():
-            if self.other is None: raise CodeError("load recording B first")
-            amounts = [self.blend_amount.value if box.value else 0.0 for box in self.blend_levels.children]
-            if not any(amounts): raise CodeError("check at least one level and a blend amount above 0")
-            self.grid.blend(self.other, amounts, self.model)
-        self._edit(action, f"Blended {self.blend_amount.value:.0%} towards B.")
+@patch
+def audition(self: CodesEditor):
+    "Hear the code in the Code box on the selected level."
+    level = lambda: self._selected()[0][0]
+    self._play(lambda: audition_code(self.model, level(), self.code.value), f"Audition: code {self.code.value}.")
 
-    def regenerate(self):
-        "Let the prior re-sample the selected time range (all levels); the seed then moves on, so pressing again gives another take."
-        def action():
-            _, start, end = self._selected()
-            seed = self.seed.value
-            self.grid.regenerate_region(self.model, start, end, SamplingParams(temperature=self.temperature.value, seed=seed))
-            self.seed.value = seed + 1
-            return seed
-        self._edit(action, lambda seed: f"Region re-generated by the prior (seed {seed}).")
+@patch
+def solo_column(self: CodesEditor):
+    "Hear the selected column held for a second."
+    self._play(lambda: solo_preview(self.model, self.grid, column=self._selected()[1]), "Solo: the selected column.")
 
-    def undo(self): self._edit(lambda: self.grid.undo(), lambda label: f"Undid: {label}.")
-    def redo(self): self._edit(lambda: self.grid.redo(), lambda label: f"Redid: {label}.")
+@patch
+def solo_level(self: CodesEditor):
+    "Hear the selected level alone, the others neutral."
+    self._play(lambda: solo_preview(self.model, self.grid, level=self._selected()[0][0]), "Solo: the selected level.")
 
-    # --- listening
-    def _play(self, make_audio, message: str):
-        def act():
-            if self.grid is None: raise CodeError("encode a recording first")
-            _set_audio(self.audition_player, make_audio(), self.model.audio.sample_rate)
-            self._say(message)
-        self._guard(act)
-
-    def audition(self):
-        "Hear the code in the Code box on the selected level."
-        level = lambda: self._selected()[0][0]
-        self._play(lambda: audition_code(self.model, level(), self.code.value), f"Audition: code {self.code.value}.")
-
-    def solo_column(self):
-        "Hear the selected column held for a second."
-        self._play(lambda: solo_preview(self.model, self.grid, column=self._selected()[1]), "Solo: the selected column.")
-
-    def solo_level(self):
-        "Hear the selected level alone, the others neutral."
-        self._play(lambda: solo_preview(self.model, self.grid, level=self._selected()[0][0]), "Solo: the selected level.")
-
-    def decode(self):
-        "Decode the edited grid (in the background) into the 'edited' player."
-        if self.grid is None: self._say("Encode a recording first.", "error"); return
-        grid, rate = self.grid.copy(keep_history=False), self.model.audio.sample_rate
-        def done(audio):
-            _set_audio(self.edited_player, audio, rate)
-            self._say(f"Decoded {len(audio) / rate:.2f} s: compare 'original' and 'edited'.", "ok")
-        self._background(lambda: grid_to_audio(self.model, grid), done, "Decoding (Griffin-Lim)…")
+@patch
+def decode(self: CodesEditor):
+    "Decode the edited grid (in the background) into the 'edited' player."
+    if self.grid is None: self._say("Encode a recording first.", "error"); return
+    grid, rate = self.grid.copy(keep_history=False), self.model.audio.sample_rate
+    def done(audio):
+        _set_audio(self.edited_player, audio, rate)
+        self._say(f"Decoded {len(audio) / rate:.2f} s: compare 'original' and 'edited'.", "ok")
+    self._background(lambda: grid_to_audio(self.model, grid), done, "Decoding (Griffin-Lim)…")

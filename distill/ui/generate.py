@@ -13,6 +13,7 @@ from ..modelfile import DistillModel, load_model
 from ..generate import (SamplingParams, Generated, GenerationCancelled, NoPriorError, generate, save_generated,
                               require_prior)
 from .common import BackgroundJob, wav_bytes, figure_png
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['generated_figure', 'GenerationDashboard']
@@ -116,78 +117,88 @@ class GenerationDashboard:
         except (ValueError, FileNotFoundError) as e: return self._set_status(str(e), "error")
         self.load_model(model)
 
-    def load_model(self, model: DistillModel):
-        "Use `model` (already loaded) for generation."
-        self.model = model
-        if model.path: self.model_path.value = str(model.path)
-        self.model_info.value = f"<pre style='margin:0'>{html.escape(model.describe())}</pre>"
-        self.top_k.max = model.config.codebook_size
-        try:
-            require_prior(model)
-            self._set_status("Ready.", "ok")
-        except NoPriorError as e: self._set_status(str(e), "error")
-        self._buttons()
+# %% ../../nbs/12_ui_generate.ipynb #28966d48
+@patch
+def load_model(self: GenerationDashboard, model: DistillModel):
+    "Use `model` (already loaded) for generation."
+    self.model = model
+    if model.path: self.model_path.value = str(model.path)
+    self.model_info.value = f"<pre style='margin:0'>{html.escape(model.describe())}</pre>"
+    self.top_k.max = model.config.codebook_size
+    try:
+        require_prior(model)
+        self._set_status("Ready.", "ok")
+    except NoPriorError as e: self._set_status(str(e), "error")
+    self._buttons()
 
-    def _buttons(self, running: bool | None = None):
-        running = self.running if running is None else running
-        ready = self.model is not None and self.model.prior is not None
-        self.generate_button.disabled = running or not ready
-        self.cancel_button.disabled = not running
-        self.load_button.disabled = running
-        self.save_button.disabled = running or self.result is None
+@patch
+def _buttons(self: GenerationDashboard, running: bool | None = None):
+    running = self.running if running is None else running
+    ready = self.model is not None and self.model.prior is not None
+    self.generate_button.disabled = running or not ready
+    self.cancel_button.disabled = not running
+    self.load_button.disabled = running
+    self.save_button.disabled = running or self.result is None
 
-    def _set_status(self, text: str, kind: str = "info"): self.status.value = _status(text, kind)
+@patch
+def _set_status(self: GenerationDashboard, text: str, kind: str = "info"): self.status.value = _status(text, kind)
 
-    # --- generating
-    def sampling(self) -> SamplingParams:
-        "The sampling settings the controls show."
-        return SamplingParams(temperature=self.temperature.value, top_k=self.top_k.value, top_p=self.top_p.value, seed=self.seed.value)
+# --- generating
+@patch
+def sampling(self: GenerationDashboard) -> SamplingParams:
+    "The sampling settings the controls show."
+    return SamplingParams(temperature=self.temperature.value, top_k=self.top_k.value, top_p=self.top_p.value, seed=self.seed.value)
 
-    def _progress(self, stage: str, done: int, total: int):
-        lo, hi = _STAGE_SHARE.get(stage, (0.0, 1.0))
-        self.progress.value = lo + (hi - lo) * done / max(total, 1)
+@patch
+def _progress(self: GenerationDashboard, stage: str, done: int, total: int):
+    lo, hi = _STAGE_SHARE.get(stage, (0.0, 1.0))
+    self.progress.value = lo + (hi - lo) * done / max(total, 1)
 
-    def generate(self, _=None):
-        "Generate with the current settings in the background; a no-op while a generation runs."
-        if self.running or self.model is None: return
-        try: sampling = self.sampling()
-        except ValueError as e: return self._set_status(str(e), "error")
-        model, duration, prompt = self.model, self.duration.value, self.prompt.value.strip() or None
-        started = time.time()
+@patch
+def generate(self: GenerationDashboard, _=None):
+    "Generate with the current settings in the background; a no-op while a generation runs."
+    if self.running or self.model is None: return
+    try: sampling = self.sampling()
+    except ValueError as e: return self._set_status(str(e), "error")
+    model, duration, prompt = self.model, self.duration.value, self.prompt.value.strip() or None
+    started = time.time()
 
-        def events(cancel):
-            try: yield generate(model, duration, sampling, prompt=prompt, progress=self._progress, cancel=cancel)
-            except GenerationCancelled: yield None
+    def events(cancel):
+        try: yield generate(model, duration, sampling, prompt=prompt, progress=self._progress, cancel=cancel)
+        except GenerationCancelled: yield None
 
-        def show(result: Generated | None):
-            if result is None: return self._set_status("Cancelled.", "warn")
-            self.result = result
-            self.player.value = wav_bytes(result.audio, result.sample_rate)
-            self.picture.value = figure_png(generated_figure(result))
-            self._set_status(f"Generated {result.duration:.2f} s in {time.time() - started:.1f} s "
-                             f"(temperature {sampling.temperature:g}, top-k {sampling.top_k}, top-p {sampling.top_p:g}, seed {sampling.seed}).", "ok")
+    def show(result: Generated | None):
+        if result is None: return self._set_status("Cancelled.", "warn")
+        self.result = result
+        self.player.value = wav_bytes(result.audio, result.sample_rate)
+        self.picture.value = figure_png(generated_figure(result))
+        self._set_status(f"Generated {result.duration:.2f} s in {time.time() - started:.1f} s "
+                         f"(temperature {sampling.temperature:g}, top-k {sampling.top_k}, top-p {sampling.top_p:g}, seed {sampling.seed}).", "ok")
 
-        def done(error):
-            if error: self._set_status(error, "error")
-            self._buttons(running=False)   # called from the job's own thread, which is still alive
+    def done(error):
+        if error: self._set_status(error, "error")
+        self._buttons(running=False)   # called from the job's own thread, which is still alive
 
-        self.progress.value = 0.0
-        self._set_status(f"Generating {duration:g} s…")
-        self.job = BackgroundJob(events, show, done).start()
-        self._buttons()
+    self.progress.value = 0.0
+    self._set_status(f"Generating {duration:g} s…")
+    self.job = BackgroundJob(events, show, done).start()
+    self._buttons()
 
-    def cancel(self, _=None):
-        "Stop the running generation."
-        if self.job: self.job.cancel()
+# %% ../../nbs/12_ui_generate.ipynb #ce5c9359
+@patch
+def cancel(self: GenerationDashboard, _=None):
+    "Stop the running generation."
+    if self.job: self.job.cancel()
 
-    # --- saving
-    def save(self, _=None):
-        "Write the last result to the path in the Save-as box (WAV or FLAC, by extension)."
-        if self.result is None: return
-        path = self.save_path.value.strip()
-        if not path: return setattr(self.save_status, "value", _status("Type a file name to save to.", "error"))
-        try:
-            out = save_generated(path, self.result, sample_rate=self.save_rate.value or None, bits=self.save_bits.value)
-            self.save_status.value = _status(f"Saved {out}", "ok")
-        except (ValueError, OSError) as e:
-            self.save_status.value = _status(str(e), "error")
+# --- saving
+@patch
+def save(self: GenerationDashboard, _=None):
+    "Write the last result to the path in the Save-as box (WAV or FLAC, by extension)."
+    if self.result is None: return
+    path = self.save_path.value.strip()
+    if not path: return setattr(self.save_status, "value", _status("Type a file name to save to.", "error"))
+    try:
+        out = save_generated(path, self.result, sample_rate=self.save_rate.value or None, bits=self.save_bits.value)
+        self.save_status.value = _status(f"Saved {out}", "ok")
+    except (ValueError, OSError) as e:
+        self.save_status.value = _status(str(e), "error")

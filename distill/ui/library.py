@@ -12,6 +12,7 @@ import ipywidgets as W
 from ..health import LevelHealth, plot_usage_heatmap
 from ..library import Library, LibraryEntry, SORTS, UNKNOWN_HEALTH
 from .common import LIGHT_COLOURS, light_html, health_table_html, figure_png
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['entry_light', 'file_size_text', 'dataset_text', 'details_html', 'usage_heatmap_png', 'status_html', 'LibraryBrowser']
@@ -143,131 +144,148 @@ class LibraryBrowser:
         self.widget.add_class("distill-library")
         self.refresh()
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
+# %% ../../nbs/14_ui_library.ipynb #1e8821ec
+@patch
+def _repr_mimebundle_(self: LibraryBrowser, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
-    # ---- the table --------------------------------------------------------------------------------------------
-    def refresh(self):
-        "Re-read the library (noticing files added or removed by hand) and redraw the table."
-        try:
-            query, prior = self.search.value.strip(), self.has_prior.value
-            found = (self.library.search(query, prior, self.sort, self.reverse) if query
-                     else self.library.list(self.sort, prior, self.reverse))
-            total = len(self.library) if (query or prior is not None) else len(found)
-        except (ValueError, OSError) as e:
-            self._say(str(e), "error"); return
-        self.entries = found[: self.limit]
-        self._draw_table(query, total, len(found))
-        if self.selected is not None:
-            still = next((e for e in found if e.name == self.selected.name), None)
-            if still is None: self._close()
-            elif still != self.selected: self.open(still.name)    # changed (by us or by hand): redraw the details
+# ---- the table --------------------------------------------------------------------------------------------
+@patch
+def refresh(self: LibraryBrowser):
+    "Re-read the library (noticing files added or removed by hand) and redraw the table."
+    try:
+        query, prior = self.search.value.strip(), self.has_prior.value
+        found = (self.library.search(query, prior, self.sort, self.reverse) if query
+                 else self.library.list(self.sort, prior, self.reverse))
+        total = len(self.library) if (query or prior is not None) else len(found)
+    except (ValueError, OSError) as e:
+        self._say(str(e), "error"); return
+    self.entries = found[: self.limit]
+    self._draw_table(query, total, len(found))
+    if self.selected is not None:
+        still = next((e for e in found if e.name == self.selected.name), None)
+        if still is None: self._close()
+        elif still != self.selected: self.open(still.name)    # changed (by us or by hand): redraw the details
 
-    def _draw_table(self, query: str, total: int, matching: int):
-        for key, button in self.header_buttons.items():
-            label = dict((k, l) for k, l, _ in _COLUMNS)[key] or "●"
-            arrow = ("▼" if not self.reverse else "▲") if key == self.sort else ""
-            button.description = f"{label} {arrow}".strip()
-            button.tooltip = f"sorted: {_DIRECTION[key][self.reverse]}" if key == self.sort else f"sort by {key}"
-            button.button_style = "info" if key == self.sort else ""
-        header = [self.header_buttons[k] if k else W.HTML(f"<b>{label}</b>") for k, label, _ in _COLUMNS]
-        self.row_buttons = {}
-        cells = []
-        for e in self.entries:
-            button = W.Button(description=e.name, tooltip=e.health_sentence, layout=W.Layout(width="100%"),
-                              button_style="info" if self.selected and e.name == self.selected.name else "")
-            button.on_click(lambda _, name=e.name: self.open(name))
-            self.row_buttons[e.name] = button
-            cells += [W.HTML(entry_light(e)), button, _cell(", ".join(e.tags)), _cell(f"{e.levels} × {e.codebook_size}"),
-                      _cell("yes" if e.has_prior else "–"), _cell(file_size_text(e.file_size)), _cell(e.created[:10])]
-        self.table.children = header + cells
-        shown = f"{len(self.entries)} of {matching}" if matching > len(self.entries) else f"{matching}"
-        if total == 0: self.count.value = "<i>No models in the library yet: add one with <code>distill library add</code> or <code>--save-to-library NAME</code>.</i>"
-        elif matching == 0: self.count.value = f"<i>No model matches {html.escape(repr(query)) if query else 'the filter'}.</i>"
-        else: self.count.value = f"{shown} model{'s' * (matching != 1)}" + (f" (of {total})" if total != matching else "")
-        skipped = self.library.skipped
-        self.skipped.value = "" if not skipped else (
-            f'<div style="color:#a86b00;font-size:12px">⚠ {len(skipped)} file{"s" * (len(skipped) != 1)} in the folder could not be read: '
-            + "; ".join(html.escape(why) for _, why in skipped[:3]) + ("; …" if len(skipped) > 3 else "") + "</div>")
+@patch
+def _draw_table(self: LibraryBrowser, query: str, total: int, matching: int):
+    for key, button in self.header_buttons.items():
+        label = dict((k, l) for k, l, _ in _COLUMNS)[key] or "●"
+        arrow = ("▼" if not self.reverse else "▲") if key == self.sort else ""
+        button.description = f"{label} {arrow}".strip()
+        button.tooltip = f"sorted: {_DIRECTION[key][self.reverse]}" if key == self.sort else f"sort by {key}"
+        button.button_style = "info" if key == self.sort else ""
+    header = [self.header_buttons[k] if k else W.HTML(f"<b>{label}</b>") for k, label, _ in _COLUMNS]
+    self.row_buttons = {}
+    cells = []
+    for e in self.entries:
+        button = W.Button(description=e.name, tooltip=e.health_sentence, layout=W.Layout(width="100%"),
+                          button_style="info" if self.selected and e.name == self.selected.name else "")
+        button.on_click(lambda _, name=e.name: self.open(name))
+        self.row_buttons[e.name] = button
+        cells += [W.HTML(entry_light(e)), button, _cell(", ".join(e.tags)), _cell(f"{e.levels} × {e.codebook_size}"),
+                  _cell("yes" if e.has_prior else "–"), _cell(file_size_text(e.file_size)), _cell(e.created[:10])]
+    self.table.children = header + cells
+    shown = f"{len(self.entries)} of {matching}" if matching > len(self.entries) else f"{matching}"
+    if total == 0: self.count.value = "<i>No models in the library yet: add one with <code>distill library add</code> or <code>--save-to-library NAME</code>.</i>"
+    elif matching == 0: self.count.value = f"<i>No model matches {html.escape(repr(query)) if query else 'the filter'}.</i>"
+    else: self.count.value = f"{shown} model{'s' * (matching != 1)}" + (f" (of {total})" if total != matching else "")
+    skipped = self.library.skipped
+    self.skipped.value = "" if not skipped else (
+        f'<div style="color:#a86b00;font-size:12px">⚠ {len(skipped)} file{"s" * (len(skipped) != 1)} in the folder could not be read: '
+        + "; ".join(html.escape(why) for _, why in skipped[:3]) + ("; …" if len(skipped) > 3 else "") + "</div>")
 
-    def sort_by(self, key: str):
-        "Sort the table by `key` (one of `distill.library.SORTS`); the same key again reverses the order."
-        if key not in SORTS: raise ValueError(f"cannot sort by {key!r}; choose one of {', '.join(SORTS)}")
-        self.sort, self.reverse = key, (not self.reverse if key == self.sort else False)
+@patch
+def sort_by(self: LibraryBrowser, key: str):
+    "Sort the table by `key` (one of `distill.library.SORTS`); the same key again reverses the order."
+    if key not in SORTS: raise ValueError(f"cannot sort by {key!r}; choose one of {', '.join(SORTS)}")
+    self.sort, self.reverse = key, (not self.reverse if key == self.sort else False)
+    self.refresh()
+
+# %% ../../nbs/14_ui_library.ipynb #31b6c48d
+# ---- the opened model -------------------------------------------------------------------------------------
+@patch
+def open(self: LibraryBrowser, name: str):
+    "Show the details of the model called `name`."
+    try:
+        entry, levels, usage = self.library.get(name), self.library.level_health(name), self.library.usage(name)
+    except (ValueError, OSError) as e:
+        self._say(str(e), "error"); return
+    changed = self.selected is None or self.selected.name != entry.name
+    self.selected = entry
+    for n, button in self.row_buttons.items(): button.button_style = "info" if n == entry.name else ""
+    self.details.value = details_html(entry)
+    self.light.value = f'<div style="font-size:14px;margin:6px 0">{entry_light(entry, sentence=True)}</div>'
+    self.health_table.value = health_table_html(levels)
+    self.heatmap.value = usage_heatmap_png(usage, f"Codebook usage — {entry.name}") if usage is not None else b""
+    _show(self.heatmap, usage is not None)
+    if changed:
+        self.new_name.value, self.tags.value, self.description.value = entry.name, ", ".join(entry.tags), entry.description
+        self.cancel_delete()
+    _show(self.details_box)
+
+@patch
+def _close(self: LibraryBrowser):
+    self.selected = None
+    self.cancel_delete()
+    _show(self.details_box, False)
+
+@patch
+def _say(self: LibraryBrowser, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
+
+@patch
+def _act(self: LibraryBrowser, what, done):
+    "Run `what(name)` for the opened model; the status line then says `done(name)`, or the error."
+    if self.selected is None: self._say("Open a model first (click its name).", "error"); return None
+    name = self.selected.name
+    try: result = what(name)
+    except (ValueError, OSError) as e: self._say(str(e), "error"); return None
+    self._say(done(name), "ok")
+    return result
+
+@patch
+def load_into(self: LibraryBrowser, target: str):
+    "Load the opened model and hand it to the dashboard `targets[target]`."
+    dashboard = self.targets[target]
+    give = getattr(dashboard, "load_model", dashboard)   # a dashboard, or any function taking the model
+    return self._act(lambda name: give(self.library.load(name)) or True, lambda name: f"Loaded {name} into the {target} dashboard.")
+
+@patch
+def rename(self: LibraryBrowser):
+    "Rename the opened model to the name in the Name box."
+    new = self.new_name.value
+    entry = self._act(lambda name: self.library.rename(name, new), lambda name: f"Renamed {name} to {new}.")
+    if entry:
+        self.selected = entry
+        self.refresh(); self.open(entry.name)
+
+@patch
+def save_info(self: LibraryBrowser):
+    "Store the Tags and Description boxes' values in the opened model."
+    def save(name):
+        self.library.retag(name, self.tags.value)
+        return self.library.describe(name, self.description.value)
+    entry = self._act(save, lambda name: f"Saved the tags and description of {name}.")
+    if entry:
+        self.tags.value = ", ".join(entry.tags)
         self.refresh()
 
-    # ---- the opened model -------------------------------------------------------------------------------------
-    def open(self, name: str):
-        "Show the details of the model called `name`."
-        try:
-            entry, levels, usage = self.library.get(name), self.library.level_health(name), self.library.usage(name)
-        except (ValueError, OSError) as e:
-            self._say(str(e), "error"); return
-        changed = self.selected is None or self.selected.name != entry.name
-        self.selected = entry
-        for n, button in self.row_buttons.items(): button.button_style = "info" if n == entry.name else ""
-        self.details.value = details_html(entry)
-        self.light.value = f'<div style="font-size:14px;margin:6px 0">{entry_light(entry, sentence=True)}</div>'
-        self.health_table.value = health_table_html(levels)
-        self.heatmap.value = usage_heatmap_png(usage, f"Codebook usage — {entry.name}") if usage is not None else b""
-        _show(self.heatmap, usage is not None)
-        if changed:
-            self.new_name.value, self.tags.value, self.description.value = entry.name, ", ".join(entry.tags), entry.description
-            self.cancel_delete()
-        _show(self.details_box)
+# %% ../../nbs/14_ui_library.ipynb #49c80559
+@patch
+def ask_delete(self: LibraryBrowser):
+    "First step of Delete: ask, naming the model."
+    if self.selected is None: self._say("Open a model first (click its name).", "error"); return
+    self.confirm_text.value = (f"<b>Delete {html.escape(self.selected.name)}?</b> Its file "
+                               f"({file_size_text(self.selected.file_size)}) is removed; this cannot be undone.&nbsp;")
+    _show(self.confirm_box)
 
-    def _close(self):
-        self.selected = None
-        self.cancel_delete()
-        _show(self.details_box, False)
+@patch
+def confirm_delete(self: LibraryBrowser):
+    "Second step of Delete: remove the opened model's file and entry."
+    if self.selected is None or self.confirm_box.layout.display == "none": return
+    if self._act(lambda name: self.library.delete(name) or True, lambda name: f"Deleted {name}."):
+        self._close(); self.refresh()
 
-    def _say(self, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
-
-    def _act(self, what, done):
-        "Run `what(name)` for the opened model; the status line then says `done(name)`, or the error."
-        if self.selected is None: self._say("Open a model first (click its name).", "error"); return None
-        name = self.selected.name
-        try: result = what(name)
-        except (ValueError, OSError) as e: self._say(str(e), "error"); return None
-        self._say(done(name), "ok")
-        return result
-
-    def load_into(self, target: str):
-        "Load the opened model and hand it to the dashboard `targets[target]`."
-        dashboard = self.targets[target]
-        give = getattr(dashboard, "load_model", dashboard)   # a dashboard, or any function taking the model
-        return self._act(lambda name: give(self.library.load(name)) or True, lambda name: f"Loaded {name} into the {target} dashboard.")
-
-    def rename(self):
-        "Rename the opened model to the name in the Name box."
-        new = self.new_name.value
-        entry = self._act(lambda name: self.library.rename(name, new), lambda name: f"Renamed {name} to {new}.")
-        if entry:
-            self.selected = entry
-            self.refresh(); self.open(entry.name)
-
-    def save_info(self):
-        "Store the Tags and Description boxes' values in the opened model."
-        def save(name):
-            self.library.retag(name, self.tags.value)
-            return self.library.describe(name, self.description.value)
-        entry = self._act(save, lambda name: f"Saved the tags and description of {name}.")
-        if entry:
-            self.tags.value = ", ".join(entry.tags)
-            self.refresh()
-
-    def ask_delete(self):
-        "First step of Delete: ask, naming the model."
-        if self.selected is None: self._say("Open a model first (click its name).", "error"); return
-        self.confirm_text.value = (f"<b>Delete {html.escape(self.selected.name)}?</b> Its file "
-                                   f"({file_size_text(self.selected.file_size)}) is removed; this cannot be undone.&nbsp;")
-        _show(self.confirm_box)
-
-    def confirm_delete(self):
-        "Second step of Delete: remove the opened model's file and entry."
-        if self.selected is None or self.confirm_box.layout.display == "none": return
-        if self._act(lambda name: self.library.delete(name) or True, lambda name: f"Deleted {name}."):
-            self._close(); self.refresh()
-
-    def cancel_delete(self):
-        "Keep the model: hide the question."
-        _show(self.confirm_box, False)
+@patch
+def cancel_delete(self: LibraryBrowser):
+    "Keep the model: hide the question."
+    _show(self.confirm_box, False)

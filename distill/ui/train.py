@@ -19,6 +19,7 @@ from ..modelfile import DistillModel, load_model, read_metadata
 from ..train import (TrainParams, TrainStarted, EpochEnd, TrainWarning, CheckpointSaved, Preview, TrainFinished,
                            train_vqvae, checkpoint_path)
 from .common import BackgroundJob, light_html, health_table_html, wav_bytes, figure_png
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['CODEBOOK_SIZES', 'STATUS_COLOURS', 'codebook_size_options', 'history_figure', 'usage_heatmap_png', 'status_html',
@@ -189,97 +190,107 @@ class PriorPanel:
         self.status.value = status_html("Ready to train the prior of this model.")
         self._buttons()
 
-    def _buttons(self):
-        running, blocked = self.running, bool(self.blocked_by())
-        self.start_button.disabled = running or blocked or not self.ready
-        self.resume_button.disabled = running or blocked or not self.ready   # without a checkpoint, train_prior says so
-        self.cancel_button.disabled = not running
-        self.load_button.disabled = running or blocked
+# %% ../../nbs/11_ui_train.ipynb #6df512ba
+@patch
+def _buttons(self: PriorPanel):
+    running, blocked = self.running, bool(self.blocked_by())
+    self.start_button.disabled = running or blocked or not self.ready
+    self.resume_button.disabled = running or blocked or not self.ready   # without a checkpoint, train_prior says so
+    self.cancel_button.disabled = not running
+    self.load_button.disabled = running or blocked
 
-    def _fail(self, message: str):
-        self.status.value = status_html(message, "error")
+@patch
+def _fail(self: PriorPanel, message: str):
+    self.status.value = status_html(message, "error")
 
-    def start(self, resume: bool = False):
-        "Train (or resume training) the prior in the background; a no-op while it runs."
-        if self.running: return
-        model_path, folder = self.loaded, self.dataset_folder().strip()
-        if not self.ready: return self._fail("Train a model above, or load one (Load model), first.")
-        if self.blocked_by(): return self._fail(self.blocked_by())
-        if not folder: return self._fail("Choose the dataset folder the model was trained on (Dataset folder above).")
-        try: train_prior, params_class = self.api or _prior_api()
-        except ImportError: return self._fail("Prior training is not available: the distill.prior module is missing.")
-        params = params_class(**{**self.train_params, "epochs": self.epochs.value})
-        self.memorisation.value = ""; _show(self.keep_best_button, False); self.keep_best_button.disabled = False
-        self.warnings = []; self.warning_list.value = ""
-        self.progress.bar_style = "info"
-        self.status.value = status_html("Encoding the dataset through the model…")
-        events = lambda cancel: train_prior(model_path, folder, params=params, cancel=cancel, resume=resume, **self.config_overrides)
-        self.active = True
-        self.job = BackgroundJob(events, self._on_event, self._on_done)
-        self.job.start()
-        self.refresh_buttons()
+@patch
+def start(self: PriorPanel, resume: bool = False):
+    "Train (or resume training) the prior in the background; a no-op while it runs."
+    if self.running: return
+    model_path, folder = self.loaded, self.dataset_folder().strip()
+    if not self.ready: return self._fail("Train a model above, or load one (Load model), first.")
+    if self.blocked_by(): return self._fail(self.blocked_by())
+    if not folder: return self._fail("Choose the dataset folder the model was trained on (Dataset folder above).")
+    try: train_prior, params_class = self.api or _prior_api()
+    except ImportError: return self._fail("Prior training is not available: the distill.prior module is missing.")
+    params = params_class(**{**self.train_params, "epochs": self.epochs.value})
+    self.memorisation.value = ""; _show(self.keep_best_button, False); self.keep_best_button.disabled = False
+    self.warnings = []; self.warning_list.value = ""
+    self.progress.bar_style = "info"
+    self.status.value = status_html("Encoding the dataset through the model…")
+    events = lambda cancel: train_prior(model_path, folder, params=params, cancel=cancel, resume=resume, **self.config_overrides)
+    self.active = True
+    self.job = BackgroundJob(events, self._on_event, self._on_done)
+    self.job.start()
+    self.refresh_buttons()
 
-    def cancel(self):
-        "Ask the running prior training to stop (it keeps a checkpoint and its best state)."
-        if self.running:
-            self.job.cancel(); self.status.value = status_html("Stopping after this batch…", "warn")
+@patch
+def cancel(self: PriorPanel):
+    "Ask the running prior training to stop (it keeps a checkpoint and its best state)."
+    if self.running:
+        self.job.cancel(); self.status.value = status_html("Stopping after this batch…", "warn")
 
-    def stop_and_keep_best(self):
-        "Stop a memorising prior: cancelling keeps the best validation state in the model file."
-        if self.running:
-            self.job.cancel(); self.keep_best_button.disabled = True
-            self.status.value = status_html("Stopping: the model file keeps the prior's best validation state…", "warn")
+@patch
+def stop_and_keep_best(self: PriorPanel):
+    "Stop a memorising prior: cancelling keeps the best validation state in the model file."
+    if self.running:
+        self.job.cancel(); self.keep_best_button.disabled = True
+        self.status.value = status_html("Stopping: the model file keeps the prior's best validation state…", "warn")
 
-    def _on_event(self, e):
-        if isinstance(e, TrainStarted):
-            self.progress.max, self.progress.value = e.epochs, e.start_epoch
-            if e.start_epoch and self.api is None:   # resumed: earlier epochs come from the checkpoint (also after a restart)
-                from distill.prior import prior_checkpoint_path
-                self.history = read_metadata(prior_checkpoint_path(self.model_path.value.strip()))["extra"]["history"]
-            self.history = [h for h in self.history if h["epoch"] <= e.start_epoch]
-            self.status.value = status_html(f"Training the prior on {e.device}" + (f", from epoch {e.start_epoch}" if e.start_epoch else "") + "…")
-        elif isinstance(e, EpochEnd):
-            self.history.append(dict(epoch=e.epoch, **{k: e.extra[k] for k in ("train_perplexity", "val_perplexity") if k in e.extra}))
-            best = min(self.history, key=lambda h: h.get("val_perplexity", float("inf")))["epoch"]
-            self.plot.value = figure_png(history_figure(self.history, {"train_perplexity": "train", "val_perplexity": "validation"},
-                                                        "perplexity", best, title="Prior perplexity (lower is better)"))
-            _show(self.plot)
-            self.progress.value = e.epoch
-            ppl = e.extra.get("train_perplexity", float("nan")), e.extra.get("val_perplexity", float("nan"))
-            self.status.value = status_html(f"Epoch {e.epoch}/{e.epochs} · perplexity {ppl[0]:.2f} train, {ppl[1]:.2f} validation"
-                                            + (" · best so far" if e.best else ""))
-        elif _is_memorisation(e):
-            self.memorisation.value = (f'<span style="color:#a86b00"><b>⚠ Memorising:</b> {html.escape(e.message)} '
-                                       f'(train perplexity {e.train_perplexity:.2f}, validation {e.val_perplexity:.2f})</span>')
-            _show(self.keep_best_button)
-        elif isinstance(e, TrainWarning):
-            self.warnings.append(e); self.warning_list.value = warnings_html(self.warnings)
-        elif isinstance(e, TrainFinished):
-            self._finished(e)
+# %% ../../nbs/11_ui_train.ipynb #b3a871f0
+@patch
+def _on_event(self: PriorPanel, e):
+    if isinstance(e, TrainStarted):
+        self.progress.max, self.progress.value = e.epochs, e.start_epoch
+        if e.start_epoch and self.api is None:   # resumed: earlier epochs come from the checkpoint (also after a restart)
+            from distill.prior import prior_checkpoint_path
+            self.history = read_metadata(prior_checkpoint_path(self.model_path.value.strip()))["extra"]["history"]
+        self.history = [h for h in self.history if h["epoch"] <= e.start_epoch]
+        self.status.value = status_html(f"Training the prior on {e.device}" + (f", from epoch {e.start_epoch}" if e.start_epoch else "") + "…")
+    elif isinstance(e, EpochEnd):
+        self.history.append(dict(epoch=e.epoch, **{k: e.extra[k] for k in ("train_perplexity", "val_perplexity") if k in e.extra}))
+        best = min(self.history, key=lambda h: h.get("val_perplexity", float("inf")))["epoch"]
+        self.plot.value = figure_png(history_figure(self.history, {"train_perplexity": "train", "val_perplexity": "validation"},
+                                                    "perplexity", best, title="Prior perplexity (lower is better)"))
+        _show(self.plot)
+        self.progress.value = e.epoch
+        ppl = e.extra.get("train_perplexity", float("nan")), e.extra.get("val_perplexity", float("nan"))
+        self.status.value = status_html(f"Epoch {e.epoch}/{e.epochs} · perplexity {ppl[0]:.2f} train, {ppl[1]:.2f} validation"
+                                        + (" · best so far" if e.best else ""))
+    elif _is_memorisation(e):
+        self.memorisation.value = (f'<span style="color:#a86b00"><b>⚠ Memorising:</b> {html.escape(e.message)} '
+                                   f'(train perplexity {e.train_perplexity:.2f}, validation {e.val_perplexity:.2f})</span>')
+        _show(self.keep_best_button)
+    elif isinstance(e, TrainWarning):
+        self.warnings.append(e); self.warning_list.value = warnings_html(self.warnings)
+    elif isinstance(e, TrainFinished):
+        self._finished(e)
 
-    def _finished(self, e: TrainFinished):
-        _show(self.keep_best_button, False)
-        if e.model_path is None:
-            self.progress.bar_style = "warning"
-            self.status.value = status_html("Cancelled before the first epoch ended; Resume starts again from the checkpoint.", "warn")
-            return
-        self.model_info.value = _pre(load_model(e.model_path).describe())   # now says it has a prior
-        ppl = e.extra.get("val_perplexity")
-        figures = f"best validation perplexity {ppl:.2f} at epoch {e.best_epoch}" if ppl is not None else f"best epoch {e.best_epoch}"
-        if e.cancelled:
-            self.progress.bar_style = "warning"
-            self.status.value = status_html(f"Stopped after epoch {e.epochs_run}: {figures}, kept in {Path(e.model_path).name}. "
-                                            "Resume continues from the checkpoint.", "warn")
-        else:
-            self.progress.bar_style = "success"
-            self.status.value = status_html(f"Prior trained: {figures}; saved in {Path(e.model_path).name}.", "ok")
+@patch
+def _finished(self: PriorPanel, e: TrainFinished):
+    _show(self.keep_best_button, False)
+    if e.model_path is None:
+        self.progress.bar_style = "warning"
+        self.status.value = status_html("Cancelled before the first epoch ended; Resume starts again from the checkpoint.", "warn")
+        return
+    self.model_info.value = _pre(load_model(e.model_path).describe())   # now says it has a prior
+    ppl = e.extra.get("val_perplexity")
+    figures = f"best validation perplexity {ppl:.2f} at epoch {e.best_epoch}" if ppl is not None else f"best epoch {e.best_epoch}"
+    if e.cancelled:
+        self.progress.bar_style = "warning"
+        self.status.value = status_html(f"Stopped after epoch {e.epochs_run}: {figures}, kept in {Path(e.model_path).name}. "
+                                        "Resume continues from the checkpoint.", "warn")
+    else:
+        self.progress.bar_style = "success"
+        self.status.value = status_html(f"Prior trained: {figures}; saved in {Path(e.model_path).name}.", "ok")
 
-    def _on_done(self, error: str | None):
-        if error:
-            self.progress.bar_style = "danger"
-            self._fail(error)
-        self.active = False
-        self.refresh_buttons()
+@patch
+def _on_done(self: PriorPanel, error: str | None):
+    if error:
+        self.progress.bar_style = "danger"
+        self._fail(error)
+    self.active = False
+    self.refresh_buttons()
 
 # %% ../../nbs/11_ui_train.ipynb #0d2cd7dc
 class TrainingDashboard:
@@ -380,165 +391,184 @@ class TrainingDashboard:
         ], layout=W.Layout(max_width="1100px", padding="4px"))
         self.widget.add_class("distill-train")
 
-    # ---- state ------------------------------------------------------------------------------------------------
-    @property
-    def running(self) -> bool: return self.active   # from Start until the job's `on_done`, not just while its thread lives
+# %% ../../nbs/11_ui_train.ipynb #adf42ade
+# ---- state ------------------------------------------------------------------------------------------------
+@patch(as_prop=True)
+def running(self: TrainingDashboard) -> bool: return self.active   # from Start until the job's `on_done`, not just while its thread lives
 
-    def train_params(self) -> TrainParams:
-        "How to train: the given `train_params` with the epochs from the widget."
-        return TrainParams(**{**self.train_extras, "epochs": self.epochs.value})
+@patch
+def train_params(self: TrainingDashboard) -> TrainParams:
+    "How to train: the given `train_params` with the epochs from the widget."
+    return TrainParams(**{**self.train_extras, "epochs": self.epochs.value})
 
-    def config_overrides(self) -> dict:
-        "What to train: `VQVAEConfig` fields from the widgets (codebook size 0 = automatic) plus the other overrides."
-        return {**self.config_extras, "codebook_size": self.codebook_size.value or None, "rvq_levels": self.rvq_levels.value,
-                "codebook_dim": self.codebook_dim.value, "commitment_weight": self.commitment_weight.value}
+@patch
+def config_overrides(self: TrainingDashboard) -> dict:
+    "What to train: `VQVAEConfig` fields from the widgets (codebook size 0 = automatic) plus the other overrides."
+    return {**self.config_extras, "codebook_size": self.codebook_size.value or None, "rvq_levels": self.rvq_levels.value,
+            "codebook_dim": self.codebook_dim.value, "commitment_weight": self.commitment_weight.value}
 
-    def _buttons(self):
-        running = self.running
-        self.start_button.disabled = self.resume_button.disabled = running or self.prior.running
-        if not checkpoint_path(self.output.value.strip() or "model.distill").exists(): self.resume_button.disabled = True
-        self.cancel_button.disabled = not running
-        self.scan_button.disabled = running
-        self.prior._buttons()
+@patch
+def _buttons(self: TrainingDashboard):
+    running = self.running
+    self.start_button.disabled = self.resume_button.disabled = running or self.prior.running
+    if not checkpoint_path(self.output.value.strip() or "model.distill").exists(): self.resume_button.disabled = True
+    self.cancel_button.disabled = not running
+    self.scan_button.disabled = running
+    self.prior._buttons()
 
-    def _fail(self, message: str):
-        self.status.value = status_html(message, "error")
-        self.progress.bar_style = "danger"
+@patch
+def _fail(self: TrainingDashboard, message: str):
+    self.status.value = status_html(message, "error")
+    self.progress.bar_style = "danger"
 
-    # ---- dataset ----------------------------------------------------------------------------------------------
-    def _show_scan(self, scan: DatasetScan):
-        self.scan = scan
-        self.scan_info.value = _pre(scan.describe())
-        size = self.codebook_size.value
-        self.codebook_size.options = codebook_size_options(len(scan.files), also=size)
-        self.codebook_size.value = size
+# ---- dataset ----------------------------------------------------------------------------------------------
+@patch
+def _show_scan(self: TrainingDashboard, scan: DatasetScan):
+    self.scan = scan
+    self.scan_info.value = _pre(scan.describe())
+    size = self.codebook_size.value
+    self.codebook_size.options = codebook_size_options(len(scan.files), also=size)
+    self.codebook_size.value = size
 
-    def scan_folder(self):
-        "Scan the dataset folder: show its summary, skipped files and the automatic codebook size."
-        try:
-            self._show_scan(scan_dataset(self.dataset.value.strip(), min_files=self.train_params().min_files))
-        except ValueError as e:   # DatasetError: one sentence naming the folder
-            self.scan_info.value = status_html(str(e), "error")
+@patch
+def scan_folder(self: TrainingDashboard):
+    "Scan the dataset folder: show its summary, skipped files and the automatic codebook size."
+    try:
+        self._show_scan(scan_dataset(self.dataset.value.strip(), min_files=self.train_params().min_files))
+    except ValueError as e:   # DatasetError: one sentence naming the folder
+        self.scan_info.value = status_html(str(e), "error")
 
-    # ---- training ---------------------------------------------------------------------------------------------
-    def start(self, resume: bool = False):
-        "Start (or resume) training in the background with the current settings; a no-op while a job runs."
-        if self.running: return
-        if self.prior.running: return self._fail("Wait for the prior training to finish (or cancel it) first.")
-        folder, model_path = self.dataset.value.strip(), self.output.value.strip()
-        if not folder: return self._fail("Choose a dataset folder first.")
-        if not model_path: return self._fail("Choose where to save the model (Save model as).")
-        try: params, overrides = self.train_params(), self.config_overrides()
-        except (TypeError, ValueError) as e: return self._fail(str(e))
+# %% ../../nbs/11_ui_train.ipynb #b0b3cf3b
+# ---- training ---------------------------------------------------------------------------------------------
+@patch
+def start(self: TrainingDashboard, resume: bool = False):
+    "Start (or resume) training in the background with the current settings; a no-op while a job runs."
+    if self.running: return
+    if self.prior.running: return self._fail("Wait for the prior training to finish (or cancel it) first.")
+    folder, model_path = self.dataset.value.strip(), self.output.value.strip()
+    if not folder: return self._fail("Choose a dataset folder first.")
+    if not model_path: return self._fail("Choose where to save the model (Save model as).")
+    try: params, overrides = self.train_params(), self.config_overrides()
+    except (TypeError, ValueError) as e: return self._fail(str(e))
 
-        def events(cancel):
-            scan = scan_dataset(folder, min_files=params.min_files)
-            yield scan   # shown like any other event
-            yield from train_vqvae(scan, model_path, params=params, cancel=cancel, resume=resume, **overrides)
+    def events(cancel):
+        scan = scan_dataset(folder, min_files=params.min_files)
+        yield scan   # shown like any other event
+        yield from train_vqvae(scan, model_path, params=params, cancel=cancel, resume=resume, **overrides)
 
-        self.warnings, self.finished = [], None
-        self.warning_list.value = ""
-        self.progress.bar_style, self.progress.max, self.progress.value = "info", params.epochs, 0
-        self.status.value = status_html("Scanning the dataset…" if not resume else "Resuming from the checkpoint…")
-        self.active = True
-        self.job = BackgroundJob(events, self._on_event, self._on_done)
-        self.job.start()
-        self._buttons()
+    self.warnings, self.finished = [], None
+    self.warning_list.value = ""
+    self.progress.bar_style, self.progress.max, self.progress.value = "info", params.epochs, 0
+    self.status.value = status_html("Scanning the dataset…" if not resume else "Resuming from the checkpoint…")
+    self.active = True
+    self.job = BackgroundJob(events, self._on_event, self._on_done)
+    self.job.start()
+    self._buttons()
 
-    def cancel(self):
-        "Stop training after the current batch; a checkpoint is kept for Resume."
-        if self.running:
-            self.job.cancel()
-            self.status.value = status_html("Cancelling after this batch…", "warn")
+@patch
+def cancel(self: TrainingDashboard):
+    "Stop training after the current batch; a checkpoint is kept for Resume."
+    if self.running:
+        self.job.cancel()
+        self.status.value = status_html("Cancelling after this batch…", "warn")
 
-    def _on_event(self, e):
-        if isinstance(e, DatasetScan): self._show_scan(e); self.status.value = status_html("Loading the spectrograms…")
-        elif isinstance(e, TrainStarted): self._started(e)
-        elif isinstance(e, EpochEnd): self._epoch(e)
-        elif isinstance(e, TrainWarning):
-            self.warnings.append(e); self.warning_list.value = warnings_html(self.warnings)
-        elif isinstance(e, Preview): self._preview(e)
-        elif isinstance(e, CheckpointSaved): pass   # the status line already says what matters
-        elif isinstance(e, TrainFinished): self._finished(e)
+@patch
+def _on_event(self: TrainingDashboard, e):
+    if isinstance(e, DatasetScan): self._show_scan(e); self.status.value = status_html("Loading the spectrograms…")
+    elif isinstance(e, TrainStarted): self._started(e)
+    elif isinstance(e, EpochEnd): self._epoch(e)
+    elif isinstance(e, TrainWarning):
+        self.warnings.append(e); self.warning_list.value = warnings_html(self.warnings)
+    elif isinstance(e, Preview): self._preview(e)
+    elif isinstance(e, CheckpointSaved): pass   # the status line already says what matters
+    elif isinstance(e, TrainFinished): self._finished(e)
 
-    def _started(self, e: TrainStarted):
-        self.started = e
-        self.progress.max, self.progress.value = e.epochs, e.start_epoch
-        if e.start_epoch:   # resumed: earlier epochs come from the checkpoint (also after a kernel restart)
-            meta = read_metadata(checkpoint_path(self.output.value.strip()))
-            self.audio = AudioParams.from_dict(meta["audio"])
-            self.history = [h for h in meta["extra"]["history"] if h["epoch"] <= e.start_epoch]
-        else:
-            self.history, self.audio = [], AudioParams()
-        c = e.config
-        self.status.value = status_html(f"{'Resumed at' if e.start_epoch else 'Started'} epoch {e.start_epoch}/{e.epochs} on {e.device}: "
-                                        f"{c['rvq_levels']} levels × {c['codebook_size']} codes, {e.dataset['files']} files…")
+@patch
+def _started(self: TrainingDashboard, e: TrainStarted):
+    self.started = e
+    self.progress.max, self.progress.value = e.epochs, e.start_epoch
+    if e.start_epoch:   # resumed: earlier epochs come from the checkpoint (also after a kernel restart)
+        meta = read_metadata(checkpoint_path(self.output.value.strip()))
+        self.audio = AudioParams.from_dict(meta["audio"])
+        self.history = [h for h in meta["extra"]["history"] if h["epoch"] <= e.start_epoch]
+    else:
+        self.history, self.audio = [], AudioParams()
+    c = e.config
+    self.status.value = status_html(f"{'Resumed at' if e.start_epoch else 'Started'} epoch {e.start_epoch}/{e.epochs} on {e.device}: "
+                                    f"{c['rvq_levels']} levels × {c['codebook_size']} codes, {e.dataset['files']} files…")
 
-    def _epoch(self, e: EpochEnd):
-        self.history.append(dict(epoch=e.epoch, train_loss=e.train_loss, val_loss=e.val_loss))
-        best = min(self.history, key=lambda h: h["val_loss"])["epoch"]
-        self.loss_plot.value = figure_png(history_figure(self.history, {"train_loss": "train", "val_loss": "validation"},
-                                                         "reconstruction loss", best, title="Loss per epoch"))
-        _show(self.loss_plot); _show(self.loss_placeholder, False)
-        self.health_caption.value = f"<b>Codebook health</b> <span class='distill-muted'>(epoch {e.epoch}, training codes)</span>"
-        self.health_table.value = health_table_html(e.levels)
-        self.progress.value = e.epoch
-        self.status.value = status_html(epoch_line(e))
+@patch
+def _epoch(self: TrainingDashboard, e: EpochEnd):
+    self.history.append(dict(epoch=e.epoch, train_loss=e.train_loss, val_loss=e.val_loss))
+    best = min(self.history, key=lambda h: h["val_loss"])["epoch"]
+    self.loss_plot.value = figure_png(history_figure(self.history, {"train_loss": "train", "val_loss": "validation"},
+                                                     "reconstruction loss", best, title="Loss per epoch"))
+    _show(self.loss_plot); _show(self.loss_placeholder, False)
+    self.health_caption.value = f"<b>Codebook health</b> <span class='distill-muted'>(epoch {e.epoch}, training codes)</span>"
+    self.health_table.value = health_table_html(e.levels)
+    self.progress.value = e.epoch
+    self.status.value = status_html(epoch_line(e))
 
-    def _preview(self, e: Preview):
-        self.preview_original.value = wav_bytes(mel_to_audio(e.original, self.audio), self.audio.sample_rate)
-        self.preview_reconstruction.value = wav_bytes(mel_to_audio(e.reconstruction, self.audio), self.audio.sample_rate)
-        self.preview_caption.value = f"<b>Reconstruction preview</b> <span class='distill-muted'>(epoch {e.epoch}, a validation file)</span>"
-        _show(self.preview_box)
+# %% ../../nbs/11_ui_train.ipynb #812c6512
+@patch
+def _preview(self: TrainingDashboard, e: Preview):
+    self.preview_original.value = wav_bytes(mel_to_audio(e.original, self.audio), self.audio.sample_rate)
+    self.preview_reconstruction.value = wav_bytes(mel_to_audio(e.reconstruction, self.audio), self.audio.sample_rate)
+    self.preview_caption.value = f"<b>Reconstruction preview</b> <span class='distill-muted'>(epoch {e.epoch}, a validation file)</span>"
+    _show(self.preview_box)
 
-    def _finished(self, e: TrainFinished):
-        self.finished = e
-        if e.model_path is None:
-            self.progress.bar_style = "warning"
-            self.status.value = status_html("Cancelled before the first epoch ended; Resume starts again from the checkpoint.", "warn")
-            return
-        self.show_model(load_model(e.model_path), f"final, best epoch {e.best_epoch}, all files")
-        self.prior.set_model(e.model_path, self.model)
-        if e.cancelled:
-            self.progress.bar_style = "warning"
-            self.status.value = status_html(f"Cancelled after epoch {e.epochs_run}: the best state so far is saved as {Path(e.model_path).name} "
-                                            "and a checkpoint is kept — press Resume to continue.", "warn")
-        else:
-            self.progress.bar_style, self.progress.value = "success", self.progress.max
-            self.status.value = status_html(f"Finished {e.epochs_run} epochs: best validation loss {e.val_loss:.4f} "
-                                            f"(epoch {e.best_epoch}); saved as {Path(e.model_path).name}.", "ok")
+@patch
+def _finished(self: TrainingDashboard, e: TrainFinished):
+    self.finished = e
+    if e.model_path is None:
+        self.progress.bar_style = "warning"
+        self.status.value = status_html("Cancelled before the first epoch ended; Resume starts again from the checkpoint.", "warn")
+        return
+    self.show_model(load_model(e.model_path), f"final, best epoch {e.best_epoch}, all files")
+    self.prior.set_model(e.model_path, self.model)
+    if e.cancelled:
+        self.progress.bar_style = "warning"
+        self.status.value = status_html(f"Cancelled after epoch {e.epochs_run}: the best state so far is saved as {Path(e.model_path).name} "
+                                        "and a checkpoint is kept — press Resume to continue.", "warn")
+    else:
+        self.progress.bar_style, self.progress.value = "success", self.progress.max
+        self.status.value = status_html(f"Finished {e.epochs_run} epochs: best validation loss {e.val_loss:.4f} "
+                                        f"(epoch {e.best_epoch}); saved as {Path(e.model_path).name}.", "ok")
 
-    def _on_done(self, error: str | None):
-        if error: self._fail(error)
-        self.active = False
-        self._buttons()
+@patch
+def _on_done(self: TrainingDashboard, error: str | None):
+    if error: self._fail(error)
+    self.active = False
+    self._buttons()
 
-    # ---- models -----------------------------------------------------------------------------------------------
-    def show_model(self, model: DistillModel, caption: str = "stored usage statistics"):
-        "Show a model's codebook-usage heatmap, health table and health light."
-        self.model = model
-        if model.usage is None:
-            self.light.value = status_html(f"{model.name}: this model file holds no usage statistics.", "warn")
-            self.heatmap.value = b""
-        else:
-            levels = level_health(model.usage)
-            verdict = health_verdict(levels)
-            self.light.value = light_html(verdict.light, html.escape(verdict.sentence))
-            self.heatmap.value = usage_heatmap_png(model.usage)
-            self.health_caption.value = f"<b>Codebook health</b> <span class='distill-muted'>({caption})</span>"
-            self.health_table.value = health_table_html(levels)
-        _show(self.result_box)
+# ---- models -----------------------------------------------------------------------------------------------
+@patch
+def show_model(self: TrainingDashboard, model: DistillModel, caption: str = "stored usage statistics"):
+    "Show a model's codebook-usage heatmap, health table and health light."
+    self.model = model
+    if model.usage is None:
+        self.light.value = status_html(f"{model.name}: this model file holds no usage statistics.", "warn")
+        self.heatmap.value = b""
+    else:
+        levels = level_health(model.usage)
+        verdict = health_verdict(levels)
+        self.light.value = light_html(verdict.light, html.escape(verdict.sentence))
+        self.heatmap.value = usage_heatmap_png(model.usage)
+        self.health_caption.value = f"<b>Codebook health</b> <span class='distill-muted'>({caption})</span>"
+        self.health_table.value = health_table_html(levels)
+    _show(self.result_box)
 
-    def load(self, path):
-        "Open a trained model file: show its health and make the prior panel available for it."
-        path = str(path).strip()
-        if not path or not Path(path).is_file():
-            self.prior.status.value = status_html(f"{path}: no such model file" if path else "Type the path of a .distill file first.", "error")
-            return None
-        try: model = load_model(path)
-        except ValueError as e:   # ModelFileError: one sentence naming the file
-            self.prior.status.value = status_html(str(e), "error")
-            return None
-        self.show_model(model)
-        self.prior.set_model(path, model)
-        return model
+@patch
+def load(self: TrainingDashboard, path):
+    "Open a trained model file: show its health and make the prior panel available for it."
+    path = str(path).strip()
+    if not path or not Path(path).is_file():
+        self.prior.status.value = status_html(f"{path}: no such model file" if path else "Type the path of a .distill file first.", "error")
+        return None
+    try: model = load_model(path)
+    except ValueError as e:   # ModelFileError: one sentence naming the file
+        self.prior.status.value = status_html(str(e), "error")
+        return None
+    self.show_model(model)
+    self.prior.set_model(path, model)
+    return model
