@@ -1,0 +1,164 @@
+const AXIS = 18, LABELS = 104;
+
+function bytesOf(v) {
+  if (!v) return new Uint8Array(0);
+  if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (v.buffer) return new Uint8Array(v.buffer, v.byteOffset || 0, v.byteLength);
+  return new Uint8Array(v);
+}
+
+function niceStep(secondsPerColumn, cellWidth) {
+  for (const s of [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600])
+    if (s / secondsPerColumn * cellWidth >= 64) return s;
+  return 1200;
+}
+
+function timeLabel(t) {
+  if (t >= 60) { const m = Math.floor(t / 60), s = t - 60 * m; return `${m}:${s.toFixed(0).padStart(2, "0")}`; }
+  return (Math.round(t * 100) / 100) + " s";
+}
+
+function render({ model, el }) {
+  el.classList.add("distill-timeline");
+  const wrap = document.createElement("div");
+  wrap.style.cssText = "display:flex;align-items:flex-start;font:12px sans-serif;user-select:none;width:100%";
+  const labels = document.createElement("div");
+  labels.style.cssText = `width:${LABELS}px;flex:none;padding-top:${AXIS}px`;
+  const scroller = document.createElement("div");
+  scroller.className = "dt-scroller";
+  scroller.style.cssText = "overflow-x:auto;overflow-y:hidden;flex:1 1 auto;min-width:0;position:relative;padding-bottom:2px";
+  const style = document.createElement("style");  // a scrollbar that shows even where scrollbars overlay
+  style.textContent = `.dt-scroller::-webkit-scrollbar{height:10px}.dt-scroller::-webkit-scrollbar-thumb{background:rgba(128,128,128,.55);border-radius:5px}
+                       .dt-scroller::-webkit-scrollbar-track{background:rgba(128,128,128,.12)}.dt-scroller{scrollbar-width:thin}`;
+  el.appendChild(style);
+  const content = document.createElement("div");
+  content.style.position = "relative";
+  const canvas = document.createElement("canvas");
+  canvas.style.cssText = "position:absolute;top:0;left:0;cursor:crosshair";
+  content.appendChild(canvas); scroller.appendChild(content); wrap.append(labels, scroller); el.appendChild(wrap);
+
+  let local = null, anchor = null, dragging = false;
+
+  function layout() {
+    const L = model.get("levels"), C = model.get("columns"), cw = model.get("cell_width"), rh = model.get("row_height");
+    const roles = model.get("roles") || [];
+    content.style.width = Math.max(1, C * cw) + "px";
+    content.style.height = (AXIS + L * rh + 2) + "px";
+    labels.replaceChildren(...Array.from({ length: L }, (_, l) => {
+      const d = document.createElement("div");
+      d.textContent = `${l + 1} ${roles[l] || ""}`;
+      d.style.cssText = `height:${rh}px;line-height:${rh}px;white-space:nowrap;overflow:hidden;font-weight:600`;
+      return d;
+    }));
+    draw();
+  }
+
+  function draw() {
+    const L = model.get("levels"), C = model.get("columns"), cw = model.get("cell_width"), rh = model.get("row_height");
+    const spc = model.get("seconds_per_column");
+    const width = Math.max(1, Math.min(scroller.clientWidth || 800, C * cw)), height = AXIS + L * rh + 2;
+    const dpr = window.devicePixelRatio || 1;
+    canvas.width = Math.round(width * dpr); canvas.height = Math.round(height * dpr);
+    canvas.style.width = width + "px"; canvas.style.height = height + "px";
+    const x0 = scroller.scrollLeft;
+    canvas.style.left = x0 + "px";   // the canvas covers only what is in view
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    const rgb = bytesOf(model.get("colours")), marks = bytesOf(model.get("marks"));
+    const idx = bytesOf(model.get("indices"));
+    const c0 = Math.max(0, Math.floor(x0 / cw)), c1 = Math.min(C, Math.ceil((x0 + width) / cw));
+    const gap = cw > 4 ? 1 : 0;
+    ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.font = "10px sans-serif";
+    for (let l = 0; l < L; l++) {
+      const y = AXIS + l * rh;
+      for (let c = c0; c < c1; c++) {
+        const i = l * C + c, x = c * cw - x0;
+        ctx.fillStyle = `rgb(${rgb[3 * i]},${rgb[3 * i + 1]},${rgb[3 * i + 2]})`;
+        ctx.fillRect(x, y, cw - gap, rh - 1);
+        const m = marks[i] || 0;
+        if (m & 2) {  // blended: a diagonal stripe
+          ctx.strokeStyle = "rgba(0,0,0,0.45)"; ctx.lineWidth = 1;
+          ctx.beginPath(); ctx.moveTo(x, y + rh - 1); ctx.lineTo(x + cw - gap, y); ctx.stroke();
+        }
+        if (m & 1) {  // edited: a white corner
+          ctx.fillStyle = "#fff";
+          ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + Math.min(7, cw - gap), y); ctx.lineTo(x, y + Math.min(7, rh - 1)); ctx.fill();
+        }
+        if (cw >= 18 && idx.length >= 2 * (i + 1)) {
+          ctx.fillStyle = "rgba(0,0,0,0.75)";
+          ctx.fillText(String(idx[2 * i] | (idx[2 * i + 1] << 8)), x + (cw - gap) / 2, y + rh / 2);
+        }
+      }
+    }
+    // time axis, labelled in seconds
+    const step = niceStep(spc, cw);
+    ctx.fillStyle = "currentColor"; ctx.strokeStyle = "rgba(128,128,128,0.8)"; ctx.textAlign = "left"; ctx.font = "11px sans-serif";
+    ctx.fillStyle = getComputedStyle(el).color || "#333";
+    for (let t = Math.ceil(x0 / cw * spc / step) * step; t / spc * cw - x0 < width; t += step) {
+      const x = Math.round(t / spc * cw - x0) + 0.5;
+      ctx.beginPath(); ctx.moveTo(x, AXIS - 6); ctx.lineTo(x, AXIS); ctx.stroke();
+      ctx.fillText(timeLabel(t), x + 3, 7);
+    }
+    // selection
+    const sel = local || model.get("selection");
+    if (sel && sel.end > sel.start) {
+      const x = sel.start * cw - x0, y = AXIS + sel.level0 * rh;
+      const w = (sel.end - sel.start) * cw - gap, h = (sel.level1 - sel.level0 + 1) * rh - 1;
+      ctx.lineWidth = 3; ctx.strokeStyle = "#000"; ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
+      ctx.lineWidth = 1; ctx.strokeStyle = "#fff"; ctx.strokeRect(x + 1, y + 1, w - 2, h - 2);
+    }
+  }
+
+  function cellAt(ev) {
+    const r = canvas.getBoundingClientRect();
+    const L = model.get("levels"), C = model.get("columns"), cw = model.get("cell_width"), rh = model.get("row_height");
+    const x = ev.clientX - r.left + scroller.scrollLeft, y = ev.clientY - r.top - AXIS;
+    return { column: Math.min(C - 1, Math.max(0, Math.floor(x / cw))), level: Math.min(L - 1, Math.max(0, Math.floor(y / rh))), axis: y < 0 };
+  }
+
+  function region(a, b) {
+    const all = a.axis, L = model.get("levels");
+    return { level0: all ? 0 : Math.min(a.level, b.level), level1: all ? L - 1 : Math.max(a.level, b.level),
+             start: Math.min(a.column, b.column), end: Math.max(a.column, b.column) + 1 };
+  }
+
+  function commit(sel) { local = null; model.set("selection", sel); model.save_changes(); draw(); }
+
+  function onDown(ev) {
+    if (ev.button !== 0) return;
+    const p = cellAt(ev);
+    if (ev.shiftKey && anchor) { commit(region(anchor, p)); return; }
+    anchor = p; dragging = true; local = region(p, p); draw();
+    ev.preventDefault();
+  }
+  function onMove(ev) {
+    if (dragging) { local = region(anchor, cellAt(ev)); draw(); return; }
+    const p = cellAt(ev);
+    if (p.axis) { canvas.title = ""; return; }
+    const C = model.get("columns"), idx = bytesOf(model.get("indices")), i = p.level * C + p.column;
+    const code = idx.length >= 2 * (i + 1) ? (idx[2 * i] | (idx[2 * i + 1] << 8)) : "?";
+    const role = (model.get("roles") || [])[p.level] || "";
+    canvas.title = `level ${p.level + 1} ${role} · ${(p.column * model.get("seconds_per_column")).toFixed(2)} s · code ${code}`;
+  }
+  function onUp(ev) { if (!dragging) return; dragging = false; commit(region(anchor, cellAt(ev))); }
+
+  canvas.addEventListener("mousedown", onDown);
+  canvas.addEventListener("mousemove", onMove);
+  window.addEventListener("mousemove", onMove);
+  window.addEventListener("mouseup", onUp);
+  scroller.addEventListener("scroll", draw);
+  const resize = new ResizeObserver(() => draw());
+  resize.observe(scroller);
+  for (const k of ["levels", "columns", "cell_width", "row_height", "roles"]) model.on(`change:${k}`, layout);
+  for (const k of ["colours", "marks", "indices", "selection", "seconds_per_column"]) model.on(`change:${k}`, draw);
+  model.on("msg:custom", (msg) => {   // scroll a column into view
+    if (msg && msg.scroll_to !== undefined) scroller.scrollLeft = Math.max(0, msg.scroll_to * model.get("cell_width") - scroller.clientWidth / 3);
+  });
+  layout();
+  return () => {
+    window.removeEventListener("mousemove", onMove); window.removeEventListener("mouseup", onUp); resize.disconnect();
+  };
+}
+export default { render };
