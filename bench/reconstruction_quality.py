@@ -127,12 +127,11 @@ def main():
     if a.threads: torch.set_num_threads(a.threads)
     if not a.model:
         t0 = time.time()
-        fields = TrainParams.__dataclass_fields__
-        changes = {k: type(getattr(TrainParams(), k))(v) for k, v in (kv.split("=", 1) for kv in a.set)}
-        unknown = set(changes) - set(fields)
+        typed = lambda v: True if v == "True" else False if v == "False" else int(v) if v.lstrip("-").isdigit() else float(v)
+        changes = {k: typed(v) for k, v in (kv.split("=", 1) for kv in a.set)}
+        unknown = set(changes) - set(TrainParams.__dataclass_fields__)
         if unknown: sys.exit(f"unknown training parameters: {', '.join(sorted(unknown))}")
         params = TrainParams(epochs=a.epochs, seed=a.seed, preview_every=0, **changes)
-        typed = lambda v: True if v == "True" else False if v == "False" else int(v) if v.lstrip("-").isdigit() else float(v)
         overrides = {k: typed(v) for k, v in (kv.split("=", 1) for kv in a.config)}
         for _ in train_vqvae(train, model_path, params=params, **overrides): pass
         report["train_seconds"] = time.time() - t0

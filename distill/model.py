@@ -163,9 +163,13 @@ class VQVAE(nn.Module):
 
     def silence_vectors(self) -> torch.Tensor:
         "Each level's codebook vector for silence `[levels, codebook_dim]`: what the middle of a long silence quantises to."
-        context, _ = context_columns(self)
-        silent = torch.full((1, self.config.n_mels, (2 * context + 1) * self.config.downsample), -1.0, device=next(self.parameters()).device)
-        return self.level_embeddings(self.encode(silent, tail=False))[:, 0, context]
+        # every decode asks (half the cost of decoding 64 columns): remembered until a weight changes
+        weights = tuple((t.data_ptr(), t._version) for t in self.state_dict().values())
+        if getattr(self, "_silence", (None,))[0] != weights:
+            context, _ = context_columns(self)
+            silent = torch.full((1, self.config.n_mels, (2 * context + 1) * self.config.downsample), -1.0, device=next(self.parameters()).device)
+            self._silence = (weights, self.level_embeddings(self.encode(silent, tail=False))[:, 0, context])
+        return self._silence[1]
 
     def level_embeddings(self, codes: torch.Tensor) -> torch.Tensor:
         "Codes `[b, levels, n]` → each level's codebook vectors `[levels, b, n, codebook_dim]` (before summing)."

@@ -120,10 +120,11 @@ class DistillModel:
         return level_gain(loudest_frame_db(self.mel(audio), self.audio), self.audio)
 
     @torch.no_grad()
-    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
-        "Waveform `[samples]` at the model's rate → codes `[levels, columns]` (of the audio brought to the model's level)."
+    def encode_audio(self, audio: torch.Tensor, gain: float | None = None) -> torch.Tensor:
+        "Waveform `[samples]` at the model's rate → codes `[levels, columns]` of the audio × `gain` (default: `self.gain(audio)`)."
         self.vqvae.eval()
-        return self.vqvae.encode(self.mel(audio * self.gain(audio))[None].to(self.device))[0].cpu()
+        gain = self.gain(audio) if gain is None else gain
+        return self.vqvae.encode(self.mel(audio * gain)[None].to(self.device))[0].cpu()
 
     @torch.no_grad()
     def decode_mel(self, codes: torch.Tensor) -> torch.Tensor:
@@ -138,7 +139,8 @@ class DistillModel:
     @torch.no_grad()
     def reconstruct(self, audio: torch.Tensor) -> torch.Tensor:
         "What the model does to a recording: encode → quantise → decode → Griffin-Lim (same length, same level)."
-        out = self.to_audio(self.decode_mel(self.encode_audio(audio))) / self.gain(audio)
+        gain = self.gain(audio)   # one spectrogram pass to find it, used both ways
+        out = self.to_audio(self.decode_mel(self.encode_audio(audio, gain))) / gain
         return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
     def describe(self) -> str:
