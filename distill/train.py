@@ -297,6 +297,7 @@ def _save_checkpoint(path, model: DistillModel, snap: TrainingSnapshot, best_sta
     meta["extra"] = dict(state, epoch=snap.epoch, optimizer_groups=snap.groups, kind="checkpoint")
     return write_container(path, snap.tensors("vqvae.", best_state), meta)
 
+# %% ../nbs/05_train.ipynb #038a670a
 def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: TrainParams | None = None,
                 audio: AudioParams | None = None, cancel: threading.Event | None = None, resume: bool = False,
                 progress=None, **config_overrides) -> Iterator:

@@ -148,38 +148,47 @@ class CodesEditor:
         self.original_player, self.edited_player = _player(), _player()
         self.status = W.HTML(status_html("Load a model, then encode a recording."))
 
-        for w, name in [(self.timeline, "timeline"), (self.status, "status-line"), (self.encode_button, "encode"),
-                        (self.decode_button, "decode"), (self.undo_button, "undo"), (self.redo_button, "redo"),
-                        (self.set_button, "set"), (self.code, "code"), (self.selection_info, "selection"),
-                        (self.history_info, "history"), (self.swap_button, "swap"), (self.blend_button, "blend")]:
-            w.add_class(f"distill-{name}")
-        actions = {self.encode_button: self.open, self.save_button: self.save, self.set_button: self.set_code,
-                   self.audition_button: self.audition, self.solo_column_button: self.solo_column,
-                   self.solo_level_button: self.solo_level, self.other_button: self.load_other, self.swap_button: self.swap,
-                   self.blend_button: self.blend, self.regenerate_button: self.regenerate, self.undo_button: self.undo,
-                   self.redo_button: self.redo, self.decode_button: self.decode}
-        for button, action in actions.items(): button.on_click(lambda _, action=action: action())
-        self.timeline.observe(lambda _: self._show_selection(), "selection")
-        self.zoom.observe(lambda ch: setattr(self.timeline, "cell_width", ch.new), "value")
-
-        self.widget = W.VBox([
-            W.HTML(_CSS + '<div style="font-size:17px;font-weight:600">Distill · codes editor</div>'), self.model_info,
-            _row(self.path, self.encode_button), _row(self.save_path, self.save_button),
-            self.timeline, _row(self.zoom, self.selection_info),
-            _heading("Edit"),
-            _row(self.code, self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.audition_player),
-            _heading("Second recording: swap and blend"),
-            _row(self.other_path, self.other_button), self.other_info,
-            _row(self.other_start, self.swap_button), _row(self.blend_amount, self.blend_levels, self.blend_button),
-            _heading("Prior"), _row(self.temperature, self.seed, self.regenerate_button),
-            _heading("Listen"),
-            _row(self.undo_button, self.redo_button, self.history_info),
-            _row(self.decode_button, W.HTML("&nbsp;original&nbsp;"), self.original_player, W.HTML("&nbsp;edited&nbsp;"), self.edited_player),
-            self.status], layout=W.Layout(width="100%"))
-        self.widget.add_class("distill-codes")
+        self._connect(); self._lay_out()
         if model is not None: self.load_model(model)
         if path and self.model is not None: self.open()
         self._buttons()
+
+# %% ../../nbs/13_ui_codes.ipynb #9b52e00d
+@patch
+def _connect(self: CodesEditor):
+    "Name the widgets for the browser test, and wire buttons, selection and zoom to their actions."
+    for w, name in [(self.timeline, "timeline"), (self.status, "status-line"), (self.encode_button, "encode"),
+                    (self.decode_button, "decode"), (self.undo_button, "undo"), (self.redo_button, "redo"),
+                    (self.set_button, "set"), (self.code, "code"), (self.selection_info, "selection"),
+                    (self.history_info, "history"), (self.swap_button, "swap"), (self.blend_button, "blend")]:
+        w.add_class(f"distill-{name}")
+    actions = {self.encode_button: self.open, self.save_button: self.save, self.set_button: self.set_code,
+               self.audition_button: self.audition, self.solo_column_button: self.solo_column,
+               self.solo_level_button: self.solo_level, self.other_button: self.load_other, self.swap_button: self.swap,
+               self.blend_button: self.blend, self.regenerate_button: self.regenerate, self.undo_button: self.undo,
+               self.redo_button: self.redo, self.decode_button: self.decode}
+    for button, action in actions.items(): button.on_click(lambda _, action=action: action())
+    self.timeline.observe(lambda _: self._show_selection(), "selection")
+    self.zoom.observe(lambda ch: setattr(self.timeline, "cell_width", ch.new), "value")
+
+@patch
+def _lay_out(self: CodesEditor):
+    "Arrange the widgets in `self.widget`."
+    self.widget = W.VBox([
+        W.HTML(_CSS + '<div style="font-size:17px;font-weight:600">Distill · codes editor</div>'), self.model_info,
+        _row(self.path, self.encode_button), _row(self.save_path, self.save_button),
+        self.timeline, _row(self.zoom, self.selection_info),
+        _heading("Edit"),
+        _row(self.code, self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.audition_player),
+        _heading("Second recording: swap and blend"),
+        _row(self.other_path, self.other_button), self.other_info,
+        _row(self.other_start, self.swap_button), _row(self.blend_amount, self.blend_levels, self.blend_button),
+        _heading("Prior"), _row(self.temperature, self.seed, self.regenerate_button),
+        _heading("Listen"),
+        _row(self.undo_button, self.redo_button, self.history_info),
+        _row(self.decode_button, W.HTML("&nbsp;original&nbsp;"), self.original_player, W.HTML("&nbsp;edited&nbsp;"), self.edited_player),
+        self.status], layout=W.Layout(width="100%"))
+    self.widget.add_class("distill-codes")
 
 # %% ../../nbs/13_ui_codes.ipynb #75422ecb
 # --- small helpers

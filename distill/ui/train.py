@@ -352,44 +352,53 @@ class TrainingDashboard:
         self.prior = PriorPanel(lambda: self.dataset.value or (self.model.dataset.get("folder", "") if self.model else ""),
                                 prior_train_params, prior_overrides, prior_api)
 
-        for w, name in [(self.start_button, "start"), (self.cancel_button, "cancel"), (self.resume_button, "resume"),
-                        (self.progress, "progress"), (self.health_table, "health"), (self.loss_plot, "loss"),
-                        (self.heatmap, "heatmap"), (self.light, "verdict"), (self.status, "status-line")]:
-            w.add_class(f"distill-{name}")
-        self.scan_button.on_click(lambda _: self.scan_folder())
-        self.start_button.on_click(lambda _: self.start())
-        self.resume_button.on_click(lambda _: self.start(resume=True))
-        self.cancel_button.on_click(lambda _: self.cancel())
-        self.prior.load_button.on_click(lambda _: self.load(self.prior.model_path.value))
-        self.prior.blocked_by = lambda: "Wait for the model training to finish (or cancel it) first." if self.running else ""
-        self.prior.refresh_buttons = self._buttons
-        self.output.observe(lambda _: self._buttons(), "value")
-        self.epoch_counter = _epoch_counter(self.progress)
-        _follow_epochs(self.epochs, self.progress, lambda: self.running)
-        self._buttons()
+        self._connect(); self._lay_out()
 
-        self.preview_box = W.VBox([self.preview_caption, _row(W.HTML("original&nbsp;"), self.preview_original,
-                                                               W.HTML("&nbsp;&nbsp;reconstruction&nbsp;"), self.preview_reconstruction)])
-        self.result_box = W.VBox([_heading("Result"), self.light, self.heatmap])
-        for box in (self.loss_plot, self.preview_box, self.result_box): _show(box, False)
-        self.widget = W.VBox([
-            W.HTML(_CSS + '<div style="font-size:17px;font-weight:600">Distill · train a model</div>'),
-            _heading("Dataset"),
-            _row(self.dataset, self.scan_button), self.scan_info,
-            _heading("Model and training"),
-            W.GridBox([self.codebook_size, self.rvq_levels, self.codebook_dim, self.commitment_weight, self.epochs, self.output],
-                      layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
-            _row(self.start_button, self.cancel_button, self.resume_button, self.progress, self.epoch_counter),
-            self.status,
-            _heading("Progress"),
-            _row(self.loss_plot, self.loss_placeholder,
-                 W.VBox([self.health_caption, self.health_table, self.warning_list], layout=W.Layout(margin="0 0 0 16px")),
-                 align_items="flex-start"),
-            self.result_box,
-            self.preview_box,
-            self.prior.widget,
-        ], layout=W.Layout(max_width="1100px", padding="4px"))
-        self.widget.add_class("distill-train")
+# %% ../../nbs/11_ui_train.ipynb #24dcea88
+@patch
+def _connect(self: TrainingDashboard):
+    "Name the widgets for the browser test, wire buttons and observers, and follow the epoch count."
+    for w, name in [(self.start_button, "start"), (self.cancel_button, "cancel"), (self.resume_button, "resume"),
+                    (self.progress, "progress"), (self.health_table, "health"), (self.loss_plot, "loss"),
+                    (self.heatmap, "heatmap"), (self.light, "verdict"), (self.status, "status-line")]:
+        w.add_class(f"distill-{name}")
+    self.scan_button.on_click(lambda _: self.scan_folder())
+    self.start_button.on_click(lambda _: self.start())
+    self.resume_button.on_click(lambda _: self.start(resume=True))
+    self.cancel_button.on_click(lambda _: self.cancel())
+    self.prior.load_button.on_click(lambda _: self.load(self.prior.model_path.value))
+    self.prior.blocked_by = lambda: "Wait for the model training to finish (or cancel it) first." if self.running else ""
+    self.prior.refresh_buttons = self._buttons
+    self.output.observe(lambda _: self._buttons(), "value")
+    self.epoch_counter = _epoch_counter(self.progress)
+    _follow_epochs(self.epochs, self.progress, lambda: self.running)
+    self._buttons()
+
+@patch
+def _lay_out(self: TrainingDashboard):
+    "Arrange the widgets in `self.widget` (loss plot, preview and result hidden until there is something to show)."
+    self.preview_box = W.VBox([self.preview_caption, _row(W.HTML("original&nbsp;"), self.preview_original,
+                                                           W.HTML("&nbsp;&nbsp;reconstruction&nbsp;"), self.preview_reconstruction)])
+    self.result_box = W.VBox([_heading("Result"), self.light, self.heatmap])
+    for box in (self.loss_plot, self.preview_box, self.result_box): _show(box, False)
+    self.widget = W.VBox([
+        W.HTML(_CSS + '<div style="font-size:17px;font-weight:600">Distill · train a model</div>'),
+        _heading("Dataset"),
+        _row(self.dataset, self.scan_button), self.scan_info,
+        _heading("Model and training"),
+        W.GridBox([self.codebook_size, self.rvq_levels, self.codebook_dim, self.commitment_weight, self.epochs, self.output],
+                  layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
+        _row(self.start_button, self.cancel_button, self.resume_button, self.progress, self.epoch_counter),
+        self.status,
+        _heading("Progress"),
+        _row(self.loss_plot, self.loss_placeholder,
+             W.VBox([self.health_caption, self.health_table, self.warning_list], layout=W.Layout(margin="0 0 0 16px")),
+             align_items="flex-start"),
+        self.result_box,
+        self.preview_box,
+        self.prior.widget,
+    ], layout=W.Layout(max_width="1100px", padding="4px"))
+    self.widget.add_class("distill-train")
 
 # %% ../../nbs/11_ui_train.ipynb #adf42ade
 # ---- state ------------------------------------------------------------------------------------------------
