@@ -8,10 +8,10 @@ import contextlib, datetime, difflib, json, os, re, sqlite3, tempfile, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 
-from safetensors import safe_open
 
 from .health import LevelHealth, HealthVerdict, level_health, health_verdict
-from .modelfile import DistillModel, ModelFileError, read_metadata, read_tensors, write_container, load_model, save_model
+from .modelfile import (DistillModel, ModelFileError, read_metadata, read_tensors, raw_metadata, update_model_file,
+                              load_model, save_model)
 from fastcore.basics import patch
 
 # %% auto #0
@@ -128,18 +128,11 @@ def read_entry(path) -> LibraryEntry:
         path=path, added=info.get("added", ""))
 
 # %% ../nbs/09_library.ipynb #7ff9b4a4
-def _raw_metadata(path) -> dict[str, str]:
-    "A safetensors file's metadata strings, undecoded."
-    with safe_open(str(path), framework="pt") as f: return dict(f.metadata() or {})
-
 def copy_with_library_info(src, dst, info: dict) -> Path:
     "Write model file `src` to `dst` (atomically; `dst` may be `src`) with `info` as its metadata extra → library."
-    read_metadata(src)                 # a clear error for a missing, corrupt, foreign or future-version file
-    raw = _raw_metadata(src)
-    extra = json.loads(raw.get("extra") or "null")
+    extra = read_metadata(src).get("extra")   # a clear error for a missing, corrupt, foreign or future-version file
     extra = extra if isinstance(extra, dict) else {}
-    raw["extra"] = json.dumps({**extra, "library": info})
-    return write_container(dst, read_tensors(src), raw)
+    return update_model_file(src, metadata={"extra": {**extra, "library": info}}, to=dst)
 
 # %% ../nbs/09_library.ipynb #f563f86e
 _SCHEMA_VERSION = 1

@@ -15,10 +15,12 @@ from safetensors.torch import save as safetensors_bytes
 import distill
 from .audio import AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain, loudest_frame_db
 from .model import VQVAE, VQVAEConfig, level_roles
+from .prior_model import Prior, PriorConfig
 
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'ModelFileError', 'write_container', 'read_metadata', 'read_tensors', 'weights_hash', 'DistillModel',
-           'model_metadata', 'save_model', 'load_model']
+           'model_metadata', 'prior_metadata', 'save_model', 'load_prior', 'load_model', 'raw_metadata',
+           'update_model_file']
 
 # %% ../nbs/04_modelfile.ipynb #d372f928
 FORMAT_VERSION = "2"
@@ -82,7 +84,7 @@ class DistillModel:
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     usage: torch.Tensor | None = None     # code usage counts [levels, codebook_size]
-    prior: torch.nn.Module | None = None
+    prior: Prior | None = None
     prior_training: dict = field(default_factory=dict)
     prior_metrics: dict = field(default_factory=dict)
     created: str = ""
@@ -155,13 +157,15 @@ class DistillModel:
 
 # %% ../nbs/04_modelfile.ipynb #b2b17036
 def model_metadata(model: DistillModel) -> dict:
-    "The metadata a model file stores for `model` (prior fields are added by the prior module)."
+    "The metadata a model file stores for `model`'s RVQ-VAE (see `prior_metadata` for its prior)."
     return dict(config=json.loads(model.config.to_json()), audio=json.loads(model.audio.to_json()),
                 dataset=model.dataset, training=model.training, metrics=model.metrics,
                 created=model.created or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 distill_version=distill.__version__, weights_hash=model.identity)
 
-_PRIOR_HOOKS: dict = {}  # filled by distill.prior: how to store and rebuild a prior
+def prior_metadata(prior: Prior, training: dict, metrics: dict) -> dict:
+    "The metadata fields that describe a prior."
+    return dict(prior_config=json.loads(prior.config.to_json()), prior_training=training, prior_metrics=metrics)
 
 def save_model(model: DistillModel, path, extra_tensors: dict | None = None, extra_metadata: dict | None = None) -> Path:
     "Write `model` (and its prior, if any) as a version-2 `.distill` file, atomically."
@@ -169,12 +173,27 @@ def save_model(model: DistillModel, path, extra_tensors: dict | None = None, ext
     if model.usage is not None: tensors["stats.usage"] = model.usage
     metadata = model_metadata(model)
     if model.prior is not None:
-        prior_tensors, prior_meta = _PRIOR_HOOKS["save"](model)
-        tensors.update(prior_tensors); metadata.update(prior_meta)
+        tensors.update({f"prior.{k}": v for k, v in model.prior.state_dict().items()})
+        metadata.update(prior_metadata(model.prior, model.prior_training, model.prior_metrics))
     tensors.update(extra_tensors or {}); metadata.update(extra_metadata or {})
     path = write_container(path, tensors, metadata)
     model.path = Path(path)
     return model.path
+
+# %% ../nbs/04_modelfile.ipynb #a038441b
+def _damaged(path, what: str, e: Exception) -> ModelFileError:
+    return ModelFileError(f"{path}: {what} is damaged ({type(e).__name__}: {str(e).splitlines()[0][:120]})")
+
+def load_prior(path, meta: dict | None = None, device="cpu") -> Prior:
+    "The prior stored in a model file (eval mode)."
+    meta = meta or read_metadata(path)
+    if "prior_config" not in meta: raise ModelFileError(f"{path}: has no prior")
+    try:
+        prior = Prior(PriorConfig.from_dict(meta["prior_config"]))
+        prior.load_state_dict(read_tensors(path, "prior."))
+    except ModelFileError: raise
+    except Exception as e: raise _damaged(path, "the prior in this file", e) from None
+    return prior.to(device).eval()
 
 def load_model(path, device: str | torch.device = "cpu") -> DistillModel:
     "Open a `.distill` file: checks the format, never unpickles; the prior is loaded when present."
@@ -186,12 +205,24 @@ def load_model(path, device: str | torch.device = "cpu") -> DistillModel:
         vqvae = VQVAE(config)
         vqvae.load_state_dict(read_tensors(path, "vqvae."))
     except ModelFileError: raise
-    except Exception as e:
-        raise ModelFileError(f"{path}: model file is damaged ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    except Exception as e: raise _damaged(path, "model file", e) from None
     stats = read_tensors(path, "stats.")
     model = DistillModel(vqvae.to(device).eval(), audio, meta.get("dataset", {}), meta.get("training", {}), meta.get("metrics", {}),
                          stats.get("usage"), created=meta.get("created", ""), version=meta.get("distill_version", ""), path=path)
     if "prior_config" in meta:
-        import distill.prior  # noqa: F401 — registers the prior's load/save hooks
-        _PRIOR_HOOKS["load"](model, meta, path, device)
+        model.prior = load_prior(path, meta, device)
+        model.prior_training, model.prior_metrics = meta.get("prior_training", {}), meta.get("prior_metrics", {})
     return model
+
+# %% ../nbs/04_modelfile.ipynb #98ebdc81
+def raw_metadata(path) -> dict[str, str]:
+    "A model file's metadata strings, undecoded (`read_metadata` decodes them and checks the format)."
+    with safe_open(str(path), framework="pt") as f: return dict(f.metadata() or {})
+
+def update_model_file(path, tensors: dict | None = None, metadata: dict | None = None, drop: str | None = None,
+                      to=None) -> Path:
+    "Rewrite the model file at `path` (or write the result `to` another path) with `tensors` and `metadata` replaced, atomically."
+    read_metadata(path)   # a clear error for a missing, corrupt, foreign or future-version file
+    kept = {k: v for k, v in read_tensors(path).items() if not (drop and k.startswith(drop))}
+    meta = {**raw_metadata(path), **(metadata or {})}
+    return write_container(to or path, {**kept, **(tensors or {})}, meta)

@@ -13,160 +13,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
-from safetensors import safe_open
 
 from .data import DatasetScan, scan_dataset, load_mels, split_files
-from .model import pick_device
-from .modelfile import (DistillModel, load_model, write_container, read_metadata, read_tensors, ModelFileError,
-                               _PRIOR_HOOKS)
+from .prior_model import PriorConfig, auto_prior_config, codes_to_tokens, tokens_to_codes, start_token, Prior
+from .modelfile import (DistillModel, load_model, write_container, read_metadata, ModelFileError,
+                               prior_metadata, update_model_file)
 from .train import (TrainStarted, EpochEnd, TrainWarning, CheckpointSaved, TrainFinished, TrainingSnapshot,
                            cosine_lr, distributed_from_env, restore_training_state)
 
 # %% auto #0
-__all__ = ['PriorConfig', 'auto_prior_config', 'codes_to_tokens', 'tokens_to_codes', 'start_token', 'KVCache', 'PriorBlock',
-           'Prior', 'CodeStream', 'encode_stream', 'mel_ceiling', 'window_batch', 'epoch_windows', 'validation_windows',
-           'PriorTrainParams', 'MemorisationWarning', 'is_memorising', 'prior_metadata', 'save_prior', 'load_prior',
-           'prior_checkpoint_path', 'evaluate_prior', 'train_prior']
-
-# %% ../nbs/06_prior.ipynb #6c0a2aed
-@dataclass
-class PriorConfig:
-    "Shape of the prior; stored as JSON in the model file (`prior_config`)."
-    levels: int = 3           # RVQ levels of the model it belongs to
-    codebook_size: int = 128  # codes per level
-    d_model: int = 192        # width of the Transformer
-    n_layers: int = 3         # Transformer blocks
-    n_heads: int = 4          # attention heads (d_model must divide evenly)
-    window: int = 128         # code columns of context (window × levels tokens)
-    dropout: float = 0.1      # dropout inside the blocks while training
-
-    def __post_init__(self):
-        if self.d_model % self.n_heads: raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
-        if self.window < 2: raise ValueError(f"window must be at least 2 columns, got {self.window}")
-        if not 0 <= self.dropout < 1: raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    @property
-    def vocab(self) -> int: return self.levels * self.codebook_size + 2   # codes of every level + 2 start tokens
-    def to_json(self) -> str: return json.dumps(asdict(self))
-    @classmethod
-    def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
-
-# %% ../nbs/06_prior.ipynb #54afc120
-def auto_prior_config(n_files: int, levels: int, codebook_size: int, **overrides) -> PriorConfig:
-    "The prior's shape for a corpus of `n_files` files: fewer files, fewer parameters; `overrides` win."
-    if n_files <= 20: size = dict(d_model=128, n_layers=2, n_heads=4, window=64, dropout=0.3)
-    elif n_files <= 100: size = dict(d_model=192, n_layers=3, n_heads=4, window=128, dropout=0.3)
-    else: size = dict(d_model=256, n_layers=4, n_heads=4, window=128, dropout=0.2)
-    size.update({k: v for k, v in overrides.items() if v is not None})
-    return PriorConfig(levels=levels, codebook_size=codebook_size, **size)
-
-# %% ../nbs/06_prior.ipynb #eb1d46ba
-def codes_to_tokens(codes: torch.Tensor, codebook_size: int) -> torch.Tensor:
-    "Codes `[..., levels, columns]` → level-interleaved tokens `[..., columns × levels]` (column 0's levels first)."
-    offsets = torch.arange(codes.shape[-2], device=codes.device)[:, None] * codebook_size
-    return rearrange(codes + offsets, '... l c -> ... (c l)')
-
-def tokens_to_codes(tokens: torch.Tensor, levels: int, codebook_size: int) -> torch.Tensor:
-    "Inverse of `codes_to_tokens`."
-    codes = rearrange(tokens, '... (c l) -> ... l c', l=levels)
-    return codes - torch.arange(levels, device=tokens.device)[:, None] * codebook_size
-
-def start_token(config: PriorConfig, onset: bool) -> int:
-    "Token that opens a window: `ONSET` where a recording begins, `ANY` elsewhere."
-    return config.levels * config.codebook_size + (0 if onset else 1)
-
-# %% ../nbs/06_prior.ipynb #ab5681a6
-class KVCache:
-    "Keys and values of every layer for the tokens seen so far, preallocated for a whole window."
-    def __init__(self, layers: int, batch: int, heads: int, capacity: int, head_dim: int, device=None, dtype=torch.float32):
-        self.keys = torch.zeros(layers, batch, heads, capacity, head_dim, device=device, dtype=dtype)
-        self.values = torch.zeros_like(self.keys)
-        self.length = 0   # tokens stored
-
-    @property
-    def capacity(self) -> int: return self.keys.shape[3]
-
-class PriorBlock(nn.Module):
-    "Pre-norm Transformer block: causal self-attention, then a GELU MLP."
-    def __init__(self, d_model: int, n_heads: int, dropout: float):
-        super().__init__()
-        self.n_heads, self.dropout = n_heads, dropout
-        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.qkv, self.proj = nn.Linear(d_model, 3 * d_model), nn.Linear(d_model, d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
-        b, t, _ = x.shape
-        q, k, v = rearrange(self.qkv(self.norm1(x)), 'b t (three h d) -> three b h t d', three=3, h=self.n_heads)
-        mask, causal = None, t > 1
-        if cache is not None:
-            # write this step's keys and values, then attend over everything cached so far
-            start = cache.length
-            cache.keys[layer, :, :, start:start + t], cache.values[layer, :, :, start:start + t] = k, v
-            k, v = cache.keys[layer, :, :, :start + t], cache.values[layer, :, :, :start + t]
-            if start and t > 1: mask, causal = torch.ones(t, start + t, dtype=torch.bool, device=x.device).tril(start), False
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
-                                                  dropout_p=self.dropout if self.training else 0.0)
-        x = x + self.drop(self.proj(rearrange(attended, 'b h t d -> b t (h d)')))
-        return x + self.drop(self.mlp(self.norm2(x)))
-
-# %% ../nbs/06_prior.ipynb #32afd17c
-class Prior(nn.Module):
-    """Causal Transformer over level-interleaved RVQ codes (token + level + position embeddings).
-
-    Input position `t` predicts code token `t` of the window (input 0 is the start token), whose level is `t % levels`;
-    each level has its own slice of the output layer, so a level's prediction only ranges over that level's codes."""
-    def __init__(self, config: PriorConfig):
-        super().__init__()
-        self.config = c = config
-        self.token_embedding = nn.Embedding(c.vocab, c.d_model)
-        self.level_embedding = nn.Embedding(c.levels + 1, c.d_model)          # the extra one marks start tokens
-        self.position_embedding = nn.Embedding(c.window * c.levels, c.d_model)
-        self.blocks = nn.ModuleList(PriorBlock(c.d_model, c.n_heads, c.dropout) for _ in range(c.n_layers))
-        self.norm = nn.LayerNorm(c.d_model)
-        self.head = nn.Linear(c.d_model, c.levels * c.codebook_size)
-        # the level of each input position: a start token, then levels 0, 1, …, L-1, 0, 1, …
-        self.register_buffer("input_levels", torch.tensor([c.levels] + [i % c.levels for i in range(c.window * c.levels - 1)]),
-                             persistent=False)
-        self.apply(self._init)
-
-    @staticmethod
-    def _init(m):
-        if isinstance(m, (nn.Linear, nn.Embedding)): nn.init.normal_(m.weight, std=0.02)
-        if isinstance(m, nn.Linear) and m.bias is not None: nn.init.zeros_(m.bias)
-
-    @property
-    def max_tokens(self) -> int: return self.config.window * self.config.levels
-
-    def new_cache(self, batch: int = 1) -> KVCache:
-        "An empty key/value cache for one window."
-        c = self.config
-        return KVCache(c.n_layers, batch, c.n_heads, self.max_tokens, c.d_model // c.n_heads,
-                       device=self.head.weight.device, dtype=self.head.weight.dtype)
-
-    def hidden(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        "Token ids `[b, t]` → final hidden states `[b, t, d_model]`; with a cache, `ids` continue the cached tokens."
-        start = cache.length if cache is not None else 0
-        t = ids.shape[1]
-        if start + t > self.max_tokens: raise ValueError(f"{start + t} tokens do not fit the prior's window of {self.max_tokens}")
-        x = self.token_embedding(ids) + self.level_embedding(self.input_levels[start:start + t]) + self.position_embedding.weight[start:start + t]
-        for i, block in enumerate(self.blocks): x = block(x, cache, i)
-        if cache is not None: cache.length += t
-        return self.norm(x)
-
-    def level_logits(self, h: torch.Tensor, level: int) -> torch.Tensor:
-        "Hidden states → logits over the `codebook_size` codes of `level`."
-        k = self.config.codebook_size
-        return F.linear(h, self.head.weight[level * k:(level + 1) * k], self.head.bias[level * k:(level + 1) * k])
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        "Input ids `[b, t]` (start token first) → logits `[b, t, codebook_size]`, position `t` scoring level `t % levels`."
-        h = self.hidden(ids)
-        levels = self.config.levels
-        logits = h.new_empty(*h.shape[:2], self.config.codebook_size)
-        for level in range(levels): logits[:, level::levels] = self.level_logits(h[:, level::levels], level)
-        return logits
+__all__ = ['CodeStream', 'encode_stream', 'mel_ceiling', 'window_batch', 'epoch_windows', 'validation_windows',
+           'PriorTrainParams', 'MemorisationWarning', 'is_memorising', 'save_prior', 'prior_checkpoint_path',
+           'evaluate_prior', 'train_prior']
 
 # %% ../nbs/06_prior.ipynb #38ba7f70
 @dataclass
@@ -266,44 +124,10 @@ def is_memorising(history: list[dict], params: PriorTrainParams) -> bool:
     return rising or gap
 
 # %% ../nbs/06_prior.ipynb #0d261505
-_PRIOR_META = ("prior_config", "prior_training", "prior_metrics")
-
-def prior_metadata(prior: Prior, training: dict, metrics: dict) -> dict:
-    "The metadata fields that describe a prior."
-    return dict(prior_config=json.loads(prior.config.to_json()), prior_training=training, prior_metrics=metrics)
-
 def save_prior(model_path, prior: Prior, training: dict | None = None, metrics: dict | None = None) -> Path:
     "Put `prior` into the model file at `model_path` (replacing any older prior), leaving the VQ-VAE untouched."
-    model_path = Path(model_path)
-    read_metadata(model_path)                                     # a readable Distill file, or a clear error
-    with safe_open(str(model_path), framework="pt") as f: raw_meta = dict(f.metadata())
-    tensors = {k: v for k, v in read_tensors(model_path).items() if not k.startswith("prior.")}
-    tensors.update({f"prior.{k}": v for k, v in prior.state_dict().items()})
-    meta = {k: v for k, v in raw_meta.items() if k not in _PRIOR_META}
-    meta.update(prior_metadata(prior, training or {}, metrics or {}))
-    return write_container(model_path, tensors, meta)
-
-def load_prior(path, meta: dict | None = None, device="cpu") -> Prior:
-    "The prior stored in a model file (eval mode)."
-    meta = meta or read_metadata(path)
-    if "prior_config" not in meta: raise ModelFileError(f"{path}: has no prior")
-    try:
-        prior = Prior(PriorConfig.from_dict(meta["prior_config"]))
-        prior.load_state_dict(read_tensors(path, "prior."))
-    except ModelFileError: raise
-    except Exception as e:
-        raise ModelFileError(f"{path}: the prior in this file is damaged ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
-    return prior.to(device).eval()
-
-def _save_hook(model: DistillModel):
-    tensors = {f"prior.{k}": v for k, v in model.prior.state_dict().items()}
-    return tensors, prior_metadata(model.prior, model.prior_training, model.prior_metrics)
-
-def _load_hook(model: DistillModel, meta: dict, path, device):
-    model.prior = load_prior(path, meta, device)
-    model.prior_training, model.prior_metrics = meta.get("prior_training", {}), meta.get("prior_metrics", {})
-
-_PRIOR_HOOKS.update(save=_save_hook, load=_load_hook)
+    tensors = {f"prior.{k}": v for k, v in prior.state_dict().items()}
+    return update_model_file(model_path, tensors, prior_metadata(prior, training or {}, metrics or {}), drop="prior.")
 
 # %% ../nbs/06_prior.ipynb #f22cd1d8
 def prior_checkpoint_path(model_path) -> Path:

@@ -52,7 +52,10 @@ class TrainParams:
 # %% ../nbs/05_train.ipynb #d32dee12
 @dataclass
 class TrainStarted:
+    "Training begins (or resumes): what a front end needs to draw the run, earlier epochs included."
     stage: str; epochs: int; start_epoch: int; device: str; dataset: dict; config: dict
+    history: list[dict] = field(default_factory=list)   # records of the epochs before `start_epoch` (a resumed run)
+    audio: dict = field(default_factory=dict)           # the `AudioParams` the run hears audio with
 
 @dataclass
 class EpochEnd:

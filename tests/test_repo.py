@@ -1,6 +1,6 @@
 """The repository's own invariants: every notebook's tests pass, `distill/` is exactly what the notebooks export,
 and README.md is exactly what `nbs/index.ipynb` renders to."""
-import filecmp, shutil, subprocess, sys
+import ast, filecmp, shutil, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +46,29 @@ def test_readme_has_the_two_commands():
     assert 'python3 -m venv .venv && .venv/bin/pip install -e ".[dev]" && .venv/bin/distill demo' in readme
     assert ".venv/bin/pytest" in readme
     assert ".venv/bin/pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+def _distill_imports(path: Path, package: str) -> set[str]:
+    "Every `distill` module `path` imports, at the top or inside a function."
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            parts = package.split(".")[: len(package.split(".")) - max(node.level - 1, 0)] if node.level else []
+            target = ".".join(parts + [node.module] if node.module else parts) if node.level else (node.module or "")
+            found.add(target)
+        elif isinstance(node, ast.Import): found |= {a.name for a in node.names}
+    return {t for t in found if t.startswith("distill.")}
+
+
+def test_modules_import_one_way():
+    "No import cycle between distill modules, counting imports inside functions (layers point one way)."
+    graph = {}
+    for path in (ROOT / "distill").rglob("*.py"):
+        if path.name == "_modidx.py": continue
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        graph[module] = _distill_imports(path, module.rsplit(".", 1)[0]) - {module}
+    def visit(module, stack):
+        assert module not in stack, "import cycle: " + " → ".join(stack[stack.index(module):] + [module])
+        for dep in graph.get(module, ()): visit(dep, stack + [module])
+    for module in graph: visit(module, [])
+    assert graph["distill.prior_model"] <= {"distill.model"}, "the prior's network knows nothing of files or training"
