@@ -76,7 +76,7 @@ def test_training_fills_plot_table_heatmap_light_preview_and_opens_the_prior_pan
     assert dash.progress.max == 2 and dash.progress.value == 2 and dash.progress.bar_style == "success"
     assert dash.health_table.value.count("<tr>") == 1 + 2             # header + one row per level
     assert "Structure" in dash.health_table.value and "Detail" in dash.health_table.value
-    assert png(dash.loss_plot) and png(dash.heatmap)
+    assert png(dash.plot) and png(dash.heatmap)
     assert [h["epoch"] for h in dash.history] == [1, 2]
     model = load_model(path)
     assert (model.config.rvq_levels, model.config.commitment_weight, model.config.hidden) == (2, 0.4, 32)
@@ -233,3 +233,9 @@ def test_the_prior_waits_for_a_model_and_for_model_training_to_finish(tiny_model
     assert dash.prior.job is None and "Wait for the model training to finish" in dash.prior.status.value
     dash.job.join(120)
     assert "Ready to train the prior" in dash.prior.status.value and not dash.prior.start_button.disabled
+
+
+def test_the_dashboard_shows_itself_as_the_last_expression_of_a_cell(tmp_path):
+    dash = TrainingDashboard("", str(tmp_path / "m.distill"))
+    assert "application/vnd.jupyter.widget-view+json" in dash._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in dash.prior._repr_mimebundle_()   # the prior panel on its own, too

@@ -4,26 +4,29 @@
 
 # %% ../../nbs/11_ui_train.ipynb #f8551010
 from __future__ import annotations
-import html
+import html, threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import ipywidgets as W
 
 from ..audio import AudioParams, mel_to_audio
 from ..data import DatasetScan, scan_dataset
 from ..model import VQVAEConfig, auto_codebook_size
-from ..health import level_health, health_verdict, plot_usage_heatmap
-from ..modelfile import DistillModel, load_model, read_metadata
-from ..train import (TrainParams, TrainStarted, EpochEnd, TrainWarning, CheckpointSaved, Preview, TrainFinished,
+from ..health import level_health, health_verdict
+from ..modelfile import DistillModel, load_model
+from ..train import (TrainParams, TrainStarted, EpochEnd, TrainWarning, Preview, TrainFinished,
                            train_vqvae, checkpoint_path)
-from .common import BackgroundJob, light_html, health_table_html, wav_bytes, figure_png
+from ..prior import MemorisationWarning, PriorTrainParams, train_prior
+from .common import (BackgroundJob, WidgetView, LABEL, STATUS_COLOURS, status_html, light_html, health_table_html,
+                               usage_heatmap_png, figure_png, audio_player, set_audio, heading, row, button, set_visible,
+                               dashboard_box)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CODEBOOK_SIZES', 'STATUS_COLOURS', 'codebook_size_options', 'history_figure', 'usage_heatmap_png', 'status_html',
-           'warnings_html', 'epoch_line', 'PriorPanel', 'TrainingDashboard']
+__all__ = ['CODEBOOK_SIZES', 'codebook_size_options', 'history_figure', 'warnings_html', 'epoch_figures', 'epoch_line',
+           'TrainingPanel', 'PriorPanel', 'TrainingDashboard']
 
 # %% ../../nbs/11_ui_train.ipynb #4e1e22be
 CODEBOOK_SIZES = (16, 32, 64, 128, 256, 512, 1024)
@@ -56,127 +59,239 @@ def history_figure(history: list[dict], series: dict[str, str], ylabel: str, bes
     fig.tight_layout()
     return fig
 
-def usage_heatmap_png(counts) -> bytes:
-    "The codebook-usage heatmap (levels × entries) of `distill.health` as PNG bytes."
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(min(12, 3 + counts.shape[1] / 20), 0.45 * counts.shape[0] + 1.3))
-    plot_usage_heatmap(counts, title="Codebook usage over the training files", ax=fig.subplots())
-    return figure_png(fig, dpi=96)
-
 # %% ../../nbs/11_ui_train.ipynb #417c0e32
-STATUS_COLOURS = {"info": "inherit", "ok": "#2e7d32", "warn": "#a86b00", "error": "#d62d20"}
-
-def status_html(text: str, kind: str = "info") -> str:
-    "One status line; `kind` is info / ok / warn / error."
-    icon = {"info": "", "ok": "✔ ", "warn": "⏸ ", "error": "✖ "}[kind]
-    return f'<span class="distill-status distill-status-{kind}" style="color:{STATUS_COLOURS[kind]}">{icon}{html.escape(text)}</span>'
-
 def warnings_html(warnings: list, shown: int = 4) -> str:
     "The latest training warnings, newest first, with a count of the older ones."
     if not warnings: return ""
     items = "".join(f"<li>epoch {w.epoch}: {html.escape(w.message)}</li>" for w in reversed(warnings[-shown:]))
     more = f"<div style='opacity:0.7'>… and {len(warnings) - shown} earlier</div>" if len(warnings) > shown else ""
-    return (f'<div class="distill-warnings" style="color:#a86b00"><b>⚠ {len(warnings)} warning{"s" * (len(warnings) != 1)}</b>'
-            f'<ul style="margin:2px 0 0 1.2em;padding:0">{items}</ul>{more}</div>')
+    return (f'<div class="distill-warnings" style="color:{STATUS_COLOURS["warn"]}"><b>⚠ {len(warnings)} '
+            f'warning{"s" * (len(warnings) != 1)}</b><ul style="margin:2px 0 0 1.2em;padding:0">{items}</ul>{more}</div>')
 
-def epoch_line(e: EpochEnd) -> str:
-    "The status line of a finished VQ-VAE epoch."
-    return (f"Epoch {e.epoch}/{e.epochs} · loss {e.train_loss:.4f} train, {e.val_loss:.4f} validation · "
+def epoch_figures(e: EpochEnd | TrainFinished) -> dict:
+    "The figures of an epoch (or of the best one): both losses and whatever the stage adds, e.g. perplexities."
+    return {"train_loss": e.train_loss, "val_loss": e.val_loss, **e.extra}
+
+def epoch_line(e: EpochEnd, measure: str = "loss", keys: tuple[str, str] = ("train_loss", "val_loss"), digits: int = 4) -> str:
+    "The status line of a finished epoch: the figures `keys` (training, validation) of the stage's `measure`."
+    train, val = (epoch_figures(e).get(k, float("nan")) for k in keys)
+    return (f"Epoch {e.epoch}/{e.epochs} · {measure} {train:.{digits}f} train, {val:.{digits}f} validation · "
             f"{e.seconds:.1f} s{' · best so far' if e.best else ''}")
 
-# %% ../../nbs/11_ui_train.ipynb #1cec8ca0
-_CSS = """<style>
-.distill-train table.distill-health { font-size: 13px; }
-.distill-train table.distill-health th { white-space: nowrap; text-align: left; font-weight: 600; border-bottom: 1px solid #bbb; padding: 2px 10px; }
-.distill-train table.distill-health td { padding: 2px 10px; }
-.distill-train table.distill-health tr:nth-child(odd) td { background: rgba(128,128,128,0.07); }
-.distill-train .distill-heading { font-size: 14px; font-weight: 600; border-bottom: 1px solid rgba(128,128,128,0.35);
-                                  margin-top: 10px; padding-bottom: 2px; }
-.distill-train .distill-muted { opacity: 0.75; font-size: 12px; }
-.distill-train .distill-verdict .distill-light { font-size: 15px; font-weight: 500; }
-.distill-train .distill-status { font-size: 13px; }
-.distill-train .widget-toggle-buttons { display: flex; align-items: center; }  /* label beside the buttons, like other fields */
-.distill-train .widget-toggle-buttons > .widget-label { text-align: right; margin-right: 8px; }
-</style>"""
-
-_LABEL = {"description_width": "110px"}
-
-def _heading(text: str) -> W.HTML: return W.HTML(f'<div class="distill-heading">{html.escape(text)}</div>')
-def _row(*children, **layout) -> W.HBox: return W.HBox(list(children), layout=W.Layout(**{"align_items": "center", **layout}))
-def _show(widget: W.Widget, visible: bool = True): widget.layout.display = None if visible else "none"
-def _button(description: str, icon: str, style: str = "", width: str = "112px") -> W.Button:
-    return W.Button(description=description, icon=icon, button_style=style, layout=W.Layout(width=width))
-def _epoch_counter(progress: W.IntProgress) -> W.HTML:
-    "A small 'epoch 3 of 40' label that follows `progress`."
-    label = W.HTML(layout=W.Layout(margin="0 0 0 8px"))
-    def update(_=None): label.value = f"<span class='distill-muted'>epoch {progress.value} of {progress.max}</span>"
-    progress.observe(update, ["value", "max"]); update()
-    return label
-def _follow_epochs(epochs: W.BoundedIntText, progress: W.IntProgress, running: Callable[[], bool]):
-    "While idle, the progress bar's end follows the epochs field."
-    def update(change):
-        if not running(): progress.max = change.new
-    epochs.observe(update, "value")
 def _pre(text: str) -> str: return f'<pre class="distill-muted" style="margin:0;white-space:pre-wrap">{html.escape(text)}</pre>'
 
 # %% ../../nbs/11_ui_train.ipynb #7716cb1b
-def _prior_api():
-    from distill.prior import train_prior, PriorTrainParams   # imported late: a test can stand in for it (`api`)
-    return train_prior, PriorTrainParams
+class TrainingPanel(WidgetView):
+    "One training stage: epochs, Start / Cancel / Resume, progress, a plot per epoch, warnings and the status line."
+    prefix = ""                                     # of the widgets' CSS classes, `distill-{prefix}start`, for browser tests
+    start_label, epochs_label = "Start", "Epochs"
+    measure, keys, digits = "loss", ("train_loss", "val_loss"), 4   # what is plotted and reported (training, validation)
+    plot_title = "Loss per epoch"
+    start_text = "Starting…"                        # the status line while the stage prepares its data
+    started_text = "{dataset[files]} files"         # after "Started epoch 0/40 on cpu: ", filled from `TrainStarted`
+    trained_text = "Finished {epochs} epochs"       # before ": best validation …" at the end
 
-def _is_memorisation(e) -> bool: return isinstance(e, TrainWarning) and hasattr(e, "val_perplexity")
+    def __init__(self, epochs: int, idle_text: str = ""):
+        self.job: BackgroundJob | None = None
+        self.active = False                         # from Start until the job's `on_done`, not just while its thread lives
+        self.history: list[dict] = []               # one record per epoch, those before a resume included
+        self.warnings: list[TrainWarning] = []
+        self.started: TrainStarted | None = None
+        self.finished: TrainFinished | None = None
+        self.audio = AudioParams()                  # the stage's audio settings (from `TrainStarted`), to hear previews
+        self.stopping_early = False                 # "Stop and keep best" was pressed
+        self.blocked_by: Callable[[], str] = lambda: ""            # why the panel must wait (set by the dashboard)
+        self.refresh_buttons: Callable[[], None] = self._buttons   # the dashboard's buttons may depend on this panel
+        self.epochs = W.BoundedIntText(value=epochs, min=1, max=100_000, description=self.epochs_label, style=LABEL,
+                                       layout=W.Layout(width="210px"))
+        self.start_button = button(self.start_label, "play", "primary", "130px")
+        self.cancel_button, self.resume_button = button("Cancel", "stop", width="112px"), button("Resume", "refresh", width="112px")
+        self.keep_best_button = button("Stop and keep best", "flag-checkered", "warning", "180px")
+        self.progress = W.IntProgress(value=0, min=0, max=epochs, layout=W.Layout(width="300px", margin="0 0 0 12px"))
+        self.epoch_counter = W.HTML(layout=W.Layout(margin="0 0 0 8px"))
+        self.status = W.HTML(status_html(idle_text))
+        self.memorisation = W.HTML()
+        self.plot = W.Image(format="png")
+        self.plot_placeholder = W.HTML(_pre(f"The {self.measure} plot appears after the first epoch."), layout=W.Layout(width="440px"))
+        self.warning_list = W.HTML()
+        self._connect_controls()
 
-class PriorPanel:
-    "Train the prior of a trained RVQ-VAE: epochs, Start / Cancel / Resume, perplexity plot, memorisation warning."
+    @property
+    def running(self) -> bool: return self.active
+    @property
+    def ready(self) -> bool: return True            # a stage that needs something first (a model) says so here
+    @property
+    def can_resume(self) -> bool: return True       # … and here whether Resume has a checkpoint to go on from
+
+    def prepare(self, resume: bool) -> Callable[[threading.Event], Iterable]:
+        "The stage's start function: check its fields and return what makes its events; raise `ValueError` to refuse."
+        raise NotImplementedError
+
+    def show_event(self, e):
+        "Show what only this stage has (every event comes here after the shared handling)."
+
+# %% ../../nbs/11_ui_train.ipynb #6df512ba
+@patch
+def _connect_controls(self: TrainingPanel):
+    "Name the widgets for browser tests, wire the buttons, let the progress bar follow the epochs field while idle."
+    for w, name in [(self.start_button, "start"), (self.cancel_button, "cancel"), (self.resume_button, "resume"),
+                    (self.keep_best_button, "keep-best"), (self.progress, "progress"), (self.plot, "plot"),
+                    (self.status, "status-line"), (self.memorisation, "memorisation")]:
+        w.add_class(f"distill-{self.prefix}{name}")
+    self.start_button.on_click(lambda _: self.start())
+    self.resume_button.on_click(lambda _: self.start(resume=True))
+    self.cancel_button.on_click(lambda _: self.cancel())
+    self.keep_best_button.on_click(lambda _: self.stop_and_keep_best())
+    def follow_epochs(change):
+        if not self.running: self.progress.max = change.new
+    def count(_=None): self.epoch_counter.value = f"<span class='distill-muted'>epoch {self.progress.value} of {self.progress.max}</span>"
+    self.epochs.observe(follow_epochs, "value")
+    self.progress.observe(count, ["value", "max"]); count()
+    set_visible(self.plot, False); set_visible(self.keep_best_button, False)
+
+@patch
+def controls(self: TrainingPanel, *before) -> W.HBox:
+    "The row of `before`, then Start, Cancel, Resume, the progress bar and the epoch counter."
+    return row(*before, self.start_button, self.cancel_button, self.resume_button, self.progress, self.epoch_counter)
+
+@patch
+def _buttons(self: TrainingPanel):
+    idle = not self.running and not self.blocked_by() and self.ready
+    self.start_button.disabled = not idle
+    self.resume_button.disabled = not (idle and self.can_resume)
+    self.cancel_button.disabled = not self.running
+
+@patch
+def _fail(self: TrainingPanel, message: str):
+    self.status.value = status_html(message, "error")
+    self.progress.bar_style = "danger"
+
+@patch
+def start(self: TrainingPanel, resume: bool = False):
+    "Start (or resume) the stage in the background with the current fields; a no-op while it runs."
+    if self.running: return
+    if self.blocked_by(): return self._fail(self.blocked_by())
+    try: events = self.prepare(resume)
+    except (TypeError, ValueError) as e: return self._fail(str(e))
+    self.warnings, self.started, self.finished, self.stopping_early = [], None, None, False
+    self.warning_list.value = self.memorisation.value = ""
+    set_visible(self.keep_best_button, False); self.keep_best_button.disabled = False
+    self.progress.bar_style, self.progress.max, self.progress.value = "info", self.epochs.value, 0
+    self.status.value = status_html(self.start_text)
+    self.active = True
+    self.job = BackgroundJob(events, self._on_event, self._on_done).start()
+    self.refresh_buttons()
+
+@patch
+def cancel(self: TrainingPanel):
+    "Stop after the current batch: the best state so far is kept, and a checkpoint for Resume."
+    if self.running:
+        self.job.cancel(); self.status.value = status_html("Cancelling after this batch…", "warn")
+
+@patch
+def stop_and_keep_best(self: TrainingPanel):
+    "Stop a memorising stage: cancelling keeps its best validation state in the model file."
+    if self.running:
+        self.job.cancel(); self.stopping_early = True; self.keep_best_button.disabled = True
+        self.status.value = status_html("Stopping: the model file keeps the best validation state…", "warn")
+
+# %% ../../nbs/11_ui_train.ipynb #b3a871f0
+@patch
+def _on_event(self: TrainingPanel, e):
+    if isinstance(e, TrainStarted): self._started(e)
+    elif isinstance(e, EpochEnd): self._epoch(e)
+    elif isinstance(e, MemorisationWarning): self._memorising(e)
+    elif isinstance(e, TrainWarning):
+        self.warnings.append(e); self.warning_list.value = warnings_html(self.warnings)
+    elif isinstance(e, TrainFinished): self._finished(e)
+    self.show_event(e)
+
+@patch
+def _started(self: TrainingPanel, e: TrainStarted):
+    self.started, self.audio = e, AudioParams.from_dict(e.audio) if e.audio else AudioParams()
+    self.history = [h for h in e.history if h["epoch"] <= e.start_epoch]   # resumed: the epochs before the checkpoint
+    if self.history: self._draw()
+    self.progress.max, self.progress.value = e.epochs, e.start_epoch
+    self.status.value = status_html(f"{'Resumed at' if e.start_epoch else 'Started'} epoch {e.start_epoch}/{e.epochs} on "
+                                    f"{e.device}: {self.started_text.format(**vars(e))}…")
+
+@patch
+def _draw(self: TrainingPanel):
+    "Plot the history with the best validation epoch marked."
+    train, val = self.keys
+    best = min(self.history, key=lambda h: h.get(val, float("inf")))["epoch"]
+    self.plot.value = figure_png(history_figure(self.history, {train: "train", val: "validation"}, self.measure, best,
+                                                title=self.plot_title))
+    set_visible(self.plot); set_visible(self.plot_placeholder, False)
+
+@patch
+def _epoch(self: TrainingPanel, e: EpochEnd):
+    self.history.append(dict(epoch=e.epoch, **epoch_figures(e)))
+    self._draw()
+    self.progress.value = e.epoch
+    self.status.value = status_html(epoch_line(e, self.measure, self.keys, self.digits))
+
+@patch
+def _memorising(self: TrainingPanel, e: MemorisationWarning):
+    self.memorisation.value = (f'<span style="color:{STATUS_COLOURS["warn"]}"><b>⚠ Memorising:</b> {html.escape(e.message)} '
+                               f'(train perplexity {e.train_perplexity:.2f}, validation {e.val_perplexity:.2f})</span>')
+    set_visible(self.keep_best_button)
+
+@patch
+def _finished(self: TrainingPanel, e: TrainFinished):
+    self.finished = e
+    set_visible(self.keep_best_button, False)
+    if e.model_path is None:
+        self.progress.bar_style = "warning"
+        self.status.value = status_html("Cancelled before the first epoch ended; Resume starts again from the checkpoint.", "warn")
+        return
+    best = epoch_figures(e).get(self.keys[1])
+    figures = (f"best validation {self.measure} {best:.{self.digits}f} at epoch {e.best_epoch}" if best is not None
+               else f"best epoch {e.best_epoch}")
+    if e.cancelled:
+        self.progress.bar_style = "warning"
+        self.status.value = status_html(f"{'Stopped' if self.stopping_early else 'Cancelled'} after epoch {e.epochs_run}: {figures}, "
+                                        f"kept in {Path(e.model_path).name}. Resume continues from the checkpoint.", "warn")
+    else:
+        self.progress.bar_style, self.progress.value = "success", self.progress.max
+        self.status.value = status_html(f"{self.trained_text.format(epochs=e.epochs_run)}: {figures}; "
+                                        f"saved in {Path(e.model_path).name}.", "ok")
+
+@patch
+def _on_done(self: TrainingPanel, error: str | None):
+    if error: self._fail(error)
+    self.active = False
+    self.refresh_buttons()
+
+# %% ../../nbs/11_ui_train.ipynb #1cec8ca0
+class PriorPanel(TrainingPanel):
+    "Train the prior of a trained RVQ-VAE: the model file, then the shared panel measuring perplexity."
+    prefix, start_label, epochs_label = "prior-", "Train prior", "Prior epochs"
+    measure, keys, digits = "perplexity", ("train_perplexity", "val_perplexity"), 2
+    plot_title = "Prior perplexity (lower is better)"
+    start_text = "Encoding the dataset through the model…"
+    trained_text = "Prior trained in {epochs} epochs"
+
     def __init__(self, dataset_folder: Callable[[], str], train_params: dict | None = None,
                  config_overrides: dict | None = None, api: tuple | None = None):
         self.dataset_folder, self.train_params = dataset_folder, dict(train_params or {})
-        self.config_overrides, self.api = dict(config_overrides or {}), api
-        self.job: BackgroundJob | None = None
-        self.active = False
+        self.config_overrides = dict(config_overrides or {})
+        self.train_prior, self.params_class = api or (train_prior, PriorTrainParams)
         self.loaded: str | None = None   # the model file the panel works on
-        self.blocked_by: Callable[[], str] = lambda: ""   # why the panel must wait (set by the dashboard)
-        self.refresh_buttons: Callable[[], None] = self._buttons   # the dashboard's buttons depend on this panel too
-        self.history: list[dict] = []
-        self.warnings: list = []
-        self.model_path = W.Text(description="Model file", placeholder="path/to/model.distill", style=_LABEL,
+        self.model_path = W.Text(description="Model file", placeholder="path/to/model.distill", style=LABEL,
                                  layout=W.Layout(width="460px"))
-        self.load_button = W.Button(description="Load model", icon="folder-open", layout=W.Layout(width="120px"))
+        self.load_button = button("Load model", "folder-open", width="120px")
         self.model_info = W.HTML()
-        _, params_class = api or _prior_api()
-        self.epochs = W.BoundedIntText(value=self.train_params.pop("epochs", params_class.epochs), min=1, max=100_000,
-                                       description="Prior epochs", style=_LABEL, layout=W.Layout(width="210px"))
-        self.start_button = _button("Train prior", "play", "primary", width="130px")
-        self.cancel_button, self.resume_button = _button("Cancel", "stop"), _button("Resume", "refresh")
-        self.keep_best_button = _button("Stop and keep best", "flag-checkered", "warning", width="180px")
-        self.progress = W.IntProgress(value=0, min=0, max=self.epochs.value, layout=W.Layout(width="300px", margin="0 0 0 12px"))
-        self.status = W.HTML(status_html("Train or load a model to train its prior."))
-        self.memorisation = W.HTML()
-        self.plot = W.Image(format="png")
-        self.warning_list = W.HTML()
-        for w, name in [(self.start_button, "start"), (self.cancel_button, "cancel"), (self.resume_button, "resume"),
-                        (self.keep_best_button, "keep-best"), (self.progress, "progress"), (self.plot, "plot"),
-                        (self.status, "status"), (self.memorisation, "memorisation"), (self.load_button, "load")]:
-            w.add_class(f"distill-prior-{name}")
-        _show(self.plot, False); _show(self.keep_best_button, False)
-        self.start_button.on_click(lambda _: self.start())
-        self.resume_button.on_click(lambda _: self.start(resume=True))
-        self.cancel_button.on_click(lambda _: self.cancel())
-        self.keep_best_button.on_click(lambda _: self.stop_and_keep_best())
+        super().__init__(self.train_params.pop("epochs", self.params_class.epochs), "Train or load a model to train its prior.")
+        self.load_button.add_class("distill-prior-load")
         self.model_path.observe(lambda _: self._buttons(), "value")
-        self.epoch_counter = _epoch_counter(self.progress)
-        _follow_epochs(self.epochs, self.progress, lambda: self.running)
         self._buttons()
-        self.widget = W.VBox([
-            _heading("Prior: learn which codes follow which"),
-            _row(self.model_path, self.load_button), self.model_info,
-            _row(self.epochs, self.start_button, self.cancel_button, self.resume_button, self.progress, self.epoch_counter),
-            self.status,
-            _row(self.memorisation, self.keep_best_button),
-            _row(self.plot, self.warning_list, align_items="flex-start")])
+        self.widget = W.VBox([heading("Prior: learn which codes follow which"),
+                              row(self.model_path, self.load_button), self.model_info,
+                              self.controls(self.epochs), self.status,
+                              row(self.memorisation, self.keep_best_button),
+                              row(self.plot, self.plot_placeholder, self.warning_list, align_items="flex-start")])
 
-    @property
-    def running(self) -> bool: return self.active   # from Start until the job's `on_done`, not just while its thread lives
     @property
     def ready(self) -> bool:
         "A model was trained or loaded, and the path field still names it."
@@ -185,168 +300,68 @@ class PriorPanel:
     def set_model(self, path, model: DistillModel | None = None):
         "Make the panel available for the model file at `path`."
         self.loaded = self.model_path.value = str(path)
-        if model is not None:
-            self.model_info.value = _pre(model.describe())
+        if model is not None: self.model_info.value = _pre(model.describe())
         self.status.value = status_html("Ready to train the prior of this model.")
         self._buttons()
 
-# %% ../../nbs/11_ui_train.ipynb #6df512ba
-@patch
-def _buttons(self: PriorPanel):
-    running, blocked = self.running, bool(self.blocked_by())
-    self.start_button.disabled = running or blocked or not self.ready
-    self.resume_button.disabled = running or blocked or not self.ready   # without a checkpoint, train_prior says so
-    self.cancel_button.disabled = not running
-    self.load_button.disabled = running or blocked
+    def prepare(self, resume: bool):
+        "The prior's start function: `train_prior` on the loaded model and the dashboard's dataset folder."
+        model_path, folder = self.loaded, self.dataset_folder().strip()
+        if not self.ready: raise ValueError("Train a model above, or load one (Load model), first.")
+        if not folder: raise ValueError("Choose the dataset folder the model was trained on (Dataset folder above).")
+        params = self.params_class(**{**self.train_params, "epochs": self.epochs.value})
+        return lambda cancel: self.train_prior(model_path, folder, params=params, cancel=cancel, resume=resume, **self.config_overrides)
 
-@patch
-def _fail(self: PriorPanel, message: str):
-    self.status.value = status_html(message, "error")
+    def _buttons(self):
+        super()._buttons()
+        self.load_button.disabled = self.running or bool(self.blocked_by())
 
-@patch
-def start(self: PriorPanel, resume: bool = False):
-    "Train (or resume training) the prior in the background; a no-op while it runs."
-    if self.running: return
-    model_path, folder = self.loaded, self.dataset_folder().strip()
-    if not self.ready: return self._fail("Train a model above, or load one (Load model), first.")
-    if self.blocked_by(): return self._fail(self.blocked_by())
-    if not folder: return self._fail("Choose the dataset folder the model was trained on (Dataset folder above).")
-    try: train_prior, params_class = self.api or _prior_api()
-    except ImportError: return self._fail("Prior training is not available: the distill.prior module is missing.")
-    params = params_class(**{**self.train_params, "epochs": self.epochs.value})
-    self.memorisation.value = ""; _show(self.keep_best_button, False); self.keep_best_button.disabled = False
-    self.warnings = []; self.warning_list.value = ""
-    self.progress.bar_style = "info"
-    self.status.value = status_html("Encoding the dataset through the model…")
-    events = lambda cancel: train_prior(model_path, folder, params=params, cancel=cancel, resume=resume, **self.config_overrides)
-    self.active = True
-    self.job = BackgroundJob(events, self._on_event, self._on_done)
-    self.job.start()
-    self.refresh_buttons()
-
-@patch
-def cancel(self: PriorPanel):
-    "Ask the running prior training to stop (it keeps a checkpoint and its best state)."
-    if self.running:
-        self.job.cancel(); self.status.value = status_html("Stopping after this batch…", "warn")
-
-@patch
-def stop_and_keep_best(self: PriorPanel):
-    "Stop a memorising prior: cancelling keeps the best validation state in the model file."
-    if self.running:
-        self.job.cancel(); self.keep_best_button.disabled = True
-        self.status.value = status_html("Stopping: the model file keeps the prior's best validation state…", "warn")
-
-# %% ../../nbs/11_ui_train.ipynb #b3a871f0
-@patch
-def _on_event(self: PriorPanel, e):
-    if isinstance(e, TrainStarted):
-        self.progress.max, self.progress.value = e.epochs, e.start_epoch
-        if e.start_epoch and self.api is None:   # resumed: earlier epochs come from the checkpoint (also after a restart)
-            from distill.prior import prior_checkpoint_path
-            self.history = read_metadata(prior_checkpoint_path(self.model_path.value.strip()))["extra"]["history"]
-        self.history = [h for h in self.history if h["epoch"] <= e.start_epoch]
-        self.status.value = status_html(f"Training the prior on {e.device}" + (f", from epoch {e.start_epoch}" if e.start_epoch else "") + "…")
-    elif isinstance(e, EpochEnd):
-        self.history.append(dict(epoch=e.epoch, **{k: e.extra[k] for k in ("train_perplexity", "val_perplexity") if k in e.extra}))
-        best = min(self.history, key=lambda h: h.get("val_perplexity", float("inf")))["epoch"]
-        self.plot.value = figure_png(history_figure(self.history, {"train_perplexity": "train", "val_perplexity": "validation"},
-                                                    "perplexity", best, title="Prior perplexity (lower is better)"))
-        _show(self.plot)
-        self.progress.value = e.epoch
-        ppl = e.extra.get("train_perplexity", float("nan")), e.extra.get("val_perplexity", float("nan"))
-        self.status.value = status_html(f"Epoch {e.epoch}/{e.epochs} · perplexity {ppl[0]:.2f} train, {ppl[1]:.2f} validation"
-                                        + (" · best so far" if e.best else ""))
-    elif _is_memorisation(e):
-        self.memorisation.value = (f'<span style="color:#a86b00"><b>⚠ Memorising:</b> {html.escape(e.message)} '
-                                   f'(train perplexity {e.train_perplexity:.2f}, validation {e.val_perplexity:.2f})</span>')
-        _show(self.keep_best_button)
-    elif isinstance(e, TrainWarning):
-        self.warnings.append(e); self.warning_list.value = warnings_html(self.warnings)
-    elif isinstance(e, TrainFinished):
-        self._finished(e)
-
-@patch
-def _finished(self: PriorPanel, e: TrainFinished):
-    _show(self.keep_best_button, False)
-    if e.model_path is None:
-        self.progress.bar_style = "warning"
-        self.status.value = status_html("Cancelled before the first epoch ended; Resume starts again from the checkpoint.", "warn")
-        return
-    self.model_info.value = _pre(load_model(e.model_path).describe())   # now says it has a prior
-    ppl = e.extra.get("val_perplexity")
-    figures = f"best validation perplexity {ppl:.2f} at epoch {e.best_epoch}" if ppl is not None else f"best epoch {e.best_epoch}"
-    if e.cancelled:
-        self.progress.bar_style = "warning"
-        self.status.value = status_html(f"Stopped after epoch {e.epochs_run}: {figures}, kept in {Path(e.model_path).name}. "
-                                        "Resume continues from the checkpoint.", "warn")
-    else:
-        self.progress.bar_style = "success"
-        self.status.value = status_html(f"Prior trained: {figures}; saved in {Path(e.model_path).name}.", "ok")
-
-@patch
-def _on_done(self: PriorPanel, error: str | None):
-    if error:
-        self.progress.bar_style = "danger"
-        self._fail(error)
-    self.active = False
-    self.refresh_buttons()
+    def show_event(self, e):
+        if isinstance(e, TrainFinished) and e.model_path is not None:
+            self.model_info.value = _pre(load_model(e.model_path).describe())   # now says it has a prior
 
 # %% ../../nbs/11_ui_train.ipynb #0d2cd7dc
-class TrainingDashboard:
-    "Train an RVQ-VAE (then its prior) from a notebook; display `.widget`."
+class TrainingDashboard(TrainingPanel):
+    "Train an RVQ-VAE (then its prior) from a notebook: dataset and settings, the model stage's panel, the prior's."
+    start_text = "Scanning the dataset…"
+    started_text = "{config[rvq_levels]} levels × {config[codebook_size]} codes, {dataset[files]} files"
+
     def __init__(self, dataset: str = "", model_path: str = "model.distill", train_params: TrainParams | dict | None = None,
                  config_overrides: dict | None = None, prior_train_params: dict | None = None,
                  prior_overrides: dict | None = None, prior_api: tuple | None = None):
         self.train_extras = asdict(train_params) if isinstance(train_params, TrainParams) else dict(train_params or {})
         overrides = dict(config_overrides or {})
         defaults = VQVAEConfig()
-        self.job: BackgroundJob | None = None
-        self.active = False
         self.scan: DatasetScan | None = None
-        self.audio = AudioParams()
-        self.history: list[dict] = []
-        self.warnings: list[TrainWarning] = []
-        self.started: TrainStarted | None = None
-        self.finished: TrainFinished | None = None
         self.model: DistillModel | None = None
 
         # dataset
         self.dataset = W.Text(value=str(dataset), description="Dataset folder", placeholder="folder with your sounds",
-                              style=_LABEL, layout=W.Layout(width="560px"))
-        self.scan_button = W.Button(description="Scan", icon="search", layout=W.Layout(width="90px"))
+                              style=LABEL, layout=W.Layout(width="560px"))
+        self.scan_button = button("Scan", "search", width="90px")
         self.scan_info = W.HTML(_pre("Scan the folder to check its files (Start scans it too)."))
-        # model and training settings
+        # model settings (the epochs field is the panel's)
         size = overrides.pop("codebook_size", 0) or 0
         self.codebook_size = W.Dropdown(options=codebook_size_options(also=size), value=size, description="Codebook size",
-                                        style=_LABEL, layout=W.Layout(width="330px"))
+                                        style=LABEL, layout=W.Layout(width="330px"))
         self.rvq_levels = W.ToggleButtons(options=[2, 3, 4], value=overrides.pop("rvq_levels", defaults.rvq_levels),
-                                          description="RVQ levels", style={**_LABEL, "button_width": "52px"},
+                                          description="RVQ levels", style={**LABEL, "button_width": "52px"},
                                           tooltips=["Structure, Detail", "Structure, Timbre, Detail", "Structure, 2 × Timbre, Detail"],
                                           layout=W.Layout(width="400px"))
         self.codebook_dim = W.BoundedIntText(value=overrides.pop("codebook_dim", defaults.codebook_dim), min=1, max=512,
-                                             description="Codebook dim", style=_LABEL, layout=W.Layout(width="210px"))
+                                             description="Codebook dim", style=LABEL, layout=W.Layout(width="210px"))
         self.commitment_weight = W.BoundedFloatText(value=overrides.pop("commitment_weight", defaults.commitment_weight),
                                                     min=0, max=10, step=0.05, description="Commitment",
-                                                    style=_LABEL, layout=W.Layout(width="210px"))
-        self.epochs = W.BoundedIntText(value=self.train_extras.pop("epochs", TrainParams.epochs), min=1, max=100_000,
-                                       description="Epochs", style=_LABEL, layout=W.Layout(width="210px"))
-        self.output = W.Text(value=str(model_path), description="Save model as", style=_LABEL, layout=W.Layout(width="460px"))
+                                                    style=LABEL, layout=W.Layout(width="210px"))
+        self.output = W.Text(value=str(model_path), description="Save model as", style=LABEL, layout=W.Layout(width="460px"))
         self.config_extras = overrides   # settings without a widget, passed through as given
-        # actions and progress
-        self.start_button = _button("Start", "play", "primary")
-        self.cancel_button, self.resume_button = _button("Cancel", "stop"), _button("Resume", "refresh")
-        self.progress = W.IntProgress(value=0, min=0, max=self.epochs.value, layout=W.Layout(width="300px", margin="0 0 0 12px"))
-        self.status = W.HTML(status_html("Press Start to train." if dataset else "Choose a dataset folder and press Start."))
-        # live figures
-        self.loss_plot = W.Image(format="png")
-        self.loss_placeholder = W.HTML(_pre("The loss plot appears after the first epoch."), layout=W.Layout(width="440px"))
+        super().__init__(self.train_extras.pop("epochs", TrainParams.epochs),
+                         "Press Start to train." if dataset else "Choose a dataset folder and press Start.")
+        # beside the loss plot, and below it
         self.health_caption = W.HTML("<b>Codebook health</b>")
         self.health_table = W.HTML(health_table_html([]))
-        self.warning_list = W.HTML()
         self.preview_caption = W.HTML()
-        self.preview_original, self.preview_reconstruction = (W.Audio(format="wav", autoplay=False, loop=False) for _ in range(2))
-        # result
+        self.preview_original, self.preview_reconstruction = audio_player(), audio_player()
         self.light = W.HTML()
         self.heatmap = W.Image(format="png", layout=W.Layout(align_self="flex-start", max_width="100%"))   # natural size
         self.prior = PriorPanel(lambda: self.dataset.value or (self.model.dataset.get("folder", "") if self.model else ""),
@@ -357,54 +372,44 @@ class TrainingDashboard:
 # %% ../../nbs/11_ui_train.ipynb #24dcea88
 @patch
 def _connect(self: TrainingDashboard):
-    "Name the widgets for the browser test, wire buttons and observers, and follow the epoch count."
-    for w, name in [(self.start_button, "start"), (self.cancel_button, "cancel"), (self.resume_button, "resume"),
-                    (self.progress, "progress"), (self.health_table, "health"), (self.loss_plot, "loss"),
-                    (self.heatmap, "heatmap"), (self.light, "verdict"), (self.status, "status-line")]:
+    "Name the widgets for the browser test, wire the dashboard's own buttons, and keep the two stages apart."
+    for w, name in [(self.health_table, "health"), (self.heatmap, "heatmap"), (self.light, "verdict")]:
         w.add_class(f"distill-{name}")
     self.scan_button.on_click(lambda _: self.scan_folder())
-    self.start_button.on_click(lambda _: self.start())
-    self.resume_button.on_click(lambda _: self.start(resume=True))
-    self.cancel_button.on_click(lambda _: self.cancel())
     self.prior.load_button.on_click(lambda _: self.load(self.prior.model_path.value))
+    # one stage at a time: the prior would read (and write) the model file that model training rewrites
+    self.blocked_by = lambda: "Wait for the prior training to finish (or cancel it) first." if self.prior.running else ""
     self.prior.blocked_by = lambda: "Wait for the model training to finish (or cancel it) first." if self.running else ""
     self.prior.refresh_buttons = self._buttons
     self.output.observe(lambda _: self._buttons(), "value")
-    self.epoch_counter = _epoch_counter(self.progress)
-    _follow_epochs(self.epochs, self.progress, lambda: self.running)
     self._buttons()
 
 @patch
 def _lay_out(self: TrainingDashboard):
     "Arrange the widgets in `self.widget` (loss plot, preview and result hidden until there is something to show)."
-    self.preview_box = W.VBox([self.preview_caption, _row(W.HTML("original&nbsp;"), self.preview_original,
-                                                           W.HTML("&nbsp;&nbsp;reconstruction&nbsp;"), self.preview_reconstruction)])
-    self.result_box = W.VBox([_heading("Result"), self.light, self.heatmap])
-    for box in (self.loss_plot, self.preview_box, self.result_box): _show(box, False)
-    self.widget = W.VBox([
-        W.HTML(_CSS + '<div style="font-size:17px;font-weight:600">Distill · train a model</div>'),
-        _heading("Dataset"),
-        _row(self.dataset, self.scan_button), self.scan_info,
-        _heading("Model and training"),
+    self.preview_box = W.VBox([self.preview_caption, row(W.HTML("original&nbsp;"), self.preview_original,
+                                                         W.HTML("&nbsp;&nbsp;reconstruction&nbsp;"), self.preview_reconstruction)])
+    self.result_box = W.VBox([heading("Result"), self.light, self.heatmap])
+    for box in (self.preview_box, self.result_box): set_visible(box, False)
+    self.widget = dashboard_box("train", "Distill · train a model", [
+        heading("Dataset"),
+        row(self.dataset, self.scan_button), self.scan_info,
+        heading("Model and training"),
         W.GridBox([self.codebook_size, self.rvq_levels, self.codebook_dim, self.commitment_weight, self.epochs, self.output],
                   layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
-        _row(self.start_button, self.cancel_button, self.resume_button, self.progress, self.epoch_counter),
+        self.controls(),
         self.status,
-        _heading("Progress"),
-        _row(self.loss_plot, self.loss_placeholder,
-             W.VBox([self.health_caption, self.health_table, self.warning_list], layout=W.Layout(margin="0 0 0 16px")),
-             align_items="flex-start"),
+        heading("Progress"),
+        row(self.plot, self.plot_placeholder,
+            W.VBox([self.health_caption, self.health_table, self.warning_list], layout=W.Layout(margin="0 0 0 16px")),
+            align_items="flex-start"),
         self.result_box,
         self.preview_box,
         self.prior.widget,
-    ], layout=W.Layout(max_width="1100px", padding="4px"))
-    self.widget.add_class("distill-train")
+    ], max_width="1100px")
 
 # %% ../../nbs/11_ui_train.ipynb #adf42ade
-# ---- state ------------------------------------------------------------------------------------------------
-@patch(as_prop=True)
-def running(self: TrainingDashboard) -> bool: return self.active   # from Start until the job's `on_done`, not just while its thread lives
-
+# ---- settings ---------------------------------------------------------------------------------------------
 @patch
 def train_params(self: TrainingDashboard) -> TrainParams:
     "How to train: the given `train_params` with the epochs from the widget."
@@ -416,19 +421,16 @@ def config_overrides(self: TrainingDashboard) -> dict:
     return {**self.config_extras, "codebook_size": self.codebook_size.value or None, "rvq_levels": self.rvq_levels.value,
             "codebook_dim": self.codebook_dim.value, "commitment_weight": self.commitment_weight.value}
 
-@patch
-def _buttons(self: TrainingDashboard):
-    running = self.running
-    self.start_button.disabled = self.resume_button.disabled = running or self.prior.running
-    if not checkpoint_path(self.output.value.strip() or "model.distill").exists(): self.resume_button.disabled = True
-    self.cancel_button.disabled = not running
-    self.scan_button.disabled = running
-    self.prior._buttons()
+@patch(as_prop=True)
+def can_resume(self: TrainingDashboard) -> bool:
+    "Resume needs the checkpoint of the model file named in 'Save model as'."
+    return checkpoint_path(self.output.value.strip() or "model.distill").exists()
 
 @patch
-def _fail(self: TrainingDashboard, message: str):
-    self.status.value = status_html(message, "error")
-    self.progress.bar_style = "danger"
+def _buttons(self: TrainingDashboard):
+    TrainingPanel._buttons(self)
+    self.scan_button.disabled = self.running
+    self.prior._buttons()
 
 # ---- dataset ----------------------------------------------------------------------------------------------
 @patch
@@ -450,105 +452,35 @@ def scan_folder(self: TrainingDashboard):
 # %% ../../nbs/11_ui_train.ipynb #b0b3cf3b
 # ---- training ---------------------------------------------------------------------------------------------
 @patch
-def start(self: TrainingDashboard, resume: bool = False):
-    "Start (or resume) training in the background with the current settings; a no-op while a job runs."
-    if self.running: return
-    if self.prior.running: return self._fail("Wait for the prior training to finish (or cancel it) first.")
+def prepare(self: TrainingDashboard, resume: bool = False):
+    "The model stage's start function: scan the dataset folder, then `train_vqvae` with the settings of the widgets."
     folder, model_path = self.dataset.value.strip(), self.output.value.strip()
-    if not folder: return self._fail("Choose a dataset folder first.")
-    if not model_path: return self._fail("Choose where to save the model (Save model as).")
-    try: params, overrides = self.train_params(), self.config_overrides()
-    except (TypeError, ValueError) as e: return self._fail(str(e))
+    if not folder: raise ValueError("Choose a dataset folder first.")
+    if not model_path: raise ValueError("Choose where to save the model (Save model as).")
+    params, overrides = self.train_params(), self.config_overrides()
 
     def events(cancel):
         scan = scan_dataset(folder, min_files=params.min_files)
         yield scan   # shown like any other event
         yield from train_vqvae(scan, model_path, params=params, cancel=cancel, resume=resume, **overrides)
-
-    self.warnings, self.finished = [], None
-    self.warning_list.value = ""
-    self.progress.bar_style, self.progress.max, self.progress.value = "info", params.epochs, 0
-    self.status.value = status_html("Scanning the dataset…" if not resume else "Resuming from the checkpoint…")
-    self.active = True
-    self.job = BackgroundJob(events, self._on_event, self._on_done)
-    self.job.start()
-    self._buttons()
+    return events
 
 @patch
-def cancel(self: TrainingDashboard):
-    "Stop training after the current batch; a checkpoint is kept for Resume."
-    if self.running:
-        self.job.cancel()
-        self.status.value = status_html("Cancelling after this batch…", "warn")
-
-@patch
-def _on_event(self: TrainingDashboard, e):
-    if isinstance(e, DatasetScan): self._show_scan(e); self.status.value = status_html("Loading the spectrograms…")
-    elif isinstance(e, TrainStarted): self._started(e)
-    elif isinstance(e, EpochEnd): self._epoch(e)
-    elif isinstance(e, TrainWarning):
-        self.warnings.append(e); self.warning_list.value = warnings_html(self.warnings)
-    elif isinstance(e, Preview): self._preview(e)
-    elif isinstance(e, CheckpointSaved): pass   # the status line already says what matters
-    elif isinstance(e, TrainFinished): self._finished(e)
-
-@patch
-def _started(self: TrainingDashboard, e: TrainStarted):
-    self.started = e
-    self.progress.max, self.progress.value = e.epochs, e.start_epoch
-    if e.start_epoch:   # resumed: earlier epochs come from the checkpoint (also after a kernel restart)
-        meta = read_metadata(checkpoint_path(self.output.value.strip()))
-        self.audio = AudioParams.from_dict(meta["audio"])
-        self.history = [h for h in meta["extra"]["history"] if h["epoch"] <= e.start_epoch]
-    else:
-        self.history, self.audio = [], AudioParams()
-    c = e.config
-    self.status.value = status_html(f"{'Resumed at' if e.start_epoch else 'Started'} epoch {e.start_epoch}/{e.epochs} on {e.device}: "
-                                    f"{c['rvq_levels']} levels × {c['codebook_size']} codes, {e.dataset['files']} files…")
-
-@patch
-def _epoch(self: TrainingDashboard, e: EpochEnd):
-    self.history.append(dict(epoch=e.epoch, train_loss=e.train_loss, val_loss=e.val_loss))
-    best = min(self.history, key=lambda h: h["val_loss"])["epoch"]
-    self.loss_plot.value = figure_png(history_figure(self.history, {"train_loss": "train", "val_loss": "validation"},
-                                                     "reconstruction loss", best, title="Loss per epoch"))
-    _show(self.loss_plot); _show(self.loss_placeholder, False)
-    self.health_caption.value = f"<b>Codebook health</b> <span class='distill-muted'>(epoch {e.epoch}, training codes)</span>"
-    self.health_table.value = health_table_html(e.levels)
-    self.progress.value = e.epoch
-    self.status.value = status_html(epoch_line(e))
-
-# %% ../../nbs/11_ui_train.ipynb #812c6512
-@patch
-def _preview(self: TrainingDashboard, e: Preview):
-    self.preview_original.value = wav_bytes(mel_to_audio(e.original, self.audio), self.audio.sample_rate)
-    self.preview_reconstruction.value = wav_bytes(mel_to_audio(e.reconstruction, self.audio), self.audio.sample_rate)
-    self.preview_caption.value = f"<b>Reconstruction preview</b> <span class='distill-muted'>(epoch {e.epoch}, a validation file)</span>"
-    _show(self.preview_box)
-
-@patch
-def _finished(self: TrainingDashboard, e: TrainFinished):
-    self.finished = e
-    if e.model_path is None:
-        self.progress.bar_style = "warning"
-        self.status.value = status_html("Cancelled before the first epoch ended; Resume starts again from the checkpoint.", "warn")
-        return
-    self.show_model(load_model(e.model_path), f"final, best epoch {e.best_epoch}, all files")
-    self.prior.set_model(e.model_path, self.model)
-    if e.cancelled:
-        self.progress.bar_style = "warning"
-        self.status.value = status_html(f"Cancelled after epoch {e.epochs_run}: the best state so far is saved as {Path(e.model_path).name} "
-                                        "and a checkpoint is kept — press Resume to continue.", "warn")
-    else:
-        self.progress.bar_style, self.progress.value = "success", self.progress.max
-        self.status.value = status_html(f"Finished {e.epochs_run} epochs: best validation loss {e.val_loss:.4f} "
-                                        f"(epoch {e.best_epoch}); saved as {Path(e.model_path).name}.", "ok")
-
-@patch
-def _on_done(self: TrainingDashboard, error: str | None):
-    if error: self._fail(error)
-    self.active = False
-    self._buttons()
+def show_event(self: TrainingDashboard, e):
+    "What only the model stage shows: the scan, per-level health, reconstruction previews, the trained model."
+    if isinstance(e, DatasetScan):
+        self._show_scan(e); self.status.value = status_html("Loading the spectrograms…")
+    elif isinstance(e, EpochEnd):
+        self.health_caption.value = f"<b>Codebook health</b> <span class='distill-muted'>(epoch {e.epoch}, training codes)</span>"
+        self.health_table.value = health_table_html(e.levels)
+    elif isinstance(e, Preview):
+        set_audio(self.preview_original, mel_to_audio(e.original, self.audio), self.audio.sample_rate)
+        set_audio(self.preview_reconstruction, mel_to_audio(e.reconstruction, self.audio), self.audio.sample_rate)
+        self.preview_caption.value = f"<b>Reconstruction preview</b> <span class='distill-muted'>(epoch {e.epoch}, a validation file)</span>"
+        set_visible(self.preview_box)
+    elif isinstance(e, TrainFinished) and e.model_path is not None:
+        self.show_model(load_model(e.model_path), f"final, best epoch {e.best_epoch}, all files")
+        self.prior.set_model(e.model_path, self.model)
 
 # ---- models -----------------------------------------------------------------------------------------------
 @patch
@@ -562,10 +494,10 @@ def show_model(self: TrainingDashboard, model: DistillModel, caption: str = "sto
         levels = level_health(model.usage)
         verdict = health_verdict(levels)
         self.light.value = light_html(verdict.light, html.escape(verdict.sentence))
-        self.heatmap.value = usage_heatmap_png(model.usage)
+        self.heatmap.value = usage_heatmap_png(model.usage, "Codebook usage over the training files")
         self.health_caption.value = f"<b>Codebook health</b> <span class='distill-muted'>({caption})</span>"
         self.health_table.value = health_table_html(levels)
-    _show(self.result_box)
+    set_visible(self.result_box)
 
 @patch
 def load(self: TrainingDashboard, path):

@@ -27,8 +27,8 @@ STATE_JS = """() => {
     heatmap: !!(q('img.distill-heatmap') && q('img.distill-heatmap').naturalWidth > 0),
     verdict: (q('.distill-verdict') || {}).innerText || '',
     prior_progress: bar('.distill-prior-progress'),
-    prior_status: (q('.distill-prior-status') || {}).innerText || '',
-    prior_error: !!q('.distill-prior-status .distill-status-error'),
+    prior_status: (q('.distill-prior-status-line') || {}).innerText || '',
+    prior_error: !!q('.distill-prior-status-line .distill-status-error'),
     prior_plot: !!(q('img.distill-prior-plot') && q('img.distill-prior-plot').naturalWidth > 0),
   };
 }"""
@@ -74,7 +74,7 @@ def test_training_dashboard_in_jupyterlab(tmp_path):
                 times["trained"] = time.time() - t0
                 assert start.is_enabled(), "Start stays disabled after training"
                 assert s["verdict"].strip(), "no health sentence after training"
-                assert page.locator(".distill-train img.distill-loss").evaluate("img => img.naturalWidth") > 0
+                assert page.locator(".distill-train img.distill-plot").evaluate("img => img.naturalWidth") > 0
 
                 page.locator(".distill-train button.distill-prior-start").click()
                 wait_until(page, lambda: _prior_done(page), 180, "the prior's perplexity plot and a complete progress bar")
