@@ -7,7 +7,7 @@ from __future__ import annotations
 import atexit, inspect, json, math, os, threading, time, datetime
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -16,14 +16,16 @@ from .audio import AudioParams, normalised_to_db, db_to_normalised
 from .data import DatasetScan, scan_dataset, load_mels, split_files, ChunkDataset, Augment, DatasetError
 from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device, retire_unused_entries
 from .health import LevelHealth, code_histogram, level_health, health_verdict, GREEN_AT
-from .modelfile import DistillModel, save_model, write_container, read_metadata, read_tensors, model_metadata, ModelFileError
+from .modelfile import DistillModel, save_model, write_container, read_metadata, read_tensors, model_metadata, weights_hash, ModelFileError
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished',
            'pooled_energy', 'multiscale_mel_loss', 'loudness_loss', 'reconstruction_loss', 'optimizer_tensors',
            'restore_optimizer', 'checkpoint_path', 'cosine_lr', 'PreparedData', 'prepare_data', 'chunk_frames',
            'default_config', 'evaluate', 'init_codebooks', 'Distributed', 'distributed_from_env', 'codebook_hash',
-           'training_state_tensors', 'restore_training_state', 'TrainingSnapshot', 'train_vqvae']
+           'training_state_tensors', 'restore_training_state', 'TrainingSnapshot', 'LoopState', 'EpochResult',
+           'LoopEnd', 'Stage', 'read_checkpoint', 'run_epochs', 'VQVAEStage', 'train_vqvae']
 
 # %% ../nbs/05_train.ipynb #9635f02b
 @dataclass
@@ -261,7 +263,6 @@ def distributed_from_env() -> Distributed:
 
 def codebook_hash(vqvae: VQVAE) -> str:
     "Identity of the codebooks alone — the same on every process of a distributed run."
-    from distill.modelfile import weights_hash
     return weights_hash({k: v for k, v in vqvae.rvq.state_dict().items() if "embed" in k or "cluster_size" in k})
 
 # %% ../nbs/05_train.ipynb #6c831b70
@@ -295,147 +296,241 @@ class TrainingSnapshot:
         "The checkpoint's tensors (see `training_state_tensors`)."
         return training_state_tensors(prefix, self.weights, best_state, self.optimizer, self.rng)
 
-def _save_checkpoint(path, model: DistillModel, snap: TrainingSnapshot, best_state: dict, state: dict) -> Path:
-    meta = model_metadata(model)
-    meta["extra"] = dict(state, epoch=snap.epoch, optimizer_groups=snap.groups, kind="checkpoint")
-    return write_container(path, snap.tensors("vqvae.", best_state), meta)
+# %% ../nbs/05_train.ipynb #396a89bf
+@dataclass
+class LoopState:
+    "Where a run stands between epochs: what a checkpoint's metadata remembers besides the tensors."
+    epoch: int = 0
+    best_val: float = math.inf
+    best_epoch: int = 0
+    history: list[dict] = field(default_factory=list)   # one record per finished epoch
+    notes: dict = field(default_factory=dict)           # what a stage keeps for itself (the prior: its warning flag)
 
-# %% ../nbs/05_train.ipynb #038a670a
+    def to_dict(self) -> dict:
+        return dict(self.notes, epoch=self.epoch, best_val=self.best_val, best_epoch=self.best_epoch, history=self.history)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LoopState":
+        own = ("epoch", "best_val", "best_epoch", "history", "optimizer_groups", "kind")
+        return cls(d["epoch"], d["best_val"], d["best_epoch"], d["history"], {k: v for k, v in d.items() if k not in own})
+
+@dataclass
+class EpochResult:
+    "What a stage's pass over one epoch's training data reports (the same on every process)."
+    loss: float
+    levels: list[LevelHealth] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+@dataclass
+class LoopEnd:
+    "How the epochs ended: the last complete epoch, and whether a cancel or the stage stopped them."
+    epoch: int
+    cancelled: bool = False
+    stopped: bool = False
+    train_loss: float = math.nan
+    levels: list[LevelHealth] = field(default_factory=list)
+
+# %% ../nbs/05_train.ipynb #b1e37ade
+class Stage:
+    """One training stage as `run_epochs` drives it. A stage sets `name`, `module` (the network, not its DDP wrapper),
+    `optimizer`, `epochs`, `checkpoint`, `checkpoint_every`, `device`, `dd` and what `TrainStarted` reports
+    (`dataset`, `config`, `audio`), and supplies the pieces only it knows; the loop does the rest."""
+    name: str; kind: str; prefix: str   # the events' stage; the checkpoint's kind; its weights' tensor prefix
+
+    def train_epoch(self, epoch: int, stop) -> EpochResult:
+        "One pass over the epoch's training batches, on every process; return early when `stop()` says so."
+        raise NotImplementedError
+    def evaluate(self, epoch: int) -> tuple[float, dict, dict]:
+        "Rank 0: the validation loss, fields for the history record, fields for `EpochEnd.extra`."
+        raise NotImplementedError
+    def checkpoint_metadata(self) -> dict:
+        "The metadata a checkpoint carries besides the loop's state (the model's own description)."
+        return {}
+    def report(self, end: EpochEnd, state: LoopState) -> Iterator:
+        "Rank 0: events after an epoch (warnings, previews); returning True stops the run after this epoch."
+        return False; yield
+    def summary(self) -> dict:
+        "Fields every process's `TrainFinished` carries."
+        return {}
+    def finish(self, state: LoopState, end: LoopEnd, summary: dict) -> Iterator:
+        "Rank 0, after at least one epoch, best weights loaded: write the result and yield `TrainFinished`."
+        raise NotImplementedError
+
+    def write_checkpoint(self, snap: TrainingSnapshot, best_state: dict, state: LoopState) -> Path:
+        "Write the checkpoint: the snapshot's tensors, the best weights, and the loop's state as metadata."
+        extra = dict(state.to_dict(), epoch=snap.epoch, optimizer_groups=snap.groups, kind=self.kind)
+        return write_container(self.checkpoint, snap.tensors(self.prefix, best_state), dict(self.checkpoint_metadata(), extra=extra))
+
+    def resume(self, meta: dict) -> tuple[LoopState, dict]:
+        "Load a checkpoint (`meta` from `read_checkpoint`) into the module and optimiser; the loop's state and best weights."
+        return LoopState.from_dict(meta["extra"]), restore_training_state(self.checkpoint, self.prefix, self.module, self.optimizer, meta["extra"])
+
+    def fresh(self) -> tuple[LoopState, dict]:
+        "The state of a run that starts now: no epochs, the current weights as the best so far."
+        return LoopState(), {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+
+def read_checkpoint(ckpt, kind: str) -> dict:
+    "The metadata of the checkpoint a run resumes from, or a clear error naming the file."
+    what = kind.replace("-", " ")
+    if not Path(ckpt).exists(): raise FileNotFoundError(f"{ckpt}: no {what} to resume from — start a new run instead")
+    meta = read_metadata(ckpt)
+    if meta.get("extra", {}).get("kind") != kind: raise ModelFileError(f"{ckpt}: not a {what} file")
+    return meta
+
+# %% ../nbs/05_train.ipynb #580589dd
+def run_epochs(stage: Stage, state: LoopState, best_state: dict, cancel: threading.Event | None = None) -> Iterator:
+    "Drive `stage` from `state.epoch` to `stage.epochs`, yielding events (see the section's introduction)."
+    dd, device, cancel = stage.dd, stage.device, cancel or threading.Event()
+    emit = dd.is_main   # every process trains; only rank 0 evaluates, reports and writes
+    if emit: yield TrainStarted(stage.name, stage.epochs, state.epoch, str(device) + (f" × {dd.world_size} processes" if dd.enabled else ""),
+                                stage.dataset, stage.config, [dict(h) for h in state.history], stage.audio)
+    def stop() -> bool:   # a cancel on any process stops them all after the same batch
+        if dd.any(cancel.is_set(), device): cancel.set()
+        return cancel.is_set()
+    snap = TrainingSnapshot.take(stage.module, stage.optimizer, state.epoch) if emit else None   # what a cancel now keeps
+    end = LoopEnd(state.epoch)
+    for epoch in range(state.epoch + 1, stage.epochs + 1):
+        t0, wants_stop = time.time(), False
+        result = stage.train_epoch(epoch, stop)
+        if cancel.is_set(): end.cancelled = True; break    # an unfinished epoch does not count
+        end.epoch, end.train_loss, end.levels = epoch, result.loss, result.levels
+        if emit:
+            snap = TrainingSnapshot.take(stage.module, stage.optimizer, epoch)
+            val_loss, record, extra = stage.evaluate(epoch)
+            is_best = val_loss < state.best_val
+            if is_best: state.best_val, state.best_epoch, best_state = val_loss, epoch, {k: v.detach().clone() for k, v in stage.module.state_dict().items()}
+            state.epoch = epoch
+            state.history.append(dict(epoch=epoch, train_loss=result.loss, val_loss=val_loss, **record))
+            event = EpochEnd(stage.name, epoch, stage.epochs, result.loss, val_loss, result.levels, time.time() - t0, is_best, {**result.extra, **extra})
+            yield event
+            wants_stop = yield from stage.report(event, state)
+        end.stopped = dd.any(bool(wants_stop), device)   # every process asks, so all stop after the same epoch
+        if emit and (epoch % stage.checkpoint_every == 0 or epoch == stage.epochs or end.stopped):
+            yield CheckpointSaved(stage.name, epoch, stage.write_checkpoint(snap, best_state, state))
+        if end.stopped: break
+    summary = dict(stage.summary(), rank=dd.rank, processes=dd.world_size)
+    if not emit:   # other processes only say how they finished
+        yield TrainFinished(stage.name, None, stage.checkpoint, end.epoch, end.train_loss, math.nan, 0, end.levels, end.cancelled, summary)
+        return
+    if end.cancelled:   # the checkpoint holds the last complete epoch, so a resumed run repeats the interrupted one exactly
+        yield CheckpointSaved(stage.name, end.epoch, stage.write_checkpoint(snap, best_state, state))
+    if not state.history:
+        yield TrainFinished(stage.name, None, stage.checkpoint, 0, math.nan, math.nan, 0, [], end.cancelled, summary)
+        return
+    stage.module.load_state_dict(best_state)
+    yield from stage.finish(state, end, summary)
+
+# %% ../nbs/05_train.ipynb #bd461de1
+class VQVAEStage(Stage):
+    "The RVQ-VAE's pieces of the loop: chunks of the training mels, the reconstruction loss, health, previews, the model file."
+    name, kind, prefix = "vqvae", "checkpoint", "vqvae."
+
+    def __init__(self, data: PreparedData, model_path, config: VQVAEConfig, audio: AudioParams, params: TrainParams, dd: Distributed):
+        self.data, self.model_path, self.params, self.dd = data, Path(model_path), params, dd
+        self.epochs, self.checkpoint, self.checkpoint_every = params.epochs, checkpoint_path(model_path), params.checkpoint_every
+        self.dataset, self.config, self.audio = data.scan.summary(), asdict(config), asdict(audio)
+        if params.batch_size % dd.world_size: raise ValueError(f"batch size {params.batch_size} must be a multiple of the {dd.world_size} processes")
+        self.device = dd.device(params.device)
+        torch.manual_seed(params.seed)
+        # chunks: small corpora pass over their audio several times per epoch; the sampler shards them across processes
+        self.frames = frames = chunk_frames(params, audio, config)
+        self.repeats = max(1, math.ceil(params.min_steps_per_epoch * params.batch_size / len(ChunkDataset(data.train_mels, frames))))
+        self.augment = Augment(floor_db=audio.floor_db, eq_db=params.augment_eq_db) if params.augment else None
+        self.train_set = ChunkDataset(data.train_mels, frames, self.augment, seed=params.seed, repeats=self.repeats, lead_in=params.lead_in)
+        self.sampler, self.loader = self._loader(self.train_set)
+        # the model (built after joining the process group, so its codebooks synchronise)
+        self.vqvae = self.module = VQVAE(config).to(self.device)
+        self.net = dd.wrap(self.vqvae, self.device, sync_buffers=False)   # vector-quantize-pytorch keeps its EMA codebooks in step itself
+        self.optimizer = torch.optim.AdamW(self.vqvae.parameters(), lr=params.lr, weight_decay=0.0)
+        self.model = DistillModel(self.vqvae, audio, dataset=self.dataset, training=asdict(params))
+        self.model.training.update(train_files=len(data.train_files), val_files=len(data.val_files), processes=dd.world_size)
+
+    def _loader(self, dataset):
+        drop_last = len(self.train_set) > self.params.batch_size
+        sampler = torch.utils.data.DistributedSampler(dataset, self.dd.world_size, self.dd.rank, shuffle=True, seed=self.params.seed, drop_last=drop_last)
+        return sampler, torch.utils.data.DataLoader(dataset, batch_size=self.params.batch_size // self.dd.world_size, sampler=sampler, drop_last=drop_last)
+
+    def fresh(self):
+        # k-means starts from crops of the files as they begin (no lead-in silence), so silence gets no extra entries
+        sampler, loader = self._loader(ChunkDataset(self.data.train_mels, self.frames, self.augment, seed=self.params.seed, repeats=self.repeats))
+        sampler.set_epoch(0)
+        init_codebooks(self.vqvae, loader, self.device)
+        return super().fresh()
+
+    def evaluate(self, epoch: int) -> tuple[float, dict, dict]:
+        return evaluate(self.vqvae, self.data.val_mels, self.device, self.model.audio, self.params.loud_weight)[0], {}, {}
+    def checkpoint_metadata(self) -> dict: return model_metadata(self.model)
+    def summary(self) -> dict: return dict(codebook_hash=codebook_hash(self.vqvae))
+
+# %% ../nbs/05_train.ipynb #e7eac484
+@patch
+def train_epoch(self: VQVAEStage, epoch: int, stop) -> EpochResult:
+    p, c, device, dd = self.params, self.vqvae.config, self.device, self.dd
+    self.train_set.set_epoch(epoch); self.sampler.set_epoch(epoch)
+    self.vqvae.train()
+    counts = torch.zeros(c.rvq_levels, c.codebook_size, dtype=torch.long, device=device)
+    totals = torch.zeros(2, dtype=torch.float64, device=device)  # summed loss, chunks
+    warmup = min(p.warmup_steps, p.epochs * len(self.loader) // 10)
+    for i, x in enumerate(self.loader):
+        for g in self.optimizer.param_groups: g["lr"] = cosine_lr(p.lr, epoch - 1, p.epochs, (epoch - 1) * len(self.loader) + i, warmup)
+        x = x.to(device)
+        recon, codes, commit = self.net(x)
+        recon_loss = reconstruction_loss(recon, x, self.model.audio, p.loud_weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        (recon_loss + commit).backward()
+        torch.nn.utils.clip_grad_norm_(self.vqvae.parameters(), 1.0)
+        self.optimizer.step()
+        totals += torch.stack([recon_loss.detach().double() * len(x), torch.tensor(float(len(x)), dtype=torch.float64, device=device)])
+        counts += code_histogram(codes, c.codebook_size).to(device)
+        if stop(): break
+    # losses and usage histograms over every process
+    dd.sum_(totals); dd.sum_(counts)
+    return EpochResult(float(totals[0] / totals[1].clamp_min(1)), level_health(counts.cpu()), dict(chunks=int(totals[1])))
+
+@patch
+def report(self: VQVAEStage, end: EpochEnd, state: LoopState) -> Iterator:
+    for l in end.levels:
+        if l.utilization < GREEN_AT:
+            yield TrainWarning(self.name, end.epoch, f"level {l.level} ({l.role}) uses only {100 * l.utilization:.0f}% of its "
+                               f"{l.codebook_size} codes — a smaller codebook may suit this corpus")
+    if self.params.preview_every and end.epoch % self.params.preview_every == 0 and self.data.val_mels:
+        self.vqvae.eval()
+        with torch.no_grad():
+            original = self.data.val_mels[0][:, : 4 * self.frames]
+            yield Preview(self.name, end.epoch, original, self.vqvae(original[None].to(self.device))[0][0].cpu())
+    return False
+
+# %% ../nbs/05_train.ipynb #c1a470d9
+@patch
+def finish(self: VQVAEStage, state: LoopState, end: LoopEnd, summary: dict) -> Iterator:
+    "The model file holds the best state, with usage measured over every file."
+    model, vqvae, every_file = self.model, self.vqvae, self.data.train_mels + self.data.val_mels
+    _, model.usage = evaluate(vqvae, every_file, self.device)
+    # entries no file used hold vectors the decoder never learned: retire them, then count again at the indices
+    # encoding picks now (the same counts: for equal vectors the lower index wins)
+    model.training["retired_entries"] = retire_unused_entries(vqvae, model.usage)
+    _, model.usage = evaluate(vqvae, every_file, self.device)
+    levels = level_health(model.usage)
+    verdict = health_verdict(levels)
+    best = next(h for h in state.history if h["epoch"] == state.best_epoch)
+    model.metrics = dict(train_loss=best["train_loss"], val_loss=best["val_loss"], best_epoch=state.best_epoch, epochs_run=end.epoch,
+                         levels=[l.to_dict() for l in levels], health=dict(light=verdict.light, sentence=verdict.sentence))
+    model.created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    save_model(model, self.model_path)
+    yield TrainFinished(self.name, self.model_path, self.checkpoint, end.epoch, best["train_loss"], best["val_loss"], state.best_epoch,
+                        levels, end.cancelled, summary)
+
 def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: TrainParams | None = None,
                 audio: AudioParams | None = None, cancel: threading.Event | None = None, resume: bool = False,
                 progress=None, **config_overrides) -> Iterator:
     "Train an RVQ-VAE on a dataset folder (or `DatasetScan`), yielding events; writes `model_path` at the end."
-    params = params or TrainParams()
-    cancel = cancel or threading.Event()
-    model_path, ckpt = Path(model_path), checkpoint_path(model_path)
-    stage = "vqvae"
-    dd = distributed_from_env()
-
-    # resume: configuration, audio parameters and progress come from the checkpoint
-    resumed = None
-    if resume:
-        if not ckpt.exists(): raise FileNotFoundError(f"{ckpt}: no checkpoint to resume from (train without --resume first)")
-        meta = read_metadata(ckpt)
-        if meta.get("extra", {}).get("kind") != "checkpoint": raise ModelFileError(f"{ckpt}: not a training checkpoint")
-        resumed = meta
-        config, audio = VQVAEConfig.from_dict(meta["config"]), AudioParams.from_dict(meta["audio"])
+    params, dd = params or TrainParams(), distributed_from_env()
+    # resume: configuration and audio parameters come from the checkpoint, progress too (`Stage.resume`)
+    resumed = read_checkpoint(checkpoint_path(model_path), "checkpoint") if resume else None
+    if resumed: config, audio = VQVAEConfig.from_dict(resumed["config"]), AudioParams.from_dict(resumed["audio"])
     audio = audio or AudioParams()
-
     data = prepare_data(dataset, audio, params, progress if dd.is_main else None)
     config = config or default_config(len(data.scan.files), audio, **config_overrides)
     if config.n_mels != audio.n_mels: raise ValueError(f"config.n_mels ({config.n_mels}) must match the audio's n_mels ({audio.n_mels})")
-    if params.batch_size % dd.world_size: raise ValueError(f"batch size {params.batch_size} must be a multiple of the {dd.world_size} processes")
-    device = dd.device(params.device)
-    torch.manual_seed(params.seed)
-
-    # chunks: small corpora pass over their audio several times per epoch; the sampler shards them across processes
-    frames = chunk_frames(params, audio, config)
-    chunks = len(ChunkDataset(data.train_mels, frames))
-    repeats = max(1, math.ceil(params.min_steps_per_epoch * params.batch_size / chunks))
-    augment = Augment(floor_db=audio.floor_db, eq_db=params.augment_eq_db) if params.augment else None
-    train_set = ChunkDataset(data.train_mels, frames, augment, seed=params.seed, repeats=repeats, lead_in=params.lead_in)
-    drop_last = len(train_set) > params.batch_size
-    def loader_of(dataset):
-        sampler = torch.utils.data.DistributedSampler(dataset, dd.world_size, dd.rank, shuffle=True, seed=params.seed, drop_last=drop_last)
-        return sampler, torch.utils.data.DataLoader(dataset, batch_size=params.batch_size // dd.world_size, sampler=sampler, drop_last=drop_last)
-    sampler, loader = loader_of(train_set)
-
-    # the model (built after joining the process group, so its codebooks synchronise)
-    vqvae = VQVAE(config).to(device)
-    net = dd.wrap(vqvae, device, sync_buffers=False)   # vector-quantize-pytorch keeps its EMA codebooks in step itself
-    opt = torch.optim.AdamW(vqvae.parameters(), lr=params.lr, weight_decay=0.0)
-    model = DistillModel(vqvae, audio, dataset=data.scan.summary(), training=asdict(params))
-    model.training.update(train_files=len(data.train_files), val_files=len(data.val_files), processes=dd.world_size)
-
-    start_epoch, best_val, best_epoch, history = 0, float("inf"), 0, []
-    best_state = {k: v.detach().clone() for k, v in vqvae.state_dict().items()}
-    if resumed:
-        extra = resumed["extra"]
-        best_state = restore_training_state(ckpt, "vqvae.", vqvae, opt, extra)
-        start_epoch, best_val, best_epoch, history = extra["epoch"], extra["best_val"], extra["best_epoch"], extra["history"]
-    else:
-        # k-means starts from crops of the files as they begin (no lead-in silence), so silence gets no extra entries
-        init_sampler, init_loader = loader_of(ChunkDataset(data.train_mels, frames, augment, seed=params.seed, repeats=repeats))
-        init_sampler.set_epoch(0)
-        init_codebooks(vqvae, init_loader, device)
-
-    emit = dd.is_main  # only rank 0 reports; every rank trains
-    if emit: yield TrainStarted(stage, params.epochs, start_epoch, str(device) + (f" × {dd.world_size} processes" if dd.enabled else ""),
-                                data.scan.summary(), asdict(config))
-    epoch, train_loss, val_loss, levels, cancelled = start_epoch, float("nan"), float("nan"), [], False
-    state = lambda: dict(best_val=best_val, best_epoch=best_epoch, history=history)
-    snap = TrainingSnapshot.take(vqvae, opt, start_epoch) if emit else None   # what a cancel now would keep
-    for epoch in range(start_epoch + 1, params.epochs + 1):
-        t0 = time.time()
-        train_set.set_epoch(epoch); sampler.set_epoch(epoch)
-        vqvae.train()
-        counts = torch.zeros(config.rvq_levels, config.codebook_size, dtype=torch.long, device=device)
-        totals = torch.zeros(2, dtype=torch.float64, device=device)  # summed loss, chunks
-        for i, x in enumerate(loader):
-            step = (epoch - 1) * len(loader) + i
-            warmup = min(params.warmup_steps, params.epochs * len(loader) // 10)
-            for g in opt.param_groups: g["lr"] = cosine_lr(params.lr, epoch - 1, params.epochs, step, warmup)
-            x = x.to(device)
-            recon, codes, commit = net(x)
-            recon_loss = reconstruction_loss(recon, x, audio, params.loud_weight)
-            opt.zero_grad(set_to_none=True)
-            (recon_loss + commit).backward()
-            torch.nn.utils.clip_grad_norm_(vqvae.parameters(), 1.0)
-            opt.step()
-            totals += torch.stack([recon_loss.detach().double() * len(x), torch.tensor(float(len(x)), dtype=torch.float64, device=device)])
-            counts += code_histogram(codes, config.codebook_size).to(device)
-            if dd.any(cancel.is_set(), device): cancel.set(); break
-        if cancel.is_set():
-            # an unfinished epoch does not count: the checkpoint holds the last complete one
-            cancelled, epoch = True, epoch - 1
-            break
-        # losses and usage histograms over every process
-        dd.sum_(totals); dd.sum_(counts)
-        train_loss, n = float(totals[0] / totals[1].clamp_min(1)), int(totals[1])
-        levels = level_health(counts.cpu())
-        if not emit: continue
-        snap = TrainingSnapshot.take(vqvae, opt, epoch)
-        val_loss, _ = evaluate(vqvae, data.val_mels, device, audio, params.loud_weight)
-        is_best = val_loss < best_val
-        if is_best:
-            best_val, best_epoch = val_loss, epoch
-            best_state = {k: v.detach().clone() for k, v in vqvae.state_dict().items()}
-        history.append(dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss))
-        yield EpochEnd(stage, epoch, params.epochs, train_loss, val_loss, levels, time.time() - t0, is_best, dict(chunks=n))
-        for l in levels:
-            if l.utilization < GREEN_AT:
-                yield TrainWarning(stage, epoch, f"level {l.level} ({l.role}) uses only {100 * l.utilization:.0f}% of its "
-                                   f"{l.codebook_size} codes — a smaller codebook may suit this corpus")
-        if params.preview_every and epoch % params.preview_every == 0 and data.val_mels:
-            vqvae.eval()
-            with torch.no_grad():
-                original = data.val_mels[0][:, : 4 * frames]
-                yield Preview(stage, epoch, original, vqvae(original[None].to(device))[0][0].cpu())
-        if epoch % params.checkpoint_every == 0 or epoch == params.epochs:
-            yield CheckpointSaved(stage, epoch, _save_checkpoint(ckpt, model, snap, best_state, state()))
-
-    extra = dict(codebook_hash=codebook_hash(vqvae), rank=dd.rank, processes=dd.world_size)
-    if not emit:  # other ranks: report only how they finished
-        yield TrainFinished(stage, None, ckpt, epoch, train_loss, float("nan"), 0, levels, cancelled, extra)
-        return
-    if cancelled:
-        # the checkpoint holds the last complete epoch, so a resumed run repeats the interrupted one exactly
-        yield CheckpointSaved(stage, epoch, _save_checkpoint(ckpt, model, snap, best_state, state()))
-    if epoch == 0 and not history:
-        yield TrainFinished(stage, None, ckpt, 0, float("nan"), float("nan"), 0, [], cancelled, extra)
-        return
-    # the model file holds the best state, with usage measured over every file
-    vqvae.load_state_dict(best_state)
-    _, model.usage = evaluate(vqvae, data.train_mels + data.val_mels, device)
-    # entries no file used hold vectors the decoder never learned: retire them, then count again at the indices
-    # encoding picks now (the same counts: for equal vectors the lower index wins)
-    model.training["retired_entries"] = retire_unused_entries(vqvae, model.usage)
-    _, model.usage = evaluate(vqvae, data.train_mels + data.val_mels, device)
-    levels = level_health(model.usage)
-    verdict = health_verdict(levels)
-    best = next(h for h in history if h["epoch"] == best_epoch)
-    model.metrics = dict(train_loss=best["train_loss"], val_loss=best["val_loss"], best_epoch=best_epoch, epochs_run=epoch,
-                         levels=[l.to_dict() for l in levels], health=dict(light=verdict.light, sentence=verdict.sentence))
-    model.created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    save_model(model, model_path)
-    yield TrainFinished(stage, model_path, ckpt, epoch, best["train_loss"], best["val_loss"], best_epoch, levels, cancelled, extra)
+    stage = VQVAEStage(data, model_path, config, audio, params, dd)
+    yield from run_epochs(stage, *(stage.resume(resumed) if resumed else stage.fresh()), cancel=cancel)
