@@ -18,13 +18,14 @@ from .data import DatasetScan, scan_dataset, load_mels, split_files
 from .prior_model import PriorConfig, auto_prior_config, codes_to_tokens, tokens_to_codes, start_token, Prior
 from .modelfile import (DistillModel, load_model, write_container, read_metadata, ModelFileError,
                                prior_metadata, update_model_file)
-from .train import (TrainStarted, EpochEnd, TrainWarning, CheckpointSaved, TrainFinished, TrainingSnapshot,
-                           cosine_lr, distributed_from_env, restore_training_state)
+from .train import (TrainWarning, EpochEnd, TrainFinished, Stage, LoopState, EpochResult, LoopEnd, Distributed,
+                           run_epochs, read_checkpoint, cosine_lr, distributed_from_env)
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['CodeStream', 'encode_stream', 'mel_ceiling', 'window_batch', 'epoch_windows', 'validation_windows',
            'PriorTrainParams', 'MemorisationWarning', 'is_memorising', 'save_prior', 'prior_checkpoint_path',
-           'evaluate_prior', 'train_prior']
+           'evaluate_prior', 'PriorData', 'prepare_prior_data', 'PriorStage', 'train_prior']
 
 # %% ../nbs/06_prior.ipynb #38ba7f70
 @dataclass
@@ -129,14 +130,10 @@ def save_prior(model_path, prior: Prior, training: dict | None = None, metrics: 
     tensors = {f"prior.{k}": v for k, v in prior.state_dict().items()}
     return update_model_file(model_path, tensors, prior_metadata(prior, training or {}, metrics or {}), drop="prior.")
 
-# %% ../nbs/06_prior.ipynb #f22cd1d8
+# %% ../nbs/06_prior.ipynb #226f802c
 def prior_checkpoint_path(model_path) -> Path:
     "Where prior training keeps its checkpoint: beside the model file, with `.prior.ckpt` added."
     return Path(str(model_path) + ".prior.ckpt")
-
-def _vqvae_split(model: DistillModel, params: PriorTrainParams) -> tuple[float, int]:
-    # the validation files of the VQ-VAE: its recorded split settings, so both stages hold out the same files
-    return model.training.get("val_fraction", params.val_fraction), model.training.get("seed", params.seed)
 
 @torch.no_grad()
 def evaluate_prior(prior: Prior, stream: CodeStream, device) -> tuple[float, list[float]]:
@@ -152,150 +149,133 @@ def evaluate_prior(prior: Prior, stream: CodeStream, device) -> tuple[float, lis
     mean = float(losses.sum() / counts.sum().clamp_min(1))
     return mean, [math.exp(float(l / max(c, 1))) for l, c in zip(losses, counts)]
 
-def _save_prior_checkpoint(path, config: PriorConfig, snap: TrainingSnapshot, best_state: dict, state: dict) -> Path:
-    tensors = snap.tensors("prior.", best_state)
-    meta = dict(prior_config=json.loads(config.to_json()),
-                extra=dict(state, epoch=snap.epoch, optimizer_groups=snap.groups, kind="prior-checkpoint"))
-    return write_container(path, tensors, meta)
+@dataclass
+class PriorData:
+    "The corpus as the prior sees it: training and validation code streams, encoded once through the frozen RVQ-VAE."
+    scan: DatasetScan
+    train_files: list[str]
+    val_files: list[str]
+    train: CodeStream
+    val: CodeStream
+    ceiling: list[float]      # `mel_ceiling` of every file
 
-# %% ../nbs/06_prior.ipynb #3316f766
+def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, progress=None) -> PriorData:
+    "Scan (if given a folder), split by file as the VQ-VAE was, and encode both sides into code streams."
+    scan = dataset if isinstance(dataset, DatasetScan) else scan_dataset(dataset, min_files=params.min_files)
+    if len(scan.files) < params.min_files: raise ValueError(f"{len(scan.files)} usable files: at least {params.min_files} needed to train a prior")
+    # the VQ-VAE's recorded split settings, so both stages hold out the same files
+    train_files, val_files = split_files(scan.files, model.training.get("val_fraction", params.val_fraction), model.training.get("seed", params.seed))
+    gap = max(0, round(params.gap_seconds / model.seconds_per_column))
+    mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress)))
+    return PriorData(scan, train_files, val_files, encode_stream(model, [mels[f] for f in train_files], gap),
+                     encode_stream(model, [mels[f] for f in val_files], gap), mel_ceiling(list(mels.values())))
+
+# %% ../nbs/06_prior.ipynb #d47b33fc
+class PriorStage(Stage):
+    "The prior's pieces of the loop: windows of the code stream, cross-entropy, the memorisation check, the prior in the model file."
+    name, kind, prefix = "prior", "prior-checkpoint", "prior."
+
+    def __init__(self, model: DistillModel, data: PriorData, config: PriorConfig, params: PriorTrainParams, dd: Distributed, device):
+        if (config.levels, config.codebook_size) != (model.config.rvq_levels, model.config.codebook_size):
+            raise ValueError(f"the prior must match the model: {model.config.rvq_levels} levels × {model.config.codebook_size} codes")
+        if params.batch_size % dd.world_size: raise ValueError(f"batch size {params.batch_size} must be a multiple of the {dd.world_size} processes")
+        self.model, self.data, self.params, self.dd, self.device, self.identity = model, data, params, dd, device, model.identity
+        self.epochs, self.checkpoint, self.checkpoint_every = params.epochs, prior_checkpoint_path(model.path), params.checkpoint_every
+        self.dataset, self.config, self.audio = data.scan.summary(), asdict(config), asdict(model.audio)
+        torch.manual_seed(params.seed)
+        self.prior = self.module = Prior(config).to(device)
+        self.net = dd.wrap(self.prior, device)
+        self.optimizer = torch.optim.AdamW(self.prior.parameters(), lr=params.lr, weight_decay=params.weight_decay, betas=(0.9, 0.95))
+        self.columns = min(config.window, data.train.columns)
+        self.per_epoch = max(params.min_steps_per_epoch * params.batch_size, len(data.train.starts) + math.ceil(data.train.columns / self.columns))
+        self.training = dict(asdict(params), train_files=len(data.train_files), val_files=len(data.val_files), vqvae_identity=self.identity,
+                             train_columns=data.train.columns, val_columns=data.val.columns, mel_ceiling=data.ceiling)
+
+    def fresh(self):
+        state, best = super().fresh()
+        state.notes.update(warned=False, vqvae_identity=self.identity)
+        return state, best
+
+    def checkpoint_metadata(self) -> dict: return dict(prior_config=self.config)
+
+    def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
+        val_loss, level_ppl = evaluate_prior(self.prior, self.data.val, self.device)
+        record = dict(train_perplexity=math.exp(result.loss), val_perplexity=math.exp(val_loss))
+        return val_loss, record, dict(record, val_perplexity_levels=level_ppl)
+
+# %% ../nbs/06_prior.ipynb #31b61720
+@patch
+def train_epoch(self: PriorStage, epoch: int, stop) -> EpochResult:
+    p, dd, device = self.params, self.dd, self.device
+    for g in self.optimizer.param_groups: g["lr"] = cosine_lr(p.lr, epoch - 1, p.epochs)
+    # windows depend only on (seed, epoch): a resumed run sees the batches the uninterrupted run would have
+    windows = epoch_windows(self.data.train, self.per_epoch, torch.Generator().manual_seed(p.seed * 100_003 + epoch))
+    self.prior.train()
+    totals = torch.zeros(2, dtype=torch.float64, device=device)  # summed loss, windows
+    # each global batch is split between the processes (only whole global batches when there are several)
+    share, last = p.batch_size // dd.world_size, len(windows) - (p.batch_size - 1 if dd.enabled else 0)
+    for i in range(0, max(last, 1), p.batch_size):
+        mine = windows[i:i + p.batch_size][dd.rank * share:(dd.rank + 1) * share]
+        ids, targets = window_batch(self.data.train, mine, self.columns, self.prior.config)
+        loss = F.cross_entropy(rearrange(self.net(ids.to(device)), 'b t k -> b k t'), targets.to(device))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.prior.parameters(), 1.0)
+        self.optimizer.step()
+        totals += torch.tensor([float(loss.detach()) * len(ids), len(ids)], dtype=torch.float64, device=device)
+        if stop(): break
+    dd.sum_(totals)
+    return EpochResult(float(totals[0] / totals[1].clamp_min(1)))
+
+@patch
+def report(self: PriorStage, end: EpochEnd, state: LoopState) -> Iterator:
+    "Warn once when memorisation sets in (again after it passed); stop there if asked to."
+    memorising = is_memorising(state.history, self.params)
+    if memorising and not state.notes["warned"]:
+        record = state.history[-1]
+        yield MemorisationWarning(self.name, end.epoch,
+            f"the prior is memorising the training files: validation perplexity {record['val_perplexity']:.1f} "
+            f"(best {math.exp(state.best_val):.1f} at epoch {state.best_epoch}) while training perplexity is {record['train_perplexity']:.1f}; "
+            f"the best state is kept — stopping now loses nothing", record["train_perplexity"], record["val_perplexity"])
+    state.notes["warned"] = memorising
+    return memorising and self.params.stop_when_memorising
+
+@patch
+def finish(self: PriorStage, state: LoopState, end: LoopEnd, summary: dict) -> Iterator:
+    "The model file receives the best validation state."
+    self.prior.eval()
+    best = next(h for h in state.history if h["epoch"] == state.best_epoch)
+    metrics = dict(train_loss=best["train_loss"], val_loss=best["val_loss"], train_perplexity=best["train_perplexity"],
+                   val_perplexity=best["val_perplexity"], best_epoch=state.best_epoch, epochs_run=end.epoch,
+                   memorising=is_memorising(state.history, self.params),
+                   trained=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    save_prior(self.model.path, self.prior, self.training, metrics)
+    self.model.prior, self.model.prior_training, self.model.prior_metrics = self.prior, self.training, metrics
+    yield TrainFinished(self.name, self.model.path, self.checkpoint, end.epoch, best["train_loss"], best["val_loss"], state.best_epoch, [],
+                        end.cancelled, dict(summary, train_perplexity=best["train_perplexity"], val_perplexity=best["val_perplexity"],
+                                            stopped_early=end.stopped))
+
+# %% ../nbs/06_prior.ipynb #933f870d
 def train_prior(model_path, dataset, params: PriorTrainParams | None = None, cancel: threading.Event | None = None,
                 resume: bool = False, progress=None, **config_overrides) -> Iterator:
     """Train the prior of the model at `model_path` (a path, or a saved `DistillModel`) on `dataset` (folder or
     `DatasetScan`), yielding events; writes the best prior into the model file at the end (also when cancelled)."""
     params = params or PriorTrainParams()
-    cancel = cancel or threading.Event()
     given = model_path if isinstance(model_path, DistillModel) else None
     if given is not None and given.path is None: raise ValueError("the model has not been saved yet: save it to a .distill file before training its prior")
     model_path = Path(given.path if given is not None else model_path)
-    ckpt, stage = prior_checkpoint_path(model_path), "prior"
     dd = distributed_from_env()   # under torchrun: one rank of a DistributedDataParallel group (see 05_train)
     device = dd.device(params.device)
     model = load_model(model_path, device)
-    identity = model.identity
-
-    # resume: the prior's shape and the run's progress come from the checkpoint
-    resumed = None
-    if resume:
-        if not ckpt.exists(): raise FileNotFoundError(f"{ckpt}: no prior checkpoint to resume from (train the prior without --resume first)")
-        resumed = read_metadata(ckpt)
-        if resumed.get("extra", {}).get("kind") != "prior-checkpoint": raise ModelFileError(f"{ckpt}: not a prior training checkpoint")
-        if resumed["extra"].get("vqvae_identity") != identity:
-            raise ModelFileError(f"{ckpt}: this checkpoint belongs to another model (the VQ-VAE in {model_path.name} has changed); train the prior without --resume")
-
-    # encode the corpus once through the frozen VQ-VAE, split by file as the VQ-VAE was
-    scan = dataset if isinstance(dataset, DatasetScan) else scan_dataset(dataset, min_files=params.min_files)
-    if len(scan.files) < params.min_files: raise ValueError(f"{len(scan.files)} usable files: at least {params.min_files} needed to train a prior")
-    val_fraction, split_seed = _vqvae_split(model, params)
-    train_files, val_files = split_files(scan.files, val_fraction, split_seed)
-    gap = max(0, round(params.gap_seconds / model.seconds_per_column))
-    mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress if dd.is_main else None)))
-    train_stream = encode_stream(model, [mels[f] for f in train_files], gap)
-    val_stream = encode_stream(model, [mels[f] for f in val_files], gap)
-    ceiling = mel_ceiling(list(mels.values()))
-    del mels
-
+    resumed = read_checkpoint(prior_checkpoint_path(model_path), "prior-checkpoint") if resume else None
+    if resumed and resumed["extra"].get("vqvae_identity") != model.identity:
+        raise ModelFileError(f"{prior_checkpoint_path(model_path)}: this checkpoint belongs to another model (the VQ-VAE in "
+                             f"{model_path.name} has changed); train the prior from the start")
+    data = prepare_prior_data(model, dataset, params, progress if dd.is_main else None)
     config = (PriorConfig.from_dict(resumed["prior_config"]) if resumed else
-              auto_prior_config(len(scan.files), model.config.rvq_levels, model.config.codebook_size, **config_overrides))
-    if (config.levels, config.codebook_size) != (model.config.rvq_levels, model.config.codebook_size):
-        raise ValueError(f"the prior must match the model: {model.config.rvq_levels} levels × {model.config.codebook_size} codes")
-    torch.manual_seed(params.seed)
-    prior = Prior(config).to(device)
-    if params.batch_size % dd.world_size: raise ValueError(f"batch size {params.batch_size} must be a multiple of the {dd.world_size} processes")
-    net = dd.wrap(prior, device)
-    opt = torch.optim.AdamW(prior.parameters(), lr=params.lr, weight_decay=params.weight_decay, betas=(0.9, 0.95))
-    columns = min(config.window, train_stream.columns)
-    per_epoch = max(params.min_steps_per_epoch * params.batch_size, len(train_stream.starts) + math.ceil(train_stream.columns / columns))
-    training = dict(asdict(params), train_files=len(train_files), val_files=len(val_files), vqvae_identity=identity,
-                    train_columns=train_stream.columns, val_columns=val_stream.columns, mel_ceiling=ceiling)
-
-    start_epoch, best_val, best_epoch, history, warned = 0, float("inf"), 0, [], False
-    best_state = {k: v.detach().clone() for k, v in prior.state_dict().items()}
-    if resumed:
-        extra = resumed["extra"]
-        best_state = restore_training_state(ckpt, "prior.", prior, opt, extra)
-        start_epoch, best_val, best_epoch, history, warned = extra["epoch"], extra["best_val"], extra["best_epoch"], extra["history"], extra["warned"]
-
-    emit = dd.is_main  # only rank 0 evaluates, reports and writes; every rank trains
-    if emit: yield TrainStarted(stage, params.epochs, start_epoch, str(device) + (f" × {dd.world_size} processes" if dd.enabled else ""),
-                                scan.summary(), asdict(config))
-    state = lambda: dict(best_val=best_val, best_epoch=best_epoch, history=history, warned=warned, vqvae_identity=identity)
-    epoch, cancelled, stopped = start_epoch, False, False
-    snap = TrainingSnapshot.take(prior, opt, start_epoch)
-    for epoch in range(start_epoch + 1, params.epochs + 1):
-        t0 = time.time()
-        for g in opt.param_groups: g["lr"] = cosine_lr(params.lr, epoch - 1, params.epochs)
-        # windows depend only on (seed, epoch): a resumed run sees the batches the uninterrupted run would have
-        windows = epoch_windows(train_stream, per_epoch, torch.Generator().manual_seed(params.seed * 100_003 + epoch))
-        prior.train()
-        totals = torch.zeros(2, dtype=torch.float64, device=device)  # summed loss, windows
-        # each global batch is split between the processes (only whole global batches when there are several)
-        share, last = params.batch_size // dd.world_size, len(windows) - (params.batch_size - 1 if dd.enabled else 0)
-        for i in range(0, max(last, 1), params.batch_size):
-            mine = windows[i:i + params.batch_size][dd.rank * share:(dd.rank + 1) * share]
-            ids, targets = window_batch(train_stream, mine, columns, config)
-            logits = net(ids.to(device))
-            loss = F.cross_entropy(rearrange(logits, 'b t k -> b k t'), targets.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(prior.parameters(), 1.0)
-            opt.step()
-            totals += torch.tensor([float(loss.detach()) * len(ids), len(ids)], dtype=torch.float64, device=device)
-            if dd.any(cancel.is_set(), device): cancel.set(); break
-        if cancel.is_set():
-            # an unfinished epoch does not count: the checkpoint holds the last complete one
-            cancelled, epoch = True, epoch - 1
-            break
-        dd.sum_(totals)
-        train_loss = float(totals[0] / totals[1].clamp_min(1))
-        if not emit:
-            snap = TrainingSnapshot.take(prior, opt, epoch)
-            if dd.any(False, device): break   # rank 0 decided to stop early
-            continue
-        val_loss, level_ppl = evaluate_prior(prior, val_stream, device)
-        is_best = val_loss < best_val
-        if is_best:
-            best_val, best_epoch = val_loss, epoch
-            best_state = {k: v.detach().clone() for k, v in prior.state_dict().items()}
-        record = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss,
-                      train_perplexity=math.exp(train_loss), val_perplexity=math.exp(val_loss))
-        history.append(record)
-        yield EpochEnd(stage, epoch, params.epochs, train_loss, val_loss, [], time.time() - t0, is_best,
-                       extra=dict(train_perplexity=record["train_perplexity"], val_perplexity=record["val_perplexity"],
-                                  val_perplexity_levels=level_ppl))
-        memorising = is_memorising(history, params)
-        if memorising and not warned:
-            yield MemorisationWarning(stage, epoch,
-                f"the prior is memorising the training files: validation perplexity {record['val_perplexity']:.1f} "
-                f"(best {math.exp(best_val):.1f} at epoch {best_epoch}) while training perplexity is {record['train_perplexity']:.1f}; "
-                f"the best state is kept — stopping now loses nothing",
-                record["train_perplexity"], record["val_perplexity"])
-        warned = memorising
-        snap = TrainingSnapshot.take(prior, opt, epoch)
-        stopped = dd.any(memorising and params.stop_when_memorising, device)
-        if epoch % params.checkpoint_every == 0 or epoch == params.epochs or stopped:
-            yield CheckpointSaved(stage, epoch, _save_prior_checkpoint(ckpt, config, snap, best_state, state()))
-        if stopped: break
-
-    if not emit:  # other ranks: report only how they finished
-        yield TrainFinished(stage, None, ckpt, epoch, float("nan"), float("nan"), 0, [], cancelled, extra=dict(rank=dd.rank))
-        return
-    if cancelled:
-        # the checkpoint holds the last complete epoch, so a resumed run repeats the interrupted one exactly
-        yield CheckpointSaved(stage, epoch, _save_prior_checkpoint(ckpt, config, snap, best_state, state()))
-    if not history:
-        yield TrainFinished(stage, None, ckpt, 0, float("nan"), float("nan"), 0, [], cancelled)
-        return
-    # the model file receives the best validation state
-    prior.load_state_dict(best_state)
-    prior.eval()
-    best = next(h for h in history if h["epoch"] == best_epoch)
-    metrics = dict(train_loss=best["train_loss"], val_loss=best["val_loss"], train_perplexity=best["train_perplexity"],
-                   val_perplexity=best["val_perplexity"], best_epoch=best_epoch, epochs_run=epoch,
-                   memorising=is_memorising(history, params),
-                   trained=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-    save_prior(model_path, prior, training, metrics)
-    if given is not None:  # the caller's model object gets the prior too
-        given.prior, given.prior_training, given.prior_metrics = prior.to(given.device), training, metrics
-    yield TrainFinished(stage, model_path, ckpt, epoch, best["train_loss"], best["val_loss"], best_epoch, [], cancelled,
-                        extra=dict(train_perplexity=best["train_perplexity"], val_perplexity=best["val_perplexity"], stopped_early=stopped))
+              auto_prior_config(len(data.scan.files), model.config.rvq_levels, model.config.codebook_size, **config_overrides))
+    stage = PriorStage(model, data, config, params, dd, device)
+    for event in run_epochs(stage, *(stage.resume(resumed) if resumed else stage.fresh()), cancel=cancel):
+        if isinstance(event, TrainFinished) and event.model_path and given is not None:   # the caller's model gets the prior too
+            given.prior, given.prior_training, given.prior_metrics = stage.prior.to(given.device), stage.training, model.prior_metrics
+        yield event

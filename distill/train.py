@@ -340,8 +340,8 @@ class Stage:
     def train_epoch(self, epoch: int, stop) -> EpochResult:
         "One pass over the epoch's training batches, on every process; return early when `stop()` says so."
         raise NotImplementedError
-    def evaluate(self, epoch: int) -> tuple[float, dict, dict]:
-        "Rank 0: the validation loss, fields for the history record, fields for `EpochEnd.extra`."
+    def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
+        "Rank 0, after `train_epoch` returned `result`: the validation loss, fields for the history record and for `EpochEnd.extra`."
         raise NotImplementedError
     def checkpoint_metadata(self) -> dict:
         "The metadata a checkpoint carries besides the loop's state (the model's own description)."
@@ -396,7 +396,7 @@ def run_epochs(stage: Stage, state: LoopState, best_state: dict, cancel: threadi
         end.epoch, end.train_loss, end.levels = epoch, result.loss, result.levels
         if emit:
             snap = TrainingSnapshot.take(stage.module, stage.optimizer, epoch)
-            val_loss, record, extra = stage.evaluate(epoch)
+            val_loss, record, extra = stage.evaluate(epoch, result)
             is_best = val_loss < state.best_val
             if is_best: state.best_val, state.best_epoch, best_state = val_loss, epoch, {k: v.detach().clone() for k, v in stage.module.state_dict().items()}
             state.epoch = epoch
@@ -457,7 +457,7 @@ class VQVAEStage(Stage):
         init_codebooks(self.vqvae, loader, self.device)
         return super().fresh()
 
-    def evaluate(self, epoch: int) -> tuple[float, dict, dict]:
+    def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
         return evaluate(self.vqvae, self.data.val_mels, self.device, self.model.audio, self.params.loud_weight)[0], {}, {}
     def checkpoint_metadata(self) -> dict: return model_metadata(self.model)
     def summary(self) -> dict: return dict(codebook_hash=codebook_hash(self.vqvae))
