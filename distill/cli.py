@@ -160,13 +160,8 @@ def cmd_info(a):
         info["heatmap"] = str(a.heatmap)
         _err(f"wrote {a.heatmap}")
     if a.json: _emit_json(info); return 0
-    c, d, m = info["config"], info["dataset"] or {}, info["metrics"] or {}
-    print(f"{Path(a.model).name}: {c['rvq_levels']} levels × {c['codebook_size']} codes (dim {c['codebook_dim']}), "
-          f"trained on {d.get('files', '?')} files ({d.get('total_seconds', 0):.0f} s), created {info['created']}")
-    if "val_loss" in m: print(f"validation loss {m['val_loss']:.4f} (best epoch {m.get('best_epoch')} of {m.get('epochs_run')})")
-    if info["health"]: print(f"health: {info['health']['light']} — {info['health']['sentence']}")
-    print("prior: " + ("yes" + (f", validation perplexity {info['prior_metrics'].get('val_perplexity', float('nan')):.2f}" if info["prior_metrics"] else "")
-                       if info["has_prior"] else "no (train one with `distill train-prior`)"))
+    from distill.modelfile import read_metadata, describe_metadata
+    print(describe_metadata(read_metadata(a.model), Path(a.model).name))   # the same lines the dashboards show
     return 0
 
 # %% ../nbs/15_cli.ipynb #dae83e6d

@@ -19,8 +19,8 @@ from .prior_model import Prior, PriorConfig
 
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'ModelFileError', 'write_container', 'read_metadata', 'read_tensors', 'weights_hash', 'DistillModel',
-           'model_metadata', 'prior_metadata', 'save_model', 'load_prior', 'load_model', 'raw_metadata',
-           'update_model_file']
+           'model_metadata', 'prior_metadata', 'save_model', 'describe_metadata', 'load_prior', 'load_model',
+           'raw_metadata', 'update_model_file']
 
 # %% ../nbs/04_modelfile.ipynb #d372f928
 FORMAT_VERSION = "2"
@@ -146,14 +146,10 @@ class DistillModel:
         return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
     def describe(self) -> str:
-        "A few lines for people: levels, codebooks, data, metrics."
-        c, m = self.config, self.metrics
-        lines = [f"{self.name}: RVQ-VAE, {c.rvq_levels} levels × {c.codebook_size} codes (dim {c.codebook_dim}), "
-                 f"{self.seconds_per_column * 1000:.0f} ms per column at {self.audio.sample_rate} Hz",
-                 f"trained on {self.dataset.get('files', '?')} files ({self.dataset.get('total_seconds', 0):.0f} s)"
-                 + (f", validation loss {m['val_loss']:.4f}" if 'val_loss' in m else ""),
-                 f"prior: {'yes' if self.prior is not None else 'no — train one with `distill train-prior`'}"]
-        return "\n".join(lines)
+        "A few lines for people: what `describe_metadata` says of the file this model would write."
+        meta = model_metadata(self)
+        if self.prior is not None: meta.update(prior_metadata(self.prior, self.prior_training, self.prior_metrics))
+        return describe_metadata(meta, self.name)
 
 # %% ../nbs/04_modelfile.ipynb #b2b17036
 def model_metadata(model: DistillModel) -> dict:
@@ -179,6 +175,22 @@ def save_model(model: DistillModel, path, extra_tensors: dict | None = None, ext
     path = write_container(path, tensors, metadata)
     model.path = Path(path)
     return model.path
+
+# %% ../nbs/04_modelfile.ipynb #a369a03f
+def describe_metadata(meta: dict, name: str) -> str:
+    "A few lines for people about a model file's metadata (`read_metadata`): shape, data, training, health, prior."
+    c, a, d, m = meta["config"], meta["audio"], meta.get("dataset") or {}, meta.get("metrics") or {}
+    ms = 1000 * c["downsample"] * a["hop_length"] / a["sample_rate"]
+    lines = [f"{name}: RVQ-VAE, {c['rvq_levels']} levels × {c['codebook_size']} codes (dim {c['codebook_dim']}), "
+             f"{ms:.0f} ms per column at {a['sample_rate']} Hz",
+             f"trained on {d.get('files', '?')} files ({d.get('total_seconds', 0):.0f} s)"
+             + (f", created {meta['created'][:16].replace('T', ' ')}" if meta.get("created") else "")]
+    if "val_loss" in m: lines.append(f"validation loss {m['val_loss']:.4f} (best epoch {m.get('best_epoch')} of {m.get('epochs_run')})")
+    if m.get("health"): lines.append(f"health: {m['health']['light']} — {m['health']['sentence']}")
+    pm = meta.get("prior_metrics") or {}
+    lines.append("prior: " + (("yes" + (f", validation perplexity {pm['val_perplexity']:.1f}" if "val_perplexity" in pm else ""))
+                              if "prior_config" in meta else "no — train one with `distill train-prior`"))
+    return "\n".join(lines)
 
 # %% ../nbs/04_modelfile.ipynb #a038441b
 def _damaged(path, what: str, e: Exception) -> ModelFileError:
