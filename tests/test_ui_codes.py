@@ -191,6 +191,12 @@ def test_selection_text_without_a_grid():
     assert selection_text(None, {}) == "Encode a recording to see its codes."
 
 
+def test_the_editor_shows_itself_as_the_last_expression_of_a_cell():
+    editor = CodesEditor()
+    assert "application/vnd.jupyter.widget-view+json" in editor._repr_mimebundle_()
+    assert {"distill-dashboard", "distill-codes"} <= set(editor.widget._dom_classes)
+
+
 # ---------------------------------------------------------------- in a real browser
 
 CELL_JS = """() => { const t = document.querySelector('.distill-codes'); return t ? t.innerText : ''; }"""
@@ -217,7 +223,7 @@ files = synth_demo_corpus(work / "demo", n_files=6)
 for _ in train_vqvae(work / "demo", work / "tiny.distill", params=TrainParams(epochs=2, batch_size=8, min_steps_per_epoch=2, augment=False), **{TINY!r}): pass
 write_audio(work / "take.wav", torch.cat([load_audio(f, 44100)[0] for f in files]).repeat(4), 44100)   # ~26 s
 editor = CodesEditor(str(work / "tiny.distill"), work / "take.wav").wait()
-editor.widget""")]
+editor""")]
     nbformat.write(nb, root / "codes.ipynb")
     lab = JupyterLab(root, tmp_path / "jupyter", env={"DISTILL_E2E_WORK": str(work), "DISTILL_HOME": str(tmp_path / "library")})
     try:

@@ -155,3 +155,9 @@ def test_an_empty_library_says_how_to_fill_it(tmp_path):
     assert b.entries == [] and "No models in the library yet" in b.count.value
     b.delete_button.click()
     assert "Open a model first" in b.status.value
+
+
+def test_the_browser_shows_itself_as_the_last_expression_of_a_cell(tmp_path):
+    browser = LibraryBrowser(Library(tmp_path / "library"))
+    assert "application/vnd.jupyter.widget-view+json" in browser._repr_mimebundle_()
+    assert {"distill-dashboard", "distill-library"} <= set(browser.widget._dom_classes)

@@ -18,11 +18,12 @@ from ..modelfile import DistillModel, load_model as load_model_file
 from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load_grid, audition_code,
                            solo_preview, grid_colours)
 from ..generate import SamplingParams
-from .common import BackgroundJob, wav_bytes
+from .common import (BackgroundJob, WidgetView, LABEL, status_html, audio_player, set_audio, heading, row, button,
+                               dashboard_box)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CodeTimeline', 'status_html', 'selection_text', 'CodesEditor']
+__all__ = ['CodeTimeline', 'selection_text', 'CodesEditor']
 
 # %% ../../nbs/13_ui_codes.ipynb #617df8d2
 _TIMELINE_JS = Path(str(importlib.resources.files("distill.ui") / "codes_timeline.js"))   # the front end, in its own file
@@ -55,13 +56,6 @@ class CodeTimeline(anywidget.AnyWidget):
     def scroll_to(self, column: int): self.send({"scroll_to": int(column)})
 
 # %% ../../nbs/13_ui_codes.ipynb #14ddc8ae
-_STATUS_COLOURS = {"info": "inherit", "ok": "#2e7d32", "warn": "#a86b00", "error": "#c62828"}
-
-def status_html(text: str, kind: str = "info") -> str:
-    "One status line; `kind` is info / ok / warn / error."
-    icon = {"ok": "✔ ", "warn": "⚠ ", "error": "✖ "}.get(kind, "")
-    return f'<span class="distill-status distill-status-{kind}" style="color:{_STATUS_COLOURS[kind]}">{icon}{html.escape(text)}</span>'
-
 def selection_text(grid: CodeGrid | None, selection: dict) -> str:
     "What is selected, in words: one cell with its code, or a region of levels × seconds."
     if grid is None: return "Encode a recording to see its codes."
@@ -74,30 +68,9 @@ def selection_text(grid: CodeGrid | None, selection: dict) -> str:
     levels = f"level {l0 + 1} {grid.roles[l0]}" if l0 == l1 else f"levels {l0 + 1}–{l1 + 1}"
     return f"Region: {levels} × {t(s)}–{t(e)} ({e - s} columns)"
 
-# %% ../../nbs/13_ui_codes.ipynb #51796317
-_CSS = """<style>
-.distill-codes .distill-heading { font-size: 14px; font-weight: 600; border-bottom: 1px solid rgba(128,128,128,0.35);
-                                  margin-top: 8px; padding-bottom: 2px; }
-.distill-codes .distill-muted { opacity: 0.75; font-size: 12px; }
-.distill-codes .distill-status { font-size: 13px; }
-.distill-codes .distill-timeline { width: 100%; }
-</style>"""
-_LABEL = {"description_width": "90px"}
-
-def _row(*children) -> W.HBox: return W.HBox(list(children), layout=W.Layout(align_items="center", flex_flow="row wrap"))
-def _heading(text: str) -> W.HTML: return W.HTML(f'<div class="distill-heading">{html.escape(text)}</div>')
-def _button(description: str, icon: str = "", width: str = "auto", tooltip: str = "") -> W.Button:
-    return W.Button(description=description, icon=icon, tooltip=tooltip or description, layout=W.Layout(width=width))
-def _player() -> W.Audio: return W.Audio(format="wav", autoplay=False, loop=False, layout=W.Layout(width="300px", display="none"))
-
-def _set_audio(player: W.Audio, audio=None, rate: int = 44100):
-    "Put `audio` in `player` (hidden while it has none: an empty player only shows an error in the browser)."
-    player.value = wav_bytes(audio, rate) if audio is not None else b""
-    player.layout.display = None if audio is not None else "none"
-
 # %% ../../nbs/13_ui_codes.ipynb #d92690a6
-class CodesEditor:
-    "Encode a recording, see and edit its code grid, undo/redo, and hear the result; display `.widget`."
+class CodesEditor(WidgetView):
+    "Encode a recording, see and edit its code grid, undo/redo, and hear the result; shows itself in a notebook."
     def __init__(self, model: DistillModel | str | Path | None = None, path: str | Path | None = None):
         self.model: DistillModel | None = None
         self.grid: CodeGrid | None = None           # the grid being edited ("A")
@@ -108,44 +81,43 @@ class CodesEditor:
 
         self.model_info = W.HTML(status_html("No model loaded: call .load_model(model)."))
         self.path = W.Text(value=str(path or ""), description="Recording", placeholder="a sound file, or a saved code file (.json)",
-                           style=_LABEL, layout=W.Layout(width="520px"))
-        self.encode_button = _button("Encode / open", "folder-open", tooltip="Encode the recording (or open a code file)")
-        self.save_path = W.Text(description="Save codes", placeholder="codes.json", style=_LABEL, layout=W.Layout(width="360px"))
-        self.save_button = _button("Save", "save")
+                           style=LABEL, layout=W.Layout(width="520px"))
+        self.encode_button = button("Encode / open", "folder-open", tooltip="Encode the recording (or open a code file)")
+        self.save_path = W.Text(description="Save codes", placeholder="codes.json", style=LABEL, layout=W.Layout(width="360px"))
+        self.save_button = button("Save", "save")
         self.timeline = CodeTimeline()
-        self.zoom = W.IntSlider(value=8, min=2, max=40, description="Zoom", style=_LABEL, readout=False, layout=W.Layout(width="260px"))
+        self.zoom = W.IntSlider(value=8, min=2, max=40, description="Zoom", style=LABEL, readout=False, layout=W.Layout(width="260px"))
         self.selection_info = W.HTML(selection_text(None, {}))
         # one cell
-        self.code = W.BoundedIntText(value=0, min=0, max=0, description="Code", style=_LABEL, layout=W.Layout(width="170px"))
-        self.set_button = _button("Set", "pencil", tooltip="Set the selected cell (or every cell of the region) to this code")
-        self.audition_button = _button("Audition code", "volume-up", tooltip="Hear this code of the selected level on its own")
-        self.solo_column_button = _button("Solo column", "pause", tooltip="Hear the selected column held still")
-        self.solo_level_button = _button("Solo level", "bars", tooltip="Hear the selected level alone (others neutral)")
-        self.audition_player = _player()
+        self.code = W.BoundedIntText(value=0, min=0, max=0, description="Code", style=LABEL, layout=W.Layout(width="170px"))
+        self.set_button = button("Set", "pencil", tooltip="Set the selected cell (or every cell of the region) to this code")
+        self.audition_button = button("Audition code", "volume-up", tooltip="Hear this code of the selected level on its own")
+        self.solo_column_button = button("Solo column", "pause", tooltip="Hear the selected column held still")
+        self.solo_level_button = button("Solo level", "bars", tooltip="Hear the selected level alone (others neutral)")
+        self.audition_player = audio_player()
         # second recording
         self.other_path = W.Text(description="Recording B", placeholder="a second sound file or code file",
-                                 style=_LABEL, layout=W.Layout(width="520px"))
-        self.other_button = _button("Load B", "folder-open")
+                                 style=LABEL, layout=W.Layout(width="520px"))
+        self.other_button = button("Load B", "folder-open")
         self.other_info = W.HTML()
-        self.other_start = W.BoundedFloatText(value=0.0, min=0.0, max=0.0, step=0.1, description="B from (s)", style=_LABEL,
+        self.other_start = W.BoundedFloatText(value=0.0, min=0.0, max=0.0, step=0.1, description="B from (s)", style=LABEL,
                                               layout=W.Layout(width="190px"))
-        self.swap_button = _button("Swap region from B", "exchange", tooltip="Replace the selected region with B's codes from the given time")
-        self.blend_amount = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="Blend", style=_LABEL,
+        self.swap_button = button("Swap region from B", "exchange", tooltip="Replace the selected region with B's codes from the given time")
+        self.blend_amount = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="Blend", style=LABEL,
                                           layout=W.Layout(width="320px"))
         self.blend_levels = W.HBox()
-        self.blend_button = _button("Blend with B", "adjust", tooltip="Interpolate the checked levels' vectors towards B's")
+        self.blend_button = button("Blend with B", "adjust", tooltip="Interpolate the checked levels' vectors towards B's")
         # prior, starting at the core's sampling defaults
         sampling = SamplingParams()
-        self.temperature = W.FloatSlider(value=sampling.temperature, min=0.0, max=2.0, step=0.05, description="Temperature", style=_LABEL,
+        self.temperature = W.FloatSlider(value=sampling.temperature, min=0.0, max=2.0, step=0.05, description="Temperature", style=LABEL,
                                          layout=W.Layout(width="320px"))
-        self.seed = W.IntText(value=sampling.seed, description="Seed", style=_LABEL, layout=W.Layout(width="170px"))
-        self.regenerate_button = _button("Re-generate region", "magic", tooltip="Let the prior re-sample the selected time range")
+        self.seed = W.IntText(value=sampling.seed, description="Seed", style=LABEL, layout=W.Layout(width="170px"))
+        self.regenerate_button = button("Re-generate region", "magic", tooltip="Let the prior re-sample the selected time range")
         # history, decoding, A/B
-        self.undo_button, self.redo_button = _button("Undo", "undo"), _button("Redo", "repeat")
+        self.undo_button, self.redo_button = button("Undo", "undo"), button("Redo", "repeat")
         self.history_info = W.HTML()
-        self.decode_button = _button("Decode", "play")
-        self.decode_button.button_style = "primary"
-        self.original_player, self.edited_player = _player(), _player()
+        self.decode_button = button("Decode", "play", "primary")
+        self.original_player, self.edited_player = audio_player(), audio_player()
         self.status = W.HTML(status_html("Load a model, then encode a recording."))
 
         self._connect(); self._lay_out()
@@ -167,28 +139,27 @@ def _connect(self: CodesEditor):
                self.solo_level_button: self.solo_level, self.other_button: self.load_other, self.swap_button: self.swap,
                self.blend_button: self.blend, self.regenerate_button: self.regenerate, self.undo_button: self.undo,
                self.redo_button: self.redo, self.decode_button: self.decode}
-    for button, action in actions.items(): button.on_click(lambda _, action=action: action())
+    for clicked, action in actions.items(): clicked.on_click(lambda _, action=action: action())
     self.timeline.observe(lambda _: self._show_selection(), "selection")
     self.zoom.observe(lambda ch: setattr(self.timeline, "cell_width", ch.new), "value")
 
 @patch
 def _lay_out(self: CodesEditor):
     "Arrange the widgets in `self.widget`."
-    self.widget = W.VBox([
-        W.HTML(_CSS + '<div style="font-size:17px;font-weight:600">Distill · codes editor</div>'), self.model_info,
-        _row(self.path, self.encode_button), _row(self.save_path, self.save_button),
-        self.timeline, _row(self.zoom, self.selection_info),
-        _heading("Edit"),
-        _row(self.code, self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.audition_player),
-        _heading("Second recording: swap and blend"),
-        _row(self.other_path, self.other_button), self.other_info,
-        _row(self.other_start, self.swap_button), _row(self.blend_amount, self.blend_levels, self.blend_button),
-        _heading("Prior"), _row(self.temperature, self.seed, self.regenerate_button),
-        _heading("Listen"),
-        _row(self.undo_button, self.redo_button, self.history_info),
-        _row(self.decode_button, W.HTML("&nbsp;original&nbsp;"), self.original_player, W.HTML("&nbsp;edited&nbsp;"), self.edited_player),
-        self.status], layout=W.Layout(width="100%"))
-    self.widget.add_class("distill-codes")
+    self.widget = dashboard_box("codes", "Distill · codes editor", [
+        self.model_info,
+        row(self.path, self.encode_button), row(self.save_path, self.save_button),
+        self.timeline, row(self.zoom, self.selection_info),
+        heading("Edit"),
+        row(self.code, self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.audition_player),
+        heading("Second recording: swap and blend"),
+        row(self.other_path, self.other_button), self.other_info,
+        row(self.other_start, self.swap_button), row(self.blend_amount, self.blend_levels, self.blend_button),
+        heading("Prior"), row(self.temperature, self.seed, self.regenerate_button),
+        heading("Listen"),
+        row(self.undo_button, self.redo_button, self.history_info),
+        row(self.decode_button, W.HTML("&nbsp;original&nbsp;"), self.original_player, W.HTML("&nbsp;edited&nbsp;"), self.edited_player),
+        self.status], width="100%")
 
 # %% ../../nbs/13_ui_codes.ipynb #75422ecb
 # --- small helpers
@@ -297,33 +268,35 @@ def _read(self: CodesEditor, path: str) -> tuple[CodeGrid, torch.Tensor | None]:
     return grid, load_audio(path, self.model.audio.sample_rate)[0]
 
 @patch
+def _read_in_background(self: CodesEditor, field: W.Text, path, done):
+    "Read the file named in `field` (set to `path` if given) in the background, then `done(target, (grid, audio))`."
+    if path is not None: field.value = str(path)
+    if self.model is None: self._say("Load a model first.", "error"); return
+    target = field.value.strip()
+    self._background(lambda: self._read(target), lambda result: done(target, result), f"Encoding {Path(target).name}…")
+
+@patch
 def open(self: CodesEditor, path: str | Path | None = None):
     "Encode a recording (or open a code file) as the grid to edit."
-    if path is not None: self.path.value = str(path)
-    if self.model is None: self._say("Load a model first.", "error"); return
-    target = self.path.value.strip()
-    def done(result):
+    def done(target, result):
         grid, audio = result
         self.grid, self.encoded = grid, grid.indices.clone()
         self.timeline.selection = {}
-        _set_audio(self.original_player, audio, self.model.audio.sample_rate)
-        _set_audio(self.edited_player)
+        set_audio(self.original_player, audio, self.model.audio.sample_rate)
+        set_audio(self.edited_player)
         if not self.save_path.value: self.save_path.value = str(Path(target).with_suffix(".codes.json")) if audio is not None else target
         self._refresh(f"{grid.name}: {grid.levels} levels × {grid.columns} columns ({grid.duration:.2f} s). Click a cell to select it.")
-    self._background(lambda: self._read(target), done, f"Encoding {Path(target).name}…")
+    self._read_in_background(self.path, path, done)
 
 @patch
 def load_other(self: CodesEditor, path: str | Path | None = None):
     "Encode (or open) the second recording, B, for swaps and blends."
-    if path is not None: self.other_path.value = str(path)
-    if self.model is None: self._say("Load a model first.", "error"); return
-    target = self.other_path.value.strip()
-    def done(result):
+    def done(target, result):
         self.other = result[0]
         self.other_start.max = max(0.0, self.other.duration - self.other.seconds_per_column)
         self.other_info.value = f'<span class="distill-muted">B: {html.escape(self.other.name)}, {self.other.columns} columns ({self.other.duration:.2f} s)</span>'
         self._refresh(f"B loaded: {self.other.name}.")
-    self._background(lambda: self._read(target), done, f"Encoding {Path(target).name}…")
+    self._read_in_background(self.other_path, path, done)
 
 # %% ../../nbs/13_ui_codes.ipynb #f36c3fd6
 @patch
@@ -399,7 +372,7 @@ def redo(self: CodesEditor): self._edit(lambda: self.grid.redo(), lambda label: 
 def _play(self: CodesEditor, make_audio, message: str):
     def act():
         if self.grid is None: raise CodeError("encode a recording first")
-        _set_audio(self.audition_player, make_audio(), self.model.audio.sample_rate)
+        set_audio(self.audition_player, make_audio(), self.model.audio.sample_rate)
         self._say(message)
     self._guard(act)
 
@@ -425,6 +398,6 @@ def decode(self: CodesEditor):
     if self.grid is None: self._say("Encode a recording first.", "error"); return
     grid, rate = self.grid.copy(keep_history=False), self.model.audio.sample_rate
     def done(audio):
-        _set_audio(self.edited_player, audio, rate)
+        set_audio(self.edited_player, audio, rate)
         self._say(f"Decoded {len(audio) / rate:.2f} s: compare 'original' and 'edited'.", "ok")
     self._background(lambda: grid_to_audio(self.model, grid), done, "Decoding (Griffin-Lim)…")

@@ -12,7 +12,8 @@ import ipywidgets as W
 from ..modelfile import DistillModel, load_model
 from ..generate import (SamplingParams, Generated, GenerationCancelled, NoPriorError, generate, save_generated,
                               require_prior)
-from .common import BackgroundJob, wav_bytes, figure_png
+from .common import (BackgroundJob, WidgetView, status_html, audio_player, set_audio, figure_png, button, row,
+                               dashboard_box)
 from fastcore.basics import patch
 
 # %% auto #0
@@ -43,12 +44,8 @@ def generated_figure(generated: Generated):
 # %% ../../nbs/12_ui_generate.ipynb #e442aa38
 _STAGE_SHARE = {"sampling": (0.0, 0.7), "decoding": (0.7, 0.8), "griffin-lim": (0.8, 1.0)}   # of the progress bar
 
-def _status(text: str, kind: str = "info") -> str:
-    colour = {"info": "inherit", "ok": "#2e7d32", "warn": "#a86b00", "error": "#d62d20"}[kind]
-    return f'<span class="distill-status distill-status-{kind}" style="color:{colour}">{html.escape(text)}</span>'
-
-class GenerationDashboard:
-    "Generate sounds from a model's prior in a notebook; display the instance (or `.widget`)."
+class GenerationDashboard(WidgetView):
+    "Generate sounds from a model's prior in a notebook; the dashboard shows itself as the last expression of a cell."
     def __init__(self, model: DistillModel | str | Path | None = None, save_as: str = "generated.wav"):
         self.model: DistillModel | None = None
         self.result: Generated | None = None
@@ -56,7 +53,7 @@ class GenerationDashboard:
         layout = W.Layout(width="420px")
         # model
         self.model_path = W.Text(placeholder="path/to/model.distill", description="Model", layout=W.Layout(width="420px"))
-        self.load_button = W.Button(description="Load", icon="folder-open")
+        self.load_button = button("Load", "folder-open")
         self.model_info = W.HTML()
         # sampling controls (UI-04), starting at the core's defaults
         defaults = SamplingParams()
@@ -69,41 +66,36 @@ class GenerationDashboard:
         self.help = W.HTML("<small>top-k 0 = off, 1 = greedy (the seed then does nothing); top-p 1 = off. "
                            "The same seed and settings always give the same sound.</small>")
         # running
-        self.generate_button = W.Button(description="Generate", icon="play", button_style="primary", disabled=True)
-        self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True)
+        self.generate_button, self.cancel_button = button("Generate", "play", "primary"), button("Cancel", "stop")
         self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
-        self.status = W.HTML(_status("Load a model with a prior to generate."))
+        self.status = W.HTML(status_html("Load a model with a prior to generate."))
         # result
-        self.player = W.Audio(value=b"", format="wav", autoplay=False, loop=False)
+        self.player = audio_player()
         self.picture = W.Image(value=b"", format="png")
         self.save_path = W.Text(value=save_as, description="Save as", layout=W.Layout(width="420px"))
         self.save_bits = W.Dropdown(options=[("16-bit", "16"), ("24-bit", "24"), ("float", "float")], value="16", layout=W.Layout(width="100px"))
         self.save_rate = W.Dropdown(options=[("model rate", 0), ("44.1 kHz", 44100), ("48 kHz", 48000), ("22.05 kHz", 22050)], value=0,
                                     layout=W.Layout(width="120px"))
-        self.save_button = W.Button(description="Save", icon="save", disabled=True)
+        self.save_button = button("Save", "save")
         self.save_status = W.HTML()
 
         self.load_button.on_click(self.load)
         self.generate_button.on_click(self.generate)
         self.cancel_button.on_click(self.cancel)
         self.save_button.on_click(self.save)
-        self.widget = W.VBox([
-            W.HBox([self.model_path, self.load_button]), self.model_info,
-            W.HBox([W.VBox([self.temperature, self.top_p]), W.VBox([self.top_k, self.seed, self.duration])]),
+        self.widget = dashboard_box("generate", "Distill · generate", [
+            row(self.model_path, self.load_button), self.model_info,
+            row(W.VBox([self.temperature, self.top_p]), W.VBox([self.top_k, self.seed, self.duration]), align_items="flex-start"),
             self.prompt, self.help,
-            W.HBox([self.generate_button, self.cancel_button, self.progress]), self.status,
+            row(self.generate_button, self.cancel_button, self.progress), self.status,
             self.player, self.picture,
-            W.HBox([self.save_path, self.save_bits, self.save_rate, self.save_button]), self.save_status,
+            row(self.save_path, self.save_bits, self.save_rate, self.save_button), self.save_status,
         ])
-        self.widget.add_class("distill-generate")
+        self._buttons()
         if isinstance(model, DistillModel): self.load_model(model)
         elif model is not None:
             self.model_path.value = str(model)
             self.load()
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
 
     @property
     def running(self) -> bool: return self.job is not None and self.job.running
@@ -141,7 +133,7 @@ def _buttons(self: GenerationDashboard, running: bool | None = None):
     self.save_button.disabled = running or self.result is None
 
 @patch
-def _set_status(self: GenerationDashboard, text: str, kind: str = "info"): self.status.value = _status(text, kind)
+def _set_status(self: GenerationDashboard, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
 
 # --- generating
 @patch
@@ -170,7 +162,7 @@ def generate(self: GenerationDashboard, _=None):
     def show(result: Generated | None):
         if result is None: return self._set_status("Cancelled.", "warn")
         self.result = result
-        self.player.value = wav_bytes(result.audio, result.sample_rate)
+        set_audio(self.player, result.audio, result.sample_rate)
         self.picture.value = figure_png(generated_figure(result))
         self._set_status(f"Generated {result.duration:.2f} s in {time.time() - started:.1f} s "
                          f"(temperature {sampling.temperature:g}, top-k {sampling.top_k}, top-p {sampling.top_p:g}, seed {sampling.seed}).", "ok")
@@ -196,9 +188,9 @@ def save(self: GenerationDashboard, _=None):
     "Write the last result to the path in the Save-as box (WAV or FLAC, by extension)."
     if self.result is None: return
     path = self.save_path.value.strip()
-    if not path: return setattr(self.save_status, "value", _status("Type a file name to save to.", "error"))
+    if not path: return setattr(self.save_status, "value", status_html("Type a file name to save to.", "error"))
     try:
         out = save_generated(path, self.result, sample_rate=self.save_rate.value or None, bits=self.save_bits.value)
-        self.save_status.value = _status(f"Saved {out}", "ok")
+        self.save_status.value = status_html(f"Saved {out}", "ok")
     except (ValueError, OSError) as e:
-        self.save_status.value = _status(str(e), "error")
+        self.save_status.value = status_html(str(e), "error")

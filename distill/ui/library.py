@@ -9,13 +9,13 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from ..health import LevelHealth, plot_usage_heatmap
 from ..library import Library, LibraryEntry, SORTS, UNKNOWN_HEALTH
-from .common import LIGHT_COLOURS, light_html, health_table_html, figure_png
+from .common import (LIGHT_COLOURS, WidgetView, light_html, health_table_html, usage_heatmap_png, status_html, button,
+                               row, set_visible, dashboard_box)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['entry_light', 'file_size_text', 'dataset_text', 'details_html', 'usage_heatmap_png', 'status_html', 'LibraryBrowser']
+__all__ = ['entry_light', 'file_size_text', 'dataset_text', 'details_html', 'LibraryBrowser']
 
 # %% ../../nbs/14_ui_library.ipynb #49bfd3f0
 def entry_light(entry: LibraryEntry, sentence: bool = False) -> str:
@@ -52,29 +52,16 @@ def details_html(entry: LibraryEntry) -> str:
     body = "".join(f'<tr><th style="text-align:left;padding-right:12px;vertical-align:top">{k}</th><td>{v}</td></tr>' for k, v in rows)
     return f'<div style="font-size:15px;font-weight:600">{html.escape(entry.name)}</div><table class="distill-details">{body}</table>'
 
-def usage_heatmap_png(counts, title: str = "Codebook usage") -> bytes:
-    "The usage heatmap of `distill.health` as PNG bytes (a figure outside pyplot, safe in any thread)."
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(min(12, 3 + counts.shape[1] / 20), 0.45 * counts.shape[0] + 1.3))
-    plot_usage_heatmap(counts, title=title, ax=fig.subplots())
-    return figure_png(fig)
-
-def status_html(text: str, kind: str = "info") -> str:
-    "One status line; `kind` is info / ok / error."
-    colour, icon = {"info": ("inherit", ""), "ok": ("#2e7d32", "✔ "), "error": ("#d62d20", "✖ ")}[kind]
-    return f'<span class="distill-status distill-status-{kind}" style="color:{colour}">{icon}{html.escape(text, quote=False)}</span>'
-
 # %% ../../nbs/14_ui_library.ipynb #aad4baed
 _COLUMNS = [("health", "", "30px"), ("name", "name", "220px"), (None, "tags", "170px"), (None, "levels × codes", "105px"),
             (None, "prior", "50px"), ("size", "size", "80px"), ("created", "trained", "100px")]
 _DIRECTION = {"created": ("newest first", "oldest first"), "name": ("A → Z", "Z → A"), "health": ("healthiest first", "least healthy first"),
               "size": ("largest first", "smallest first")}
 
-def _show(widget: W.Widget, visible: bool = True): widget.layout.display = None if visible else "none"
 def _cell(text: str) -> W.HTML: return W.HTML(f'<span style="white-space:nowrap">{html.escape(text)}</span>', layout=W.Layout(overflow="hidden"))
 
-class LibraryBrowser:
-    "Search, sort and open the models of a library; load one into a dashboard, rename, re-tag or delete it. Display `.widget`."
+class LibraryBrowser(WidgetView):
+    "Search, sort and open the models of a library; load one into a dashboard, rename, re-tag or delete it; shows itself."
     def __init__(self, library: Library | None = None, targets: dict[str, object] | None = None, limit: int = 200):
         self.library = library if library is not None else Library()
         self.targets = dict(targets or {})
@@ -88,9 +75,9 @@ class LibraryBrowser:
                              layout=W.Layout(width="380px"))
         self.has_prior = W.Dropdown(options=[("all models", None), ("with a prior", True), ("without a prior", False)],
                                     value=None, layout=W.Layout(width="150px"))
-        self.refresh_button = W.Button(description="Refresh", icon="refresh", layout=W.Layout(width="100px"))
+        self.refresh_button = button("Refresh", "refresh", width="100px")
         self.count = W.HTML()
-        self.header_buttons = {key: W.Button(description=label or "●", tooltip=f"sort by {key}", layout=W.Layout(width="100%"))
+        self.header_buttons = {key: button(label or "●", width="100%", tooltip=f"sort by {key}")
                                for key, label, _ in _COLUMNS if key}
         self.row_buttons: dict[str, W.Button] = {}
         self.table = W.GridBox(layout=W.Layout(grid_template_columns=" ".join(w for *_, w in _COLUMNS), grid_gap="1px 8px",
@@ -101,53 +88,45 @@ class LibraryBrowser:
         self.light = W.HTML()
         self.health_table = W.HTML()
         self.heatmap = W.Image(format="png", layout=W.Layout(align_self="flex-start", max_width="100%"))
-        self.load_buttons = {t: W.Button(description=f"Load into {t}", icon="upload", button_style="primary",
-                                         layout=W.Layout(width="auto")) for t in self.targets}
+        self.load_buttons = {t: button(f"Load into {t}", "upload", "primary") for t in self.targets}
         self.new_name = W.Text(description="Name", layout=W.Layout(width="330px"))
-        self.rename_button = W.Button(description="Rename", icon="pencil", layout=W.Layout(width="100px"))
+        self.rename_button = button("Rename", "pencil", width="100px")
         self.tags = W.Text(description="Tags", placeholder="comma-separated", layout=W.Layout(width="330px"))
         self.description = W.Textarea(description="Description", layout=W.Layout(width="480px", height="54px"))
-        self.save_button = W.Button(description="Save tags and description", icon="save", layout=W.Layout(width="auto"))
-        self.delete_button = W.Button(description="Delete…", icon="trash", layout=W.Layout(width="100px"))
+        self.save_button = button("Save tags and description", "save")
+        self.delete_button = button("Delete…", "trash", width="100px")
         self.confirm_text = W.HTML()
-        self.confirm_delete_button = W.Button(description="Yes, delete", icon="trash", button_style="danger", layout=W.Layout(width="110px"))
-        self.cancel_delete_button = W.Button(description="Keep it", layout=W.Layout(width="90px"))
+        self.confirm_delete_button = button("Yes, delete", "trash", "danger", "110px")
+        self.cancel_delete_button = button("Keep it", width="90px")
         self.status = W.HTML()
 
         self.search.observe(lambda _: self.refresh(), "value")
         self.has_prior.observe(lambda _: self.refresh(), "value")
         self.refresh_button.on_click(lambda _: self.refresh())
-        for key, button in self.header_buttons.items(): button.on_click(lambda _, key=key: self.sort_by(key))
-        for target, button in self.load_buttons.items(): button.on_click(lambda _, t=target: self.load_into(t))
+        for key, header in self.header_buttons.items(): header.on_click(lambda _, key=key: self.sort_by(key))
+        for target, load in self.load_buttons.items(): load.on_click(lambda _, t=target: self.load_into(t))
         self.rename_button.on_click(lambda _: self.rename())
         self.save_button.on_click(lambda _: self.save_info())
         self.delete_button.on_click(lambda _: self.ask_delete())
         self.confirm_delete_button.on_click(lambda _: self.confirm_delete())
         self.cancel_delete_button.on_click(lambda _: self.cancel_delete())
 
-        self.confirm_box = W.HBox([self.confirm_text, self.confirm_delete_button, self.cancel_delete_button],
-                                  layout=W.Layout(align_items="center"))
+        self.confirm_box = row(self.confirm_text, self.confirm_delete_button, self.cancel_delete_button)
         self.details_box = W.VBox([
             self.details, self.light, self.health_table, self.heatmap,
-            W.HBox(list(self.load_buttons.values())),
-            W.HBox([self.new_name, self.rename_button]),
-            W.HBox([self.tags]), W.HBox([self.description, self.save_button], layout=W.Layout(align_items="flex-end")),
-            W.HBox([self.delete_button]), self.confirm_box,
+            row(*self.load_buttons.values()),
+            row(self.new_name, self.rename_button),
+            row(self.tags), row(self.description, self.save_button, align_items="flex-end"),
+            row(self.delete_button), self.confirm_box,
         ], layout=W.Layout(border="1px solid rgba(128,128,128,0.35)", padding="6px", margin="8px 0 0 0"))
-        _show(self.confirm_box, False); _show(self.details_box, False)
-        self.widget = W.VBox([
-            W.HTML(f'<div style="font-size:17px;font-weight:600">Distill · model library</div>'
-                   f'<div style="opacity:0.7;font-size:12px">{html.escape(str(self.library.root))}</div>'),
-            W.HBox([self.search, self.has_prior, self.refresh_button, self.count], layout=W.Layout(align_items="center")),
+        set_visible(self.confirm_box, False); set_visible(self.details_box, False)
+        self.widget = dashboard_box("library", "Distill · model library", [
+            row(self.search, self.has_prior, self.refresh_button, self.count),
             self.table, self.skipped, self.status, self.details_box,
-        ], layout=W.Layout(max_width="1000px", padding="4px"))
-        self.widget.add_class("distill-library")
+        ], subtitle=str(self.library.root), max_width="1000px")
         self.refresh()
 
 # %% ../../nbs/14_ui_library.ipynb #1e8821ec
-@patch
-def _repr_mimebundle_(self: LibraryBrowser, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
-
 # ---- the table --------------------------------------------------------------------------------------------
 @patch
 def refresh(self: LibraryBrowser):
@@ -168,21 +147,21 @@ def refresh(self: LibraryBrowser):
 
 @patch
 def _draw_table(self: LibraryBrowser, query: str, total: int, matching: int):
-    for key, button in self.header_buttons.items():
+    for key, header in self.header_buttons.items():
         label = dict((k, l) for k, l, _ in _COLUMNS)[key] or "●"
         arrow = ("▼" if not self.reverse else "▲") if key == self.sort else ""
-        button.description = f"{label} {arrow}".strip()
-        button.tooltip = f"sorted: {_DIRECTION[key][self.reverse]}" if key == self.sort else f"sort by {key}"
-        button.button_style = "info" if key == self.sort else ""
+        header.description = f"{label} {arrow}".strip()
+        header.tooltip = f"sorted: {_DIRECTION[key][self.reverse]}" if key == self.sort else f"sort by {key}"
+        header.button_style = "info" if key == self.sort else ""
     header = [self.header_buttons[k] if k else W.HTML(f"<b>{label}</b>") for k, label, _ in _COLUMNS]
     self.row_buttons = {}
     cells = []
     for e in self.entries:
-        button = W.Button(description=e.name, tooltip=e.health_sentence, layout=W.Layout(width="100%"),
-                          button_style="info" if self.selected and e.name == self.selected.name else "")
-        button.on_click(lambda _, name=e.name: self.open(name))
-        self.row_buttons[e.name] = button
-        cells += [W.HTML(entry_light(e)), button, _cell(", ".join(e.tags)), _cell(f"{e.levels} × {e.codebook_size}"),
+        name_button = button(e.name, style="info" if self.selected and e.name == self.selected.name else "", width="100%",
+                             tooltip=e.health_sentence)
+        name_button.on_click(lambda _, name=e.name: self.open(name))
+        self.row_buttons[e.name] = name_button
+        cells += [W.HTML(entry_light(e)), name_button, _cell(", ".join(e.tags)), _cell(f"{e.levels} × {e.codebook_size}"),
                   _cell("yes" if e.has_prior else "–"), _cell(file_size_text(e.file_size)), _cell(e.created[:10])]
     self.table.children = header + cells
     shown = f"{len(self.entries)} of {matching}" if matching > len(self.entries) else f"{matching}"
@@ -212,22 +191,22 @@ def open(self: LibraryBrowser, name: str):
         self._say(str(e), "error"); return
     changed = self.selected is None or self.selected.name != entry.name
     self.selected = entry
-    for n, button in self.row_buttons.items(): button.button_style = "info" if n == entry.name else ""
+    for n, name_button in self.row_buttons.items(): name_button.button_style = "info" if n == entry.name else ""
     self.details.value = details_html(entry)
     self.light.value = f'<div style="font-size:14px;margin:6px 0">{entry_light(entry, sentence=True)}</div>'
     self.health_table.value = health_table_html(levels)
     self.heatmap.value = usage_heatmap_png(usage, f"Codebook usage — {entry.name}") if usage is not None else b""
-    _show(self.heatmap, usage is not None)
+    set_visible(self.heatmap, usage is not None)
     if changed:
         self.new_name.value, self.tags.value, self.description.value = entry.name, ", ".join(entry.tags), entry.description
         self.cancel_delete()
-    _show(self.details_box)
+    set_visible(self.details_box)
 
 @patch
 def _close(self: LibraryBrowser):
     self.selected = None
     self.cancel_delete()
-    _show(self.details_box, False)
+    set_visible(self.details_box, False)
 
 @patch
 def _say(self: LibraryBrowser, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
@@ -276,7 +255,7 @@ def ask_delete(self: LibraryBrowser):
     if self.selected is None: self._say("Open a model first (click its name).", "error"); return
     self.confirm_text.value = (f"<b>Delete {html.escape(self.selected.name)}?</b> Its file "
                                f"({file_size_text(self.selected.file_size)}) is removed; this cannot be undone.&nbsp;")
-    _show(self.confirm_box)
+    set_visible(self.confirm_box)
 
 @patch
 def confirm_delete(self: LibraryBrowser):
@@ -288,4 +267,4 @@ def confirm_delete(self: LibraryBrowser):
 @patch
 def cancel_delete(self: LibraryBrowser):
     "Keep the model: hide the question."
-    _show(self.confirm_box, False)
+    set_visible(self.confirm_box, False)
