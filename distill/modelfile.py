@@ -19,8 +19,8 @@ from .prior_model import Prior, PriorConfig
 
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'ModelFileError', 'write_container', 'read_metadata', 'read_tensors', 'weights_hash', 'DistillModel',
-           'model_metadata', 'prior_metadata', 'save_model', 'describe_metadata', 'load_prior', 'load_model',
-           'raw_metadata', 'update_model_file']
+           'model_metadata', 'prior_metadata', 'stored_weights', 'save_model', 'describe_metadata', 'load_prior',
+           'load_model', 'raw_metadata', 'update_model_file']
 
 # %% ../nbs/04_modelfile.ipynb #d372f928
 FORMAT_VERSION = "2"
@@ -163,13 +163,24 @@ def prior_metadata(prior: Prior, training: dict, metrics: dict) -> dict:
     "The metadata fields that describe a prior."
     return dict(prior_config=json.loads(prior.config.to_json()), prior_training=training, prior_metrics=metrics)
 
+@torch.no_grad()
+def stored_weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    "`module`'s state dict at the precision a model file keeps: float32 → float16 where finite; `module` is rounded to match."
+    state = {}
+    for k, v in module.state_dict().items():
+        if v.dtype == torch.float32 and torch.isfinite(half := v.half()).all():
+            v.copy_(half.float())   # the model in memory is the model in the file, so its identity stays the file's
+            v = half
+        state[k] = v
+    return state
+
 def save_model(model: DistillModel, path, extra_tensors: dict | None = None, extra_metadata: dict | None = None) -> Path:
-    "Write `model` (and its prior, if any) as a version-2 `.distill` file, atomically."
-    tensors = {f"vqvae.{k}": v for k, v in model.vqvae.state_dict().items()}
+    "Write `model` (and its prior, if any) as a version-2 `.distill` file, atomically; weights at half precision."
+    tensors = {f"vqvae.{k}": v for k, v in stored_weights(model.vqvae).items()}
     if model.usage is not None: tensors["stats.usage"] = model.usage
     metadata = model_metadata(model)
     if model.prior is not None:
-        tensors.update({f"prior.{k}": v for k, v in model.prior.state_dict().items()})
+        tensors.update({f"prior.{k}": v for k, v in stored_weights(model.prior).items()})
         metadata.update(prior_metadata(model.prior, model.prior_training, model.prior_metrics))
     tensors.update(extra_tensors or {}); metadata.update(extra_metadata or {})
     path = write_container(path, tensors, metadata)

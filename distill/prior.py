@@ -17,7 +17,7 @@ from einops import rearrange
 from .data import DatasetScan, scan_dataset, load_mels, split_files
 from .prior_model import PriorConfig, auto_prior_config, codes_to_tokens, tokens_to_codes, start_token, Prior
 from .modelfile import (DistillModel, load_model, write_container, read_metadata, ModelFileError,
-                               prior_metadata, update_model_file)
+                               prior_metadata, update_model_file, stored_weights)
 from .train import (TrainWarning, EpochEnd, TrainFinished, Stage, LoopState, EpochResult, LoopEnd, Distributed,
                            run_epochs, read_checkpoint, cosine_lr, distributed_from_env)
 from fastcore.basics import patch
@@ -127,7 +127,7 @@ def is_memorising(history: list[dict], params: PriorTrainParams) -> bool:
 # %% ../nbs/06_prior.ipynb #0d261505
 def save_prior(model_path, prior: Prior, training: dict | None = None, metrics: dict | None = None) -> Path:
     "Put `prior` into the model file at `model_path` (replacing any older prior), leaving the VQ-VAE untouched."
-    tensors = {f"prior.{k}": v for k, v in prior.state_dict().items()}
+    tensors = {f"prior.{k}": v for k, v in stored_weights(prior).items()}
     return update_model_file(model_path, tensors, prior_metadata(prior, training or {}, metrics or {}), drop="prior.")
 
 # %% ../nbs/06_prior.ipynb #226f802c
