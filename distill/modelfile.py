@@ -18,9 +18,10 @@ from .model import VQVAE, VQVAEConfig, level_roles
 from .prior_model import Prior, PriorConfig
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'ModelFileError', 'write_container', 'read_metadata', 'read_tensors', 'weights_hash', 'DistillModel',
-           'model_metadata', 'prior_metadata', 'stored_weights', 'save_model', 'describe_metadata', 'load_prior',
-           'load_model', 'raw_metadata', 'update_model_file']
+__all__ = ['FORMAT_VERSION', 'OUTPUT_FOLDER', 'ModelFileError', 'write_container', 'read_metadata', 'read_tensors',
+           'weights_hash', 'DistillModel', 'model_metadata', 'prior_metadata', 'stored_weights', 'save_model',
+           'describe_metadata', 'load_prior', 'load_model', 'raw_metadata', 'update_model_file', 'OutputExists',
+           'default_output', 'check_unused', 'unused_path']
 
 # %% ../nbs/04_modelfile.ipynb #d372f928
 FORMAT_VERSION = "2"
@@ -249,3 +250,43 @@ def update_model_file(path, tensors: dict | None = None, metadata: dict | None =
     kept = {k: v for k, v in read_tensors(path).items() if not (drop and k.startswith(drop))}
     meta = {**raw_metadata(path), **(metadata or {})}
     return write_container(to or path, {**kept, **(tensors or {})}, meta)
+
+# %% ../nbs/04_modelfile.ipynb #d70f0eb1
+import re
+from typing import Callable
+
+OUTPUT_FOLDER = Path("distill_outputs")   # the dashboards' default place for what they write, relative to the notebook
+
+class OutputExists(FileExistsError):
+    "A write refused because it would replace `path`; the message names the file (and what to do, when given a `hint`)."
+    def __init__(self, path, hint: str = ""):
+        self.path = Path(path)
+        super().__init__(f"{path} already exists" + (f"; {hint}" if hint else ""))
+
+def default_output(source, suffix: str = "") -> Path:
+    "`distill_outputs/NAME`: where a dashboard offers to write what it makes from `source` (NAME: its name, ending in `suffix`)."
+    name = Path(source).name
+    if suffix and not name.endswith(suffix): name = Path(name).stem + suffix
+    return OUTPUT_FOLDER / name
+
+def _first_taken(path: Path, companions) -> Path | None:
+    "The first of `path` and its companions' paths that is already there (a dangling link counts)."
+    return next((p for p in (path, *(Path(c(path)) for c in companions)) if os.path.lexists(p)), None)
+
+def check_unused(path, *companions: Callable, overwrite: bool = False, hint: str = "") -> Path:
+    "`path`, if writing it (and each `companion(path)`) replaces nothing or `overwrite` is set; else `OutputExists` naming the file."
+    path = Path(path)
+    taken = None if overwrite else _first_taken(path, companions)
+    if taken is not None: raise OutputExists(taken, hint)
+    return path
+
+def unused_path(path, *companions: Callable) -> Path:
+    "`path` if it (and each `companion(path)`) is free, else the first free `stem-2.ext`, `stem-3.ext`, …"
+    path = Path(path)
+    if _first_taken(path, companions) is None: return path
+    numbered = re.fullmatch(r"(.+)-(\d+)", path.stem)   # `take-2` goes on to `take-3`, not `take-2-2`
+    stem, n = (numbered[1], int(numbered[2])) if numbered else (path.stem, 1)
+    while True:
+        n += 1
+        candidate = path.with_name(f"{stem}-{n}{path.suffix}")
+        if _first_taken(candidate, companions) is None: return candidate
