@@ -125,10 +125,15 @@ def is_memorising(history: list[dict], params: PriorTrainParams) -> bool:
     return rising or gap
 
 # %% ../nbs/06_prior.ipynb #0d261505
-def save_prior(model_path, prior: Prior, training: dict | None = None, metrics: dict | None = None) -> Path:
-    "Put `prior` into the model file at `model_path` (replacing any older prior), leaving the VQ-VAE untouched."
+def save_prior(model_path, prior: Prior, training: dict | None = None, metrics: dict | None = None,
+               corpus: CodeStream | None = None) -> Path:
+    """Put `prior` into the model file at `model_path` (replacing any older prior), leaving the VQ-VAE untouched;
+    `corpus`, the training files' code stream, is kept beside it (`corpus.…`) for the novelty report."""
     tensors = {f"prior.{k}": v for k, v in stored_weights(prior).items()}
-    return update_model_file(model_path, tensors, prior_metadata(prior, training or {}, metrics or {}), drop="prior.")
+    if corpus is not None:
+        tensors.update({"corpus.codes": tokens_to_codes(corpus.tokens, corpus.levels, prior.config.codebook_size).to(torch.int16),
+                        "corpus.starts": torch.tensor(corpus.starts, dtype=torch.int32)})
+    return update_model_file(model_path, tensors, prior_metadata(prior, training or {}, metrics or {}), drop=("prior.", "corpus."))
 
 # %% ../nbs/06_prior.ipynb #226f802c
 def prior_checkpoint_path(model_path) -> Path:
@@ -149,6 +154,11 @@ def evaluate_prior(prior: Prior, stream: CodeStream, device) -> tuple[float, lis
     mean = float(losses.sum() / counts.sum().clamp_min(1))
     return mean, [math.exp(float(l / max(c, 1))) for l, c in zip(losses, counts)]
 
+def _relative(path: str, root: str) -> str:
+    "A file's name as the user knows it: relative to the dataset folder when inside it."
+    try: return str(Path(path).relative_to(root))
+    except ValueError: return Path(path).name
+
 @dataclass
 class PriorData:
     "The corpus as the prior sees it: training and validation code streams, encoded once through the frozen RVQ-VAE."
@@ -165,7 +175,7 @@ def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, p
     if len(scan.files) < params.min_files: raise ValueError(f"{len(scan.files)} usable files: at least {params.min_files} needed to train a prior")
     # the VQ-VAE's recorded split settings, so both stages hold out the same files
     train_files, val_files = split_files(scan.files, model.training.get("val_fraction", params.val_fraction), model.training.get("seed", params.seed))
-    gap = max(0, round(params.gap_seconds / model.seconds_per_column))
+    gap = max(0, round(params.gap_seconds / model.seconds_per_column))   # silence after each file, in code columns
     mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress)))
     return PriorData(scan, train_files, val_files, encode_stream(model, [mels[f] for f in train_files], gap),
                      encode_stream(model, [mels[f] for f in val_files], gap), mel_ceiling(list(mels.values())))
@@ -189,7 +199,9 @@ class PriorStage(Stage):
         self.columns = min(config.window, data.train.columns)
         self.per_epoch = max(params.min_steps_per_epoch * params.batch_size, len(data.train.starts) + math.ceil(data.train.columns / self.columns))
         self.training = dict(asdict(params), train_files=len(data.train_files), val_files=len(data.val_files), vqvae_identity=self.identity,
-                             train_columns=data.train.columns, val_columns=data.val.columns, mel_ceiling=data.ceiling)
+                             train_columns=data.train.columns, val_columns=data.val.columns, mel_ceiling=data.ceiling,
+                             corpus_files=[_relative(f, data.scan.root) for f in data.train_files],
+                             gap_columns=max(0, round(params.gap_seconds / model.seconds_per_column)))
 
     def fresh(self):
         state, best = super().fresh()
@@ -249,7 +261,7 @@ def finish(self: PriorStage, state: LoopState, end: LoopEnd, summary: dict) -> I
                    val_perplexity=best["val_perplexity"], best_epoch=state.best_epoch, epochs_run=end.epoch,
                    memorising=is_memorising(state.history, self.params),
                    trained=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-    save_prior(self.model.path, self.prior, self.training, metrics)
+    save_prior(self.model.path, self.prior, self.training, metrics, corpus=self.data.train)
     self.model.prior, self.model.prior_training, self.model.prior_metrics = self.prior, self.training, metrics
     yield TrainFinished(self.name, self.model.path, self.checkpoint, end.epoch, best["train_loss"], best["val_loss"], state.best_epoch, [],
                         end.cancelled, dict(summary, train_perplexity=best["train_perplexity"], val_perplexity=best["val_perplexity"],
