@@ -81,7 +81,7 @@ def spectral_distance(mel: torch.Tensor, others: list[torch.Tensor], audio: Audi
     return ((a - b).abs() * loud).sum((1, 2)) / loud.sum((1, 2)).clamp_min(1)
 
 # %% ../nbs/07b_novelty.ipynb #0e0a1ab5
-NOVELTY_THRESHOLDS = dict(copy_share=0.5, copy_db=1.0, variation_share=0.25, variation_db=6.0)
+NOVELTY_THRESHOLDS = dict(copy_share=0.5, copy_db=1.0, variation_share=0.25, variation_db=4.0)   # calibrated below
 
 # %% ../nbs/07b_novelty.ipynb #cfb526b6
 @dataclass
