@@ -264,9 +264,9 @@ class OutputExists(FileExistsError):
         super().__init__(f"{path} already exists" + (f"; {hint}" if hint else ""))
 
 def default_output(source, suffix: str = "") -> Path:
-    "`distill_outputs/NAME`: where a dashboard offers to write what it makes from `source` (NAME: its name, ending in `suffix`)."
+    "`distill_outputs/NAME`: where a dashboard offers to write what it makes from `source` (its name, given `suffix` unless that kind already)."
     name = Path(source).name
-    if suffix and not name.endswith(suffix): name = Path(name).stem + suffix
+    if suffix and Path(name).suffix != Path(suffix).suffix: name = Path(name).stem + suffix   # `take.wav` → `take.codes.json`
     return OUTPUT_FOLDER / name
 
 def _first_taken(path: Path, companions) -> Path | None:
