@@ -82,6 +82,24 @@ def _given(a, source: str) -> dict:
     "The options for fields of `source` that the user set, as keyword arguments: the core fills in the rest."
     return {name: getattr(a, name) for name in CORE_DEFAULTS[source] if getattr(a, name) is not None}
 
+# %% ../nbs/15_cli.ipynb #f21695b6
+def _force_option(parser, what: str = "the output file"):
+    "Add `--force`: without it the command refuses to replace a file that is already there."
+    parser.add_argument("--force", action="store_true", help=f"replace {what} if already there (without --force, distill refuses)")
+
+def _refuse_overwrite(a, path, *companions, hint: str = "add --force to overwrite it") -> Path:
+    "`path` if writing it (and `companions`) replaces nothing or `--force` was given; else `OutputExists`, one line naming the file."
+    from distill.modelfile import check_unused
+    return check_unused(path, *companions, overwrite=a.force, hint=hint)
+
+def _refuse_library_name(a):
+    "Before training: refuse a `--save-to-library NAME` the library already holds, unless `--force`."
+    name = getattr(a, "save_to_library", None)
+    if not name or a.force: return
+    from distill.library import Library, LibraryError
+    if name in Library():
+        raise LibraryError(f"the library already has a model called {name!r}; add --force to replace it or choose another name")
+
 # %% ../nbs/15_cli.ipynb #7e92aea1
 def _is_main_process() -> bool:
     "False on the other ranks of a torchrun launch: only rank 0 talks."
@@ -114,7 +132,12 @@ def _stage_progress():
     return update
 
 def cmd_train(a):
-    from distill.train import train_vqvae, TrainParams
+    from distill.train import train_vqvae, TrainParams, checkpoint_path
+    if not a.resume:   # resuming goes on with the same model: the one way `train` writes over a model
+        resumable = checkpoint_path(a.output).exists()
+        _refuse_overwrite(a, a.output, checkpoint_path, hint="add --force to train a new model in its place"
+                          + (" or --resume to go on training it" if resumable else ""))
+        _refuse_library_name(a)
     params = TrainParams(**_given(a, "TrainParams"))
     overrides = dict(codebook_size=a.codebook_size, **_given(a, "VQVAEConfig"))   # codebook size None: sized by the file count
     hint = f"distill train {a.dataset} -o {a.output} --resume" + (f" --epochs {a.epochs}" if a.epochs is not None else "")
@@ -127,6 +150,7 @@ def cmd_train(a):
 def cmd_reconstruct(a):
     from distill.modelfile import load_model
     from distill.audio import load_audio, write_audio
+    _refuse_overwrite(a, a.output)
     model = load_model(a.model)
     audio, _ = load_audio(a.audio, model.audio.sample_rate)
     t0 = time.time()
@@ -150,6 +174,7 @@ def _model_info(path) -> dict:
 
 # %% ../nbs/15_cli.ipynb #9a06765a
 def cmd_info(a):
+    if a.heatmap: _refuse_overwrite(a, a.heatmap)
     info = _model_info(a.model)
     if a.heatmap:
         from distill.modelfile import read_tensors
@@ -179,10 +204,11 @@ def cmd_generate(a):
     from dataclasses import replace
     from distill.modelfile import load_model
     from distill.generate import generate, save_generated, SamplingParams, numbered_outputs
+    outputs = [_refuse_overwrite(a, path) for path in numbered_outputs(a.output, a.count)]   # all, before the first
     model = load_model(a.model)
     sampling = SamplingParams(**_given(a, "SamplingParams"))
     results = []
-    for i, path in enumerate(numbered_outputs(a.output, a.count)):
+    for i, path in enumerate(outputs):
         seeded = replace(sampling, seed=sampling.seed + i)
         t0 = time.time()
         gen = generate(model, a.duration, seeded, prompt=a.prompt, progress=_stage_progress())
@@ -196,6 +222,7 @@ def cmd_generate(a):
 def cmd_encode(a):
     from distill.modelfile import load_model
     from distill.codes import encode_audio_file
+    _refuse_overwrite(a, a.output)
     model = load_model(a.model)
     grid = encode_audio_file(model, a.audio, progress=_stage_progress())
     grid.save(a.output)
@@ -208,6 +235,7 @@ def cmd_decode(a):
     from distill.modelfile import load_model
     from distill.codes import load_grid, grid_to_audio
     from distill.audio import write_audio
+    _refuse_overwrite(a, a.output)
     model = load_model(a.model)
     grid = load_grid(a.codes, model)
     audio = grid_to_audio(model, grid)
@@ -217,7 +245,7 @@ def cmd_decode(a):
     return 0
 
 def _maybe_save_to_library(a, last):
-    "Add a freshly written model to the library when `--save-to-library NAME` was given."
+    "Add a freshly written model to the library when `--save-to-library NAME` was given (a fresh `train` checked NAME first)."
     name = getattr(a, "save_to_library", None)
     if not name or last is None or not getattr(last, "model_path", None): return
     from distill.library import Library
@@ -261,8 +289,12 @@ def _tags(s):
 
 def cmd_demo(a):
     from distill.generate import run_demo, DemoFinished, GenerationCancelled
+    from distill.train import checkpoint_path
     out = Path(a.output)
     corpus, model_path = out / "corpus", out / "demo.distill"
+    hint = "add --force to run the demo there again, or -o another folder"
+    _refuse_overwrite(a, model_path, checkpoint_path, hint=hint)   # a previous demo's model, then any of its sounds
+    for path in sorted(out.glob("generated*.wav")): _refuse_overwrite(a, path, hint=hint)
     hints = dict(vqvae=f"distill train {corpus} -o {model_path} --resume", prior=f"distill train-prior {model_path} {corpus} --resume")
     with CancelOnInterrupt() as stop:
         try:
@@ -302,16 +334,16 @@ def _add_stage2_commands(sub):
     g.add_argument("--prompt", help="audio file to continue")
     g.add_argument("--sample-rate", type=_positive_int, help="output sample rate (default: the model's)")
     g.add_argument("--bits", choices=["16", "24", "float"], default="16")
-    g.add_argument("--json", action="store_true")
+    g.add_argument("--json", action="store_true"); _force_option(g, "the output files")
     g.set_defaults(func=cmd_generate)
 
     e = sub.add_parser("encode", help="encode a recording into a code file")
     e.add_argument("audio"); e.add_argument("model"); e.add_argument("-o", "--output", required=True, help="code file (.json)")
-    e.add_argument("--json", action="store_true"); e.set_defaults(func=cmd_encode)
+    e.add_argument("--json", action="store_true"); _force_option(e); e.set_defaults(func=cmd_encode)
 
     d = sub.add_parser("decode", help="decode a code file back to audio")
     d.add_argument("codes"); d.add_argument("model"); d.add_argument("-o", "--output", required=True)
-    d.add_argument("--json", action="store_true"); d.set_defaults(func=cmd_decode)
+    d.add_argument("--json", action="store_true"); _force_option(d); d.set_defaults(func=cmd_decode)
 
     l = sub.add_parser("library", help="list, search, add and delete models in your library ($DISTILL_HOME)")
     l.add_argument("action", choices=["list", "search", "info", "add", "delete", "rebuild"])
@@ -333,7 +365,7 @@ def _add_stage2_commands(sub):
     _core_option(dm, "--count", "run_demo", "sounds to generate", type=_positive_int)
     _core_option(dm, "--duration", "run_demo", "seconds per generated sound", type=float)
     _core_option(dm, "--seed", "run_demo", "random seed", type=int)
-    dm.add_argument("--json", action="store_true")
+    dm.add_argument("--json", action="store_true"); _force_option(dm, "a previous demo's model and sounds in the folder")
     dm.set_defaults(func=cmd_demo)
 
 # %% ../nbs/15_cli.ipynb #85964c47
@@ -363,15 +395,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output file")
     t.add_argument("--save-to-library", metavar="NAME", help="also add the model to the library under NAME")
     t.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    _force_option(t, "the model file (and a library model called NAME)")
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("reconstruct", help="hear what a model does to a recording", description="Encode, quantise and decode a recording.")
     r.add_argument("model"); r.add_argument("audio"); r.add_argument("-o", "--output", required=True)
-    r.add_argument("--json", action="store_true"); r.set_defaults(func=cmd_reconstruct)
+    r.add_argument("--json", action="store_true"); _force_option(r); r.set_defaults(func=cmd_reconstruct)
 
     i = sub.add_parser("info", help="describe a model file, its health and codebook usage")
     i.add_argument("model"); i.add_argument("--heatmap", metavar="OUT.png", help="write the codebook usage heatmap")
-    i.add_argument("--json", action="store_true"); i.set_defaults(func=cmd_info)
+    i.add_argument("--json", action="store_true"); _force_option(i, "the heatmap"); i.set_defaults(func=cmd_info)
 
     _add_stage2_commands(sub)
     return p

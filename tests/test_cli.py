@@ -91,3 +91,90 @@ def test_demo_runs_the_whole_pipeline_and_writes_real_sounds(tmp_path):
     assert "demo finished" in r.stderr and "Traceback" not in r.stderr
     from distill.modelfile import load_model
     assert load_model(out["model"]).prior is not None
+
+
+# ---------------------------------------------------------------- no silent loss: nothing is replaced without --force
+
+PRECIOUS = b"a file the user cares about"
+
+
+@pytest.fixture(scope="module")
+def code_file(tmp_path_factory, tiny_model, demo_corpus):
+    from distill.codes import encode_audio_file
+    from distill.modelfile import load_model
+    path = tmp_path_factory.mktemp("codes") / "take.codes.json"
+    encode_audio_file(load_model(tiny_model), sorted(demo_corpus.glob("*.wav"))[2]).save(path)
+    return path
+
+
+def refused(r, path, hint="add --force to overwrite it") -> bool:
+    "Exit status 2 and one line naming the file that is there."
+    return r.returncode == 2 and r.stderr.strip() == f"distill: error: {path} already exists; {hint}"
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "encode", "decode", "generate", "info --heatmap"])
+def test_an_output_that_exists_is_refused_and_force_replaces_it(command, model_with_prior, demo_corpus, code_file, tmp_path):
+    src = sorted(demo_corpus.glob("*.wav"))[0]
+    out = tmp_path / ("out.png" if "heatmap" in command else "out.json" if command == "encode" else "out.wav")
+    args = {"reconstruct": ["reconstruct", model_with_prior, src, "-o", out],
+            "encode": ["encode", src, model_with_prior, "-o", out],
+            "decode": ["decode", code_file, model_with_prior, "-o", out],
+            "generate": ["generate", model_with_prior, "-o", out, "--duration", "0.5"],
+            "info --heatmap": ["info", model_with_prior, "--heatmap", out]}[command]
+    out.write_bytes(PRECIOUS)
+    r = run_cli(*args)
+    assert refused(r, out), r.stderr
+    assert out.read_bytes() == PRECIOUS
+    r = run_cli(*args, "--force")
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() != PRECIOUS and out.stat().st_size > 100
+
+
+def test_generate_checks_every_numbered_file_before_writing_any(model_with_prior, tmp_path):
+    (tmp_path / "take_2.wav").write_bytes(PRECIOUS)
+    r = run_cli("generate", model_with_prior, "-o", tmp_path / "take.wav", "--count", "2", "--duration", "0.5")
+    assert refused(r, tmp_path / "take_2.wav"), r.stderr
+    assert not (tmp_path / "take_1.wav").exists() and (tmp_path / "take_2.wav").read_bytes() == PRECIOUS
+
+
+def test_train_refuses_a_model_its_checkpoint_or_a_library_name_before_training(tiny_model, demo_corpus, tmp_path):
+    model = tmp_path / "m.distill"
+    model.write_bytes(Path(tiny_model).read_bytes())
+    r = run_cli("train", demo_corpus, "-o", model)
+    assert refused(r, model, "add --force to train a new model in its place"), r.stderr
+    assert model.read_bytes() == Path(tiny_model).read_bytes()
+    # a cancelled run leaves only its checkpoint: the name is still taken, and --resume is the way on
+    (tmp_path / "c.distill.ckpt").write_bytes(PRECIOUS)
+    r = run_cli("train", demo_corpus, "-o", tmp_path / "c.distill")
+    assert refused(r, tmp_path / "c.distill.ckpt", "add --force to train a new model in its place or --resume to go on training it"), r.stderr
+    # a library name that is taken is refused before an hour of training, not after
+    from distill.library import Library
+    Library().add(tiny_model, name="drums")
+    r = run_cli("train", demo_corpus, "-o", tmp_path / "new.distill", "--save-to-library", "drums")
+    assert r.returncode == 2 and "already has a model called 'drums'; add --force" in r.stderr, r.stderr
+    assert not (tmp_path / "new.distill").exists()
+
+
+def test_train_with_force_goes_ahead_and_resume_needs_no_force(tiny_model, demo_corpus, tmp_path, monkeypatch):
+    "In process, training stubbed (a real run is test_foundation's): the check lets `--force` and `--resume` through."
+    import distill.train
+    from distill.cli import main
+    calls = []
+    monkeypatch.setattr(distill.train, "train_vqvae", lambda dataset, output, resume=False, **kw: calls.append((output, resume)) or iter(()))
+    model = tmp_path / "m.distill"
+    model.write_bytes(Path(tiny_model).read_bytes())
+    assert main(["train", str(demo_corpus), "-o", str(model)]) == 2 and calls == []
+    assert main(["train", str(demo_corpus), "-o", str(model), "--force"]) == 0 and calls == [(str(model), False)]
+    assert main(["train", str(demo_corpus), "-o", str(model), "--resume"]) == 0 and calls[-1] == (str(model), True)
+
+
+def test_demo_refuses_a_folder_with_a_previous_demo(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "demo.distill").write_bytes(PRECIOUS)
+    r = run_cli("demo", "-o", tmp_path / "d", "--files", "6")
+    assert refused(r, tmp_path / "d" / "demo.distill", "add --force to run the demo there again, or -o another folder"), r.stderr
+    assert not (tmp_path / "d" / "corpus").exists() and (tmp_path / "d" / "demo.distill").read_bytes() == PRECIOUS
+    (tmp_path / "d" / "demo.distill").unlink()
+    (tmp_path / "d" / "generated_1.wav").write_bytes(PRECIOUS)          # a previous demo's sound, its model gone
+    r = run_cli("demo", "-o", tmp_path / "d", "--files", "6")
+    assert refused(r, tmp_path / "d" / "generated_1.wav", "add --force to run the demo there again, or -o another folder"), r.stderr
