@@ -146,6 +146,22 @@ def test_save_and_reopen_codes(setup, editor, tmp_path):
     assert torch.equal(other.grid.indices, back.indices) and other.original_player.value == b""
 
 
+def test_save_codes_defaults_beside_the_notebook_and_never_writes_over_a_file(setup, editor, tmp_path):
+    assert editor.save_path.value == str(Path("distill_outputs") / "take.codes.json")   # not in the recordings' folder
+    editor.save_path.value = str(tmp_path / "take.codes.json")
+    editor.save_button.click()
+    first = (tmp_path / "take.codes.json").read_bytes()
+    _select(editor, 0, 0, 2, 3)
+    editor.code.value = (int(editor.grid.indices[0, 2]) + 1) % 16
+    editor.set_button.click()
+    editor.save_button.click()                                         # the same name again: a new file, the first kept
+    assert (tmp_path / "take.codes.json").read_bytes() == first
+    assert f"Saved {tmp_path / 'take.codes-2.json'}" in editor.status.value and "was already there and is kept" in editor.status.value
+    assert torch.equal(load_grid(tmp_path / "take.codes-2.json", setup["model"]).indices, editor.grid.indices)
+    other = CodesEditor(setup["model"], tmp_path / "take.codes-2.json").wait()   # a code file opened: saved beside the notebook too
+    assert other.save_path.value == str(Path("distill_outputs") / "take.codes-2.json")
+
+
 def test_another_model_refuses_the_code_file(setup, tmp_path):
     editor = CodesEditor(setup["model"], setup["root"] / "take.wav").wait()
     editor.save(tmp_path / "a.json")

@@ -155,6 +155,36 @@ def test_start_without_a_folder_or_resume_without_a_checkpoint_says_what_to_do(d
     assert "no checkpoint to resume from" in dash.status.value
 
 
+# ---------------------------------------------------------------- no silent loss
+
+def test_start_again_numbers_the_new_model_and_keeps_the_trained_one(demo_corpus, tmp_path):
+    path, numbered = tmp_path / "m.distill", tmp_path / "m-2.distill"
+    dash = dashboard(demo_corpus, path, epochs=1)
+    assert dash.output_note.value == ""                                # a free name: nothing to say
+    run(dash.start_button, dash)
+    trained = path.read_bytes()
+    assert f"{path} already exists: Start keeps it and trains a new model into {numbered}; Resume goes on" in dash.output_note.value
+    dash.start_button.click()                                          # the press that used to overwrite m.distill
+    assert dash.output.value == str(numbered) and f"{path} is kept as it was" in dash.output_note.value
+    dash.job.join(120)
+    assert path.read_bytes() == trained and numbered.exists()
+    assert "saved in m-2.distill" in dash.status.value and dash.prior.model_path.value == str(numbered)
+    dash.epochs.value = 2
+    run(dash.resume_button, dash)                                      # Resume goes on with the model the field names
+    assert dash.output.value == str(numbered) and dash.started.start_epoch == 1 and "Finished 2 epochs" in dash.status.value
+    assert path.read_bytes() == trained and not (tmp_path / "m-3.distill").exists()
+
+
+def test_a_checkpoint_alone_keeps_its_name_taken_and_defaults_stay_out_of_the_dataset(demo_corpus, tmp_path):
+    (tmp_path / "c.distill.ckpt").write_bytes(b"an unfinished training")
+    dash = dashboard(demo_corpus, tmp_path / "c.distill")
+    assert (f"{tmp_path / 'c.distill'} has the checkpoint of an unfinished training: Start keeps it and trains a new model "
+            f"into {tmp_path / 'c-2.distill'}; Resume goes on training it.") in dash.output_note.value
+    dash.output.value = str(tmp_path / "free.distill")
+    assert dash.output_note.value == ""
+    assert TrainingDashboard(str(demo_corpus)).output.value == str(Path("distill_outputs") / "model.distill")
+
+
 # ---------------------------------------------------------------- loading a model, the prior panel
 
 def test_load_model_shows_its_health_and_opens_the_prior_panel(tiny_model, tmp_path):
@@ -213,12 +243,15 @@ def test_prior_panel_trains_a_real_prior_into_the_model_file(tiny_model, demo_co
     dash = TrainingDashboard(str(demo_corpus), prior_train_params=dict(batch_size=4, min_steps_per_epoch=2),
                              prior_overrides=dict(d_model=32, n_layers=1, n_heads=2, window=16))
     dash.load(path)
+    assert "Ready to train the prior of this model" in dash.prior.status.value
     dash.prior.epochs.value = 2
     run(dash.prior.start_button, dash.prior)
     assert "Prior trained" in dash.prior.status.value, dash.prior.status.value
     assert [h["epoch"] for h in dash.prior.history] == [1, 2] and png(dash.prior.plot)
     assert dash.prior.progress.value == 2 and "prior: yes" in dash.prior.model_info.value
     assert load_model(path).prior is not None
+    dash.load(path)                                                    # training again writes over this prior: it says so
+    assert "Train prior replaces the prior this model already has" in dash.prior.status.value
 
 
 def test_the_prior_waits_for_a_model_and_for_model_training_to_finish(tiny_model, demo_corpus, tmp_path):
@@ -228,7 +261,7 @@ def test_the_prior_waits_for_a_model_and_for_model_training_to_finish(tiny_model
     dash.prior.start_button.click()                                    # disabled, but clicked from code anyway
     assert dash.prior.job is None and "load one" in dash.prior.status.value
     dash.load(path)
-    dash.start_button.click()                                          # retrains the file the prior would write into
+    dash.start_button.click()                                          # trains a model (busy-2.distill: busy.distill is kept)
     dash.prior.start_button.click()
     assert dash.prior.job is None and "Wait for the model training to finish" in dash.prior.status.value
     dash.job.join(120)

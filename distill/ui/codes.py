@@ -14,7 +14,7 @@ import torch
 import traitlets
 
 from ..audio import load_audio
-from ..modelfile import DistillModel, load_model as load_model_file
+from ..modelfile import DistillModel, load_model as load_model_file, default_output, unused_path
 from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load_grid, audition_code,
                            solo_preview, grid_colours)
 from ..generate import SamplingParams
@@ -284,7 +284,7 @@ def open(self: CodesEditor, path: str | Path | None = None):
         self.timeline.selection = {}
         set_audio(self.original_player, audio, self.model.audio.sample_rate)
         set_audio(self.edited_player)
-        if not self.save_path.value: self.save_path.value = str(Path(target).with_suffix(".codes.json")) if audio is not None else target
+        if not self.save_path.value: self.save_path.value = str(default_output(target, ".codes.json"))   # not beside the sounds
         self._refresh(f"{grid.name}: {grid.levels} levels × {grid.columns} columns ({grid.duration:.2f} s). Click a cell to select it.")
     self._read_in_background(self.path, path, done)
 
@@ -301,13 +301,14 @@ def load_other(self: CodesEditor, path: str | Path | None = None):
 # %% ../../nbs/13_ui_codes.ipynb #f36c3fd6
 @patch
 def save(self: CodesEditor, path: str | Path | None = None):
-    "Save the edited grid as a code file."
+    "Save the edited grid as a code file (numbered if that file is there: saving never writes over one)."
     if path is not None: self.save_path.value = str(path)
     def act():
         if self.grid is None: raise CodeError("encode a recording first")
-        if not self.save_path.value.strip(): raise CodeError("type a file name to save the codes to")
-        out = self.grid.save(self.save_path.value.strip())
-        self._say(f"Saved {out} ({out.stat().st_size // 1024 + 1} KB).", "ok")
+        if not (wanted := self.save_path.value.strip()): raise CodeError("type a file name to save the codes to")
+        out = self.grid.save(unused_path(wanted))
+        kept = f"; {wanted} was already there and is kept" if out != Path(wanted) else ""
+        self._say(f"Saved {out} ({out.stat().st_size // 1024 + 1} KB{kept}).", "ok")
     self._guard(act)
 
 # --- edits: each is one CodeGrid call

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from ..modelfile import DistillModel, load_model
+from ..modelfile import DistillModel, load_model, default_output, unused_path
 from ..generate import (SamplingParams, Generated, GenerationCancelled, NoPriorError, generate, save_generated,
                               require_prior)
 from .common import (BackgroundJob, WidgetView, status_html, audio_player, set_audio, figure_png, button, row,
@@ -46,7 +46,7 @@ _STAGE_SHARE = {"sampling": (0.0, 0.7), "decoding": (0.7, 0.8), "griffin-lim": (
 
 class GenerationDashboard(WidgetView):
     "Generate sounds from a model's prior in a notebook; the dashboard shows itself as the last expression of a cell."
-    def __init__(self, model: DistillModel | str | Path | None = None, save_as: str = "generated.wav"):
+    def __init__(self, model: DistillModel | str | Path | None = None, save_as: str | Path = default_output("generated.wav")):
         self.model: DistillModel | None = None
         self.result: Generated | None = None
         self.job: BackgroundJob | None = None
@@ -72,7 +72,7 @@ class GenerationDashboard(WidgetView):
         # result
         self.player = audio_player()
         self.picture = W.Image(value=b"", format="png")
-        self.save_path = W.Text(value=save_as, description="Save as", layout=W.Layout(width="420px"))
+        self.save_path = W.Text(value=str(save_as), description="Save as", layout=W.Layout(width="420px"))
         self.save_bits = W.Dropdown(options=[("16-bit", "16"), ("24-bit", "24"), ("float", "float")], value="16", layout=W.Layout(width="100px"))
         self.save_rate = W.Dropdown(options=[("model rate", 0), ("44.1 kHz", 44100), ("48 kHz", 48000), ("22.05 kHz", 22050)], value=0,
                                     layout=W.Layout(width="120px"))
@@ -185,12 +185,13 @@ def cancel(self: GenerationDashboard, _=None):
 # --- saving
 @patch
 def save(self: GenerationDashboard, _=None):
-    "Write the last result to the path in the Save-as box (WAV or FLAC, by extension)."
+    "Write the last result to the path in the Save-as box (WAV or FLAC, by extension), numbered if that file is there."
     if self.result is None: return
     path = self.save_path.value.strip()
     if not path: return setattr(self.save_status, "value", status_html("Type a file name to save to.", "error"))
     try:
-        out = save_generated(path, self.result, sample_rate=self.save_rate.value or None, bits=self.save_bits.value)
-        self.save_status.value = status_html(f"Saved {out}", "ok")
+        out = save_generated(unused_path(path), self.result, sample_rate=self.save_rate.value or None, bits=self.save_bits.value)
+        kept = f" ({path} was already there and is kept)" if out != Path(path) else ""
+        self.save_status.value = status_html(f"Saved {out}{kept}.", "ok")
     except (ValueError, OSError) as e:
         self.save_status.value = status_html(str(e), "error")

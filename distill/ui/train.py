@@ -15,7 +15,7 @@ from ..audio import AudioParams, mel_to_audio
 from ..data import DatasetScan, scan_dataset
 from ..model import VQVAEConfig, auto_codebook_size
 from ..health import level_health, health_verdict
-from ..modelfile import DistillModel, load_model
+from ..modelfile import DistillModel, load_model, default_output, unused_path
 from ..train import (TrainParams, TrainStarted, EpochEnd, TrainWarning, Preview, TrainFinished,
                            train_vqvae, checkpoint_path)
 from ..prior import MemorisationWarning, PriorTrainParams, train_prior
@@ -301,7 +301,9 @@ class PriorPanel(TrainingPanel):
         "Make the panel available for the model file at `path`."
         self.loaded = self.model_path.value = str(path)
         if model is not None: self.model_info.value = _pre(model.describe())
-        self.status.value = status_html("Ready to train the prior of this model.")
+        replaces = model is not None and model.prior is not None   # training a prior writes it into this model file
+        self.status.value = status_html("Ready: Train prior replaces the prior this model already has." if replaces
+                                        else "Ready to train the prior of this model.", "warn" if replaces else "info")
         self._buttons()
 
     def prepare(self, resume: bool):
@@ -326,7 +328,7 @@ class TrainingDashboard(TrainingPanel):
     start_text = "Scanning the dataset…"
     started_text = "{config[rvq_levels]} levels × {config[codebook_size]} codes, {dataset[files]} files"
 
-    def __init__(self, dataset: str = "", model_path: str = "model.distill", train_params: TrainParams | dict | None = None,
+    def __init__(self, dataset: str = "", model_path: str | Path = default_output("model.distill"), train_params: TrainParams | dict | None = None,
                  config_overrides: dict | None = None, prior_train_params: dict | None = None,
                  prior_overrides: dict | None = None, prior_api: tuple | None = None):
         self.train_extras = asdict(train_params) if isinstance(train_params, TrainParams) else dict(train_params or {})
@@ -354,6 +356,8 @@ class TrainingDashboard(TrainingPanel):
                                                     min=0, max=10, step=0.05, description="Commitment",
                                                     style=LABEL, layout=W.Layout(width="210px"))
         self.output = W.Text(value=str(model_path), description="Save model as", style=LABEL, layout=W.Layout(width="460px"))
+        self.output_note = W.HTML()          # what Start writes when the named file is already there
+        self.numbered_from: str | None = None   # the taken name Start numbered away from, while it trains
         self.config_extras = overrides   # settings without a widget, passed through as given
         super().__init__(self.train_extras.pop("epochs", TrainParams.epochs),
                          "Press Start to train." if dataset else "Choose a dataset folder and press Start.")
@@ -381,7 +385,9 @@ def _connect(self: TrainingDashboard):
     self.blocked_by = lambda: "Wait for the prior training to finish (or cancel it) first." if self.prior.running else ""
     self.prior.blocked_by = lambda: "Wait for the model training to finish (or cancel it) first." if self.running else ""
     self.prior.refresh_buttons = self._buttons
-    self.output.observe(lambda _: self._buttons(), "value")
+    self.output_note.add_class("distill-output-note")
+    def named(_): self.numbered_from = None; self._buttons()
+    self.output.observe(named, "value")
     self._buttons()
 
 @patch
@@ -397,6 +403,7 @@ def _lay_out(self: TrainingDashboard):
         heading("Model and training"),
         W.GridBox([self.codebook_size, self.rvq_levels, self.codebook_dim, self.commitment_weight, self.epochs, self.output],
                   layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
+        self.output_note,
         self.controls(),
         self.status,
         heading("Progress"),
@@ -424,13 +431,27 @@ def config_overrides(self: TrainingDashboard) -> dict:
 @patch(as_prop=True)
 def can_resume(self: TrainingDashboard) -> bool:
     "Resume needs the checkpoint of the model file named in 'Save model as'."
-    return checkpoint_path(self.output.value.strip() or "model.distill").exists()
+    path = self.output.value.strip()
+    return bool(path) and checkpoint_path(path).exists()
 
 @patch
 def _buttons(self: TrainingDashboard):
     TrainingPanel._buttons(self)
     self.scan_button.disabled = self.running
     self.prior._buttons()
+    self._show_output_note()
+
+@patch
+def _show_output_note(self: TrainingDashboard):
+    "Say under 'Save model as' what Start writes when that file (or its checkpoint) is there: never over it."
+    path, text = self.output.value.strip(), ""
+    if self.running and self.numbered_from:
+        text = f"Training into {path}: {self.numbered_from} is kept as it was."
+    elif not self.running and path and (free := unused_path(path, checkpoint_path)) != Path(path):
+        what = "already exists" if Path(path).exists() else "has the checkpoint of an unfinished training"
+        text = (f"{path} {what}: Start keeps it and trains a new model into {free}"
+                + ("; Resume goes on training it." if self.can_resume else "."))
+    self.output_note.value = status_html(text, "warn" if not self.running else "info") if text else ""
 
 # ---- dataset ----------------------------------------------------------------------------------------------
 @patch
@@ -458,6 +479,9 @@ def prepare(self: TrainingDashboard, resume: bool = False):
     if not folder: raise ValueError("Choose a dataset folder first.")
     if not model_path: raise ValueError("Choose where to save the model (Save model as).")
     params, overrides = self.train_params(), self.config_overrides()
+    free = model_path if resume else str(unused_path(model_path, checkpoint_path))   # Resume goes on with the named model
+    if free != model_path:   # a new model never replaces one: it gets the next free number, and the field says so
+        self.output.value, self.numbered_from, model_path = free, model_path, free
 
     def events(cancel):
         scan = scan_dataset(folder, min_files=params.min_files)
