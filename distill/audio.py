@@ -5,7 +5,7 @@
 # %% ../nbs/00_audio.ipynb #dcebe482
 from __future__ import annotations
 import os, tempfile, contextlib, json, math, uuid
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import torchaudio
 __all__ = ['atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'limit_peaks',
            'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'value_range',
            'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'mel_power_to_spectrogram', 'mel_to_audio',
-           'even_pieces', 'fit_length', 'mel_to_audio_pieces']
+           'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -229,6 +229,22 @@ def fit_length(audio: torch.Tensor, samples: int) -> torch.Tensor:
     "`audio` cut or zero-padded at the end to exactly `samples`."
     return torch.nn.functional.pad(audio, (0, max(0, samples - audio.shape[-1])))[..., :samples]
 
+def crossfade(pieces: Iterable[torch.Tensor], overlap: int) -> Iterator[torch.Tensor]:
+    """Join consecutive `pieces` `[..., n]`, each overlapping the next by `overlap` samples, with equal-gain sine²
+    crossfades; yields the joined signal stretch by stretch (`torch.cat` of everything yielded is the whole)."""
+    fade = torch.sin(torch.linspace(0, math.pi / 2, overlap)) ** 2    # fade-in; 1 - fade is the matching fade-out
+    rest = None                                                        # the last piece, less what was yielded of it
+    for piece in pieces:
+        if rest is None: rest = piece; continue
+        if min(rest.shape[-1], piece.shape[-1]) < overlap:
+            raise ValueError(f"a piece of {min(rest.shape[-1], piece.shape[-1])} samples cannot overlap its neighbours by {overlap}")
+        cut = rest.shape[-1] - overlap
+        yield rest[..., :cut]
+        yield rest[..., cut:] * (1 - fade) + piece[..., :overlap] * fade
+        rest = piece[..., overlap:]
+    if rest is not None: yield rest
+
+# %% ../nbs/00_audio.ipynb #a3c9e1f0
 def mel_to_audio_pieces(mel_span: Callable[[int, int], torch.Tensor], frames: int, p: AudioParams, piece_frames: int = 2048,
                         overlap: int = 32, align: int = 1, seed: int = 0, progress=None) -> Iterator[torch.Tensor]:
     """The waveform (`frames × hop` samples) of a spectrogram `frames` long, yielded piece by piece; `mel_span(a, b)`
@@ -237,20 +253,14 @@ def mel_to_audio_pieces(mel_span: Callable[[int, int], torch.Tensor], frames: in
     hop = p.hop_length
     bounds = [(a * align, b * align) for a, b in even_pieces(frames // align, max(piece_frames, 2 * overlap) // align)]
     half = overlap * hop // 2
-    fade = torch.sin(torch.linspace(0, math.pi / 2, 2 * half)) ** 2
-    tail = None
-    for i, (f0, f1) in enumerate(bounds):
-        last = i == len(bounds) - 1
-        e0, e1 = max(0, f0 - overlap), frames if last else min(frames, f1 + overlap)
-        audio = fit_length(mel_to_audio(mel_span(e0, e1), p, seed=seed), (e1 - e0) * hop)
-        at = lambda sample: sample - e0 * hop      # a position in the whole waveform → one in this piece
-        begin = 0
-        if tail is not None:
-            yield tail * (1 - fade) + audio[at(f0 * hop - half):at(f0 * hop + half)] * fade
-            begin = f0 * hop + half
-        if last:
-            yield audio[at(begin):]
-        else:
-            yield audio[at(begin):at(f1 * hop - half)]
-            tail = audio[at(f1 * hop - half):at(f1 * hop + half)]
-        if progress: progress("griffin-lim", i + 1, len(bounds))
+
+    def inverted():
+        for i, (f0, f1) in enumerate(bounds):
+            last = i == len(bounds) - 1
+            e0, e1 = max(0, f0 - overlap), frames if last else min(frames, f1 + overlap)
+            audio = fit_length(mel_to_audio(mel_span(e0, e1), p, seed=seed), (e1 - e0) * hop)
+            # keep `half` on each side of the piece's own frames: neighbours crossfade there, away from the edges
+            keep0, keep1 = (0 if i == 0 else f0 * hop - half), (frames * hop if last else f1 * hop + half)
+            yield audio[keep0 - e0 * hop: keep1 - e0 * hop]
+            if progress: progress("griffin-lim", i + 1, len(bounds))
+    yield from crossfade(inverted(), 2 * half)

@@ -18,12 +18,14 @@ from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomi
                           mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain, loudest_frame_db)
 from .model import VQVAE, level_roles, context_columns
 from .modelfile import DistillModel
+from . import generate as generation   # the prior's side of re-generation (CodeGrid has a method of that name)
+from .generate import decode_span, decode_vectors, PIECE_COLUMNS
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['PIECE_COLUMNS', 'CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'EditHistory', 'model_codebooks', 'CodeGrid',
-           'encode_audio', 'encode_audio_file', 'decode_grid', 'grid_to_audio', 'load_grid', 'entry_peaks_db',
-           'ranked_entries', 'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours', 'plot_code_grid']
+__all__ = ['CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'EditHistory', 'model_codebooks', 'CodeGrid', 'encode_audio',
+           'encode_audio_file', 'decode_grid', 'grid_to_audio', 'load_grid', 'entry_peaks_db', 'ranked_entries',
+           'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours', 'plot_code_grid']
 
 # %% ../nbs/08_codes.ipynb #a6cc8fcc
 class CodeError(ValueError):
@@ -81,8 +83,6 @@ def _mel_span(source, p: AudioParams, f0: int, f1: int, gain: float = 1.0) -> to
     return mel[:, first: first + f1 - f0]
 
 # %% ../nbs/08_codes.ipynb #58e9ef70
-PIECE_COLUMNS = 512
-
 def _loudest_frame_db(source, p: AudioParams, piece_frames: int) -> float:
     "`loudest_frame_db` of a whole source, read piece by piece (a long file never sits in memory whole)."
     frames = num_frames(source.length, p)
@@ -371,11 +371,10 @@ def blend(self: CodeGrid, other: "CodeGrid", amount, model: DistillModel | None 
 @patch
 def regenerate_region(self: CodeGrid, model: DistillModel, start: int, end: int, sampling=None) -> "CodeGrid":
     "Let the model's prior re-sample columns `[start, end)` (all levels), continuing what comes before."
-    from distill.generate import require_prior, regenerate_region, SamplingParams
     self._check_model(model)
     start, end = self._check_range(start, end)
-    require_prior(model)
-    codes = regenerate_region(model, self.indices, start, end, sampling or SamplingParams())
+    generation.require_prior(model)
+    codes = generation.regenerate_region(model, self.indices, start, end, sampling or generation.SamplingParams())
     if tuple(codes.shape) != tuple(self.indices.shape):
         raise CodeError(f"the prior returned codes of shape {tuple(codes.shape)}, expected {tuple(self.indices.shape)}")
     indices = self.indices.clone()
@@ -464,29 +463,16 @@ def _grid_vectors(model: DistillModel, grid: CodeGrid) -> torch.Tensor:
     "Each cell's vector `[levels, columns, dim]`."
     return grid.vectors(model_codebooks(model))
 
-def _decode_span(model: DistillModel, vectors: torch.Tensor, c0: int, c1: int) -> torch.Tensor:
-    "Mel frames of columns `[c0, c1)`, decoded with enough context to equal the whole-grid result."
-    _, context = context_columns(model.vqvae)
-    D, a0, a1 = model.config.downsample, max(0, c0 - context), min(vectors.shape[1], c1 + context)
-    with torch.inference_mode():
-        mel = model.vqvae.decode_embeddings(vectors[:, None, a0:a1].to(model.device))[0]
-    return mel[:, (c0 - a0) * D:(c1 - a0) * D].float().cpu()
-
-def _decode_vectors(model: DistillModel, vectors: torch.Tensor, piece_columns: int = PIECE_COLUMNS) -> torch.Tensor:
-    model.vqvae.eval()
-    return torch.cat([_decode_span(model, vectors, c0, c1) for c0, c1 in even_pieces(vectors.shape[1], piece_columns)], -1)
-
 def decode_grid(model: DistillModel, grid: CodeGrid, piece_columns: int = PIECE_COLUMNS) -> torch.Tensor:
     "Code grid → normalised log-mel `[n_mels, columns × downsample]` (blended cells decode from their vectors)."
     _check_grid(model, grid)
-    return _decode_vectors(model, _grid_vectors(model, grid), piece_columns)
+    return decode_vectors(model, _grid_vectors(model, grid), piece_columns=piece_columns)
 
 # %% ../nbs/08_codes.ipynb #78ad3fa6
 def _vectors_to_audio(model: DistillModel, vectors: torch.Tensor, seed: int = 0, piece_columns: int = PIECE_COLUMNS) -> torch.Tensor:
     "Waveform of `vectors` `[levels, columns, dim]`: each Griffin-Lim piece decoded from its codes just in time, 8 columns of overlap."
-    model.vqvae.eval()
     D = model.config.downsample
-    span = lambda a, b: _decode_span(model, vectors, a // D, b // D)
+    span = lambda a, b: decode_span(model, vectors, a // D, b // D)
     return torch.cat(list(mel_to_audio_pieces(span, vectors.shape[1] * D, model.audio, piece_columns * D, overlap=8 * D, align=D, seed=seed)))
 
 def grid_to_audio(model: DistillModel, grid: CodeGrid, seed: int = 0, piece_columns: int = PIECE_COLUMNS) -> torch.Tensor:

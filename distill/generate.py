@@ -12,15 +12,16 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 
-from .audio import AudioParams, load_audio, write_audio, mel_to_audio_pieces
+from .audio import AudioParams, load_audio, write_audio, mel_to_audio_pieces, even_pieces
+from .model import context_columns
 from .modelfile import DistillModel
 from .prior import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
-__all__ = ['NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits', 'choose_code', 'Chunk',
-           'plan_chunks', 'sample_codes', 'overlap_add', 'decode_pieces', 'limit_loudness', 'mel_to_waveform',
-           'Generated', 'generate', 'save_generated', 'numbered_outputs', 'regenerate_region', 'DemoFinished',
-           'run_demo']
+__all__ = ['PIECE_COLUMNS', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits',
+           'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors',
+           'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'save_generated', 'numbered_outputs',
+           'regenerate_region', 'DemoFinished', 'run_demo']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
 class NoPriorError(ValueError):
@@ -145,37 +146,34 @@ def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, pr
     return tokens_to_codes(torch.tensor(tokens[prompt.shape[1] * L:], dtype=torch.long), L, K)
 
 # %% ../nbs/07_generate.ipynb #9e2fbd39
-def _fade(n: int) -> torch.Tensor:
-    # raised-cosine ramp 0 → 1; a fade-in and the matching fade-out add up to exactly one
-    return torch.sin(0.5 * math.pi * (torch.arange(n) + 0.5) / n) ** 2
+PIECE_COLUMNS = 512   # columns per decoder pass (~24 s at the default settings): memory stays flat on long grids
 
-def overlap_add(pieces: list[tuple[int, torch.Tensor]], length: int, fade: int) -> torch.Tensor:
-    "Join `(start, signal[..., n])` pieces into `[..., length]`, crossfading where they overlap (raised cosine over `fade`)."
-    shape = pieces[0][1].shape[:-1]
-    out, weight = torch.zeros(*shape, length), torch.zeros(length)
-    for start, x in pieces:
-        n = x.shape[-1]
-        w = torch.ones(n)
-        f = min(fade, n)
-        if start > 0 and f: w[:f] *= _fade(f)
-        if start + n < length and f: w[n - f:] *= _fade(f).flip(0)
-        out[..., start:start + n] += x.float() * w
-        weight[start:start + n] += w
-    return out / weight.clamp_min(1e-8)
+def code_vectors(model: DistillModel, codes: torch.Tensor) -> torch.Tensor:
+    "Codes `[levels, columns]` → the codebook vector each cell decodes from, `[levels, columns, codebook_dim]`."
+    with torch.inference_mode():
+        return model.vqvae.level_embeddings(codes[None].to(model.device))[:, 0]
+
+def decode_span(model: DistillModel, vectors: torch.Tensor, c0: int, c1: int) -> torch.Tensor:
+    "Mel frames of columns `[c0, c1)` of `vectors` `[levels, columns, dim]`, with the context that makes them equal the whole grid's."
+    _, context = context_columns(model.vqvae)
+    D, a0, a1 = model.config.downsample, max(0, c0 - context), min(vectors.shape[1], c1 + context)
+    model.vqvae.eval()
+    with torch.inference_mode():
+        mel = model.vqvae.decode_embeddings(vectors[:, None, a0:a1].to(model.device))[0]
+    return mel[:, (c0 - a0) * D:(c1 - a0) * D].float().cpu()
+
+def decode_vectors(model: DistillModel, vectors: torch.Tensor, start: int = 0, piece_columns: int = PIECE_COLUMNS,
+                   progress=None) -> torch.Tensor:
+    """Normalised log-mel `[n_mels, (columns - start) × downsample]` of columns `[start, columns)` of `vectors`
+    `[levels, columns, dim]`; the columns before `start` are context only. Decoded `piece_columns` at a time."""
+    pieces = [(start + a, start + b) for a, b in even_pieces(vectors.shape[1] - start, piece_columns)]
+    mel = []
+    for i, (c0, c1) in enumerate(pieces):
+        mel.append(decode_span(model, vectors, c0, c1))
+        if progress: progress("decoding", i + 1, len(pieces))
+    return torch.cat(mel, -1)
 
 # %% ../nbs/07_generate.ipynb #f35251be
-def decode_pieces(model: DistillModel, codes: torch.Tensor, boundaries: list[int], margin: int = 4, progress=None) -> torch.Tensor:
-    """Codes `[levels, columns]` → mel `[n_mels, columns × downsample]`, decoding one piece between consecutive
-    `boundaries` (column indices) with `margin` extra columns on each side, crossfaded over the overlaps."""
-    d, columns = model.config.downsample, codes.shape[-1]
-    cuts = sorted({0, columns, *[b for b in boundaries if 0 < b < columns]})
-    pieces = []
-    for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
-        lo, hi = max(0, a - margin), min(columns, b + margin)
-        pieces.append((lo * d, model.decode_mel(codes[:, lo:hi])))
-        if progress: progress("decoding", i + 1, len(cuts) - 1)
-    return overlap_add(pieces, columns * d, 2 * margin * d)
-
 def limit_loudness(model: DistillModel, mel: torch.Tensor) -> torch.Tensor:
     "Clamp a decoded mel `[n_mels, frames]` between silence and the corpus' loudest value in each band (if the prior recorded it)."
     ceiling = model.prior_training.get("mel_ceiling")
@@ -211,7 +209,7 @@ def _prompt_codes(model: DistillModel, prompt) -> torch.Tensor | None:
 # %% ../nbs/07_generate.ipynb #9c90d556
 def generate(model: DistillModel, duration: float, sampling: SamplingParams | None = None, prompt=None, progress=None, *,
              cancel: threading.Event | None = None, keep_prompt: bool = False, context: int | None = None,
-             margin: int = 4, block_seconds: float = 30.0) -> Generated:
+             block_seconds: float = 30.0) -> Generated:
     """`duration` seconds of new sound from the model's prior; with `prompt` (a file path, or mono audio at the model's
     rate) the new sound continues the prompt (and, with `keep_prompt`, the result starts with the decoded prompt)."""
     sampling = sampling or SamplingParams()
@@ -225,19 +223,19 @@ def generate(model: DistillModel, duration: float, sampling: SamplingParams | No
     prompt_columns = 0 if prompt_codes is None else prompt_codes.shape[-1]
     new = sample_codes(model, columns, sampling, prompt_codes, progress, cancel=cancel, context=context)
 
-    # decode with the prompt's last columns in front, so the first new frames continue it; cut them off afterwards
-    lead = prompt_columns if keep_prompt else min(prompt_columns, margin)
-    codes = torch.cat([prompt_codes[:, prompt_columns - lead:], new], 1) if lead else new
-    chunk_starts = [lead + c.start for c in plan_chunks(columns, prompt_columns, require_prior(model).config, context)]
-    mel = limit_loudness(model, decode_pieces(model, codes, ([lead] if keep_prompt else []) + chunk_starts, margin, progress))
-    cut = 0 if keep_prompt else lead
-    mel = mel[:, cut * d:]
+    # prompt and new columns decode as one grid, so the first new frames continue the prompt as in a recording;
+    # without `keep_prompt` the prompt is context only and decoding starts at the first new column
+    codes = new if prompt_codes is None else torch.cat([prompt_codes, new], 1)
+    first = 0 if keep_prompt else prompt_columns
+    mel = limit_loudness(model, decode_vectors(model, code_vectors(model, codes), first, progress=progress))
     if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
-    length = samples + (lead * d * p.hop_length if keep_prompt else 0)
+    kept = prompt_columns - first                        # prompt columns at the front of the result
+    length = samples + kept * d * p.hop_length
     audio = mel_to_waveform(mel, p, seed=0, block_seconds=block_seconds, progress=progress)[:length]
     audio = F.pad(audio, (0, length - len(audio)))
-    seams = [(s - cut) * d * p.hop_length for s in chunk_starts[1:]]
-    return Generated(audio, p.sample_rate, codes[:, cut:], mel[:, : math.ceil(length / p.hop_length)], seams, sampling)
+    chunks = plan_chunks(columns, prompt_columns, require_prior(model).config, context)
+    seams = [(kept + c.start) * d * p.hop_length for c in chunks[1:]]
+    return Generated(audio, p.sample_rate, codes[:, first:], mel[:, : math.ceil(length / p.hop_length)], seams, sampling)
 
 # %% ../nbs/07_generate.ipynb #6b990c8b
 def save_generated(path, generated: Generated, sample_rate: int | None = None, bits: str = "16") -> Path:
