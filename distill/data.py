@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from .audio import AudioParams, AudioFileError, load_audio, audio_to_mel, write_audio, level_gain, loudest_frame_db
 
 # %% auto #0
-__all__ = ['AUDIO_EXTENSIONS', 'DEMO_KINDS', 'DatasetError', 'FileReport', 'check_file', 'DatasetScan', 'scan_dataset',
+__all__ = ['AUDIO_EXTENSIONS', 'ONE_SHOT_ONSET_SECONDS', 'ONE_SHOT_REATTACK_DB', 'ONE_SHOT_TAIL_DB', 'DEMO_KINDS', 'DatasetError',
+           'FileReport', 'sound_shape', 'check_file', 'looks_one_shot', 'guess_mode', 'DatasetScan', 'scan_dataset',
            'synth_demo_corpus', 'load_mels', 'split_files', 'Augment', 'ChunkDataset']
 
 # %% ../nbs/01_data.ipynb #59dc801b
@@ -34,10 +35,26 @@ class FileReport:
     seconds: float = 0.0
     sample_rate: int = 0
     channels: int = 0
+    # the shape of a usable file's level over time, in dB against its loudest 20 ms (see `sound_shape`)
+    onset_seconds: float | None = None  # when it first comes within 20 dB of its loudest moment
+    reattack_db: float | None = None    # the largest rise after a fall, once past its loudest moment
+    tail_db: float | None = None        # its last 60 ms (−40: silent)
     @property
     def ok(self) -> bool: return self.problem is None
 
 # %% ../nbs/01_data.ipynb #cc56ae14
+def sound_shape(audio, rate: int, window: float = 0.02) -> tuple[float, float, float]:
+    """`(onset_seconds, reattack_db, tail_db)` of mono `audio` (array or tensor), from its level in `window`-second
+    steps in dB under the loudest step; anything 40 dB under counts as silence."""
+    x = np.asarray(audio, dtype=np.float64)     # numpy: one thread, fast on a busy machine
+    w = max(1, min(round(window * rate), len(x))); n = len(x) // w
+    level = 10 * np.log10((x[:n * w].reshape(n, w) ** 2).mean(1) + 1e-20)
+    level = np.maximum(level - level.max(), -40.0)
+    after = level[level.argmax():]                           # from the loudest moment on
+    reattack = after - np.minimum.accumulate(after)          # how far it climbs back above its quietest point so far
+    onset = int(np.argmax(level > -20)) * w / rate
+    return round(onset, 3), round(float(reattack.max()), 1), round(float(level[-3:].max()), 1)
+
 def check_file(path: str | os.PathLike, min_seconds: float = 0.1, silence_db: float = -70.0) -> FileReport:
     "Report whether `path` is a usable audio file: readable, long enough, not silent."
     path = Path(path)
@@ -49,10 +66,29 @@ def check_file(path: str | os.PathLike, min_seconds: float = 0.1, silence_db: fl
         rep.problem = f"too short ({rep.seconds:.3f} s; the minimum is {min_seconds:g} s)"; return rep
     try: audio, _ = load_audio(path)
     except AudioFileError: rep.problem = "unreadable or corrupt (could not decode its samples)"; return rep
-    peak = float(audio.abs().max())
+    audio = audio.numpy()
+    peak = float(np.abs(audio).max())
     if not math.isfinite(peak): rep.problem = "corrupt (samples are not finite numbers)"
     elif peak < 10 ** (silence_db / 20): rep.problem = f"silent (peak below {silence_db:g} dBFS)"
+    else: rep.onset_seconds, rep.reattack_db, rep.tail_db = sound_shape(audio, info.samplerate)
     return rep
+
+# %% ../nbs/01_data.ipynb #33af8e98
+ONE_SHOT_ONSET_SECONDS = 0.25  # a one-shot starts sounding within this (a little silence or a soft attack is fine)
+ONE_SHOT_REATTACK_DB = 12.0    # ... never climbs back this much once past its loudest moment (a loop does, on every beat)
+ONE_SHOT_TAIL_DB = -12.0       # ... and ends at least this far below it (a texture ends about as loud as it was)
+
+def looks_one_shot(report: FileReport) -> bool:
+    "Whether a usable file is shaped like one sound: starts at its onset, decays without a second attack, ends well down."
+    if not report.ok or report.onset_seconds is None: return False
+    return (report.onset_seconds <= ONE_SHOT_ONSET_SECONDS and report.reattack_db < ONE_SHOT_REATTACK_DB
+            and report.tail_db <= ONE_SHOT_TAIL_DB)
+
+def guess_mode(reports: list[FileReport]) -> str:
+    "`'one-shot'` when at least half of the usable files look like one-shots, else `'texture'`."
+    usable = [r for r in reports if r.ok]
+    return "one-shot" if usable and 2 * sum(map(looks_one_shot, usable)) >= len(usable) else "texture"
+
 
 # %% ../nbs/01_data.ipynb #6bbffbfa
 @dataclass
@@ -67,17 +103,17 @@ class DatasetScan:
     def skipped(self) -> list[FileReport]: return [r for r in self.reports if not r.ok]
 
     def summary(self) -> dict:
-        "File count, total duration, sample rates found, and what was skipped and why (JSON-ready)."
+        "File count, total duration, sample rates found, one-shot or texture, and what was skipped and why (JSON-ready)."
         ok = [r for r in self.reports if r.ok]
         return dict(folder=self.root, files=len(ok), total_seconds=round(sum(r.seconds for r in ok), 3),
-                    sample_rates=sorted({r.sample_rate for r in ok}),
+                    sample_rates=sorted({r.sample_rate for r in ok}), mode=guess_mode(self.reports),
                     skipped=len(self.skipped), skipped_reasons=dict(Counter(r.problem.split(' (')[0] for r in self.skipped)))
 
     def describe(self) -> str:
         "A few lines for people: the summary, then one line per skipped file."
         s = self.summary()
         rates = ", ".join(f"{r/1000:g} kHz" for r in s["sample_rates"]) or "none"
-        lines = [f"{s['files']} usable files, {s['total_seconds']:.1f} s in all, sample rates: {rates}; {s['skipped']} skipped."]
+        lines = [f"{s['files']} usable files ({s['mode']}), {s['total_seconds']:.1f} s in all, sample rates: {rates}; {s['skipped']} skipped."]
         lines += [f"  skipped {Path(r.path).relative_to(self.root) if r.path.startswith(self.root) else r.path}: {r.problem}" for r in self.skipped]
         return "\n".join(lines)
 

@@ -59,6 +59,22 @@ def test_cli_refuses_bad_dataset_in_one_line(messy_folder, tmp_path):
     assert "Traceback" not in r.stderr
 
 
+
+def test_the_scan_tells_one_shots_from_texture_and_the_model_file_keeps_it(demo_corpus, tiny_model, tmp_path):
+    assert scan_dataset(demo_corpus).summary()["mode"] == "one-shot"      # separate hits that decay
+    assert load_model(tiny_model).dataset["mode"] == "one-shot"           # training stored the scan's guess
+    rate, rng = 22050, np.random.default_rng(1)
+    t = np.arange(6 * rate) / rate
+    hit = np.sin(2 * np.pi * 180 * t[:rate // 2]) * np.exp(-t[:rate // 2] / 0.08)
+    for i in range(5):
+        drone = np.sin(2 * np.pi * rng.uniform(80, 300) * t) * (1 + 0.3 * np.sin(2 * np.pi * 0.3 * t)) + 0.1 * rng.normal(0, 1, len(t))
+        write_audio(tmp_path / "texture" / f"drone{i}.wav", 0.3 * drone, rate)   # goes on as loud as it started
+        write_audio(tmp_path / "loops" / f"loop{i}.wav", 0.5 * np.tile(hit, 6 + i), rate)   # attacks again on every beat
+    for folder in ("texture", "loops"):
+        scan = scan_dataset(tmp_path / folder)
+        assert scan.summary()["mode"] == "texture" and "(texture)" in scan.describe(), folder
+
+
 def test_unreadable_audio_for_reconstruct(tiny_model, tmp_path):
     (tmp_path / "x.wav").write_text("nope")
     r = run_cli("reconstruct", tiny_model, tmp_path / "x.wav", "-o", tmp_path / "y.wav")
