@@ -203,20 +203,25 @@ def cmd_train_prior(a):
 def cmd_generate(a):
     from dataclasses import replace
     from distill.modelfile import load_model
-    from distill.generate import generate, save_generated, SamplingParams, numbered_outputs
+    from distill.generate import generate, generate_sounds, save_generated, SamplingParams, numbered_outputs, default_mode
     outputs = [_refuse_overwrite(a, path) for path in numbered_outputs(a.output, a.count)]   # all, before the first
     model = load_model(a.model)
+    mode = a.mode or ("texture" if a.prompt else default_mode(model))
+    if a.prompt and mode != "texture": raise ValueError("--prompt continues a recording, which is a texture: leave out --mode one-shot")
     sampling = SamplingParams(**_given(a, "SamplingParams"))
-    results = []
-    for i, path in enumerate(outputs):
-        seeded = replace(sampling, seed=sampling.seed + i)
-        t0 = time.time()
-        gen = generate(model, a.duration, seeded, prompt=a.prompt, progress=_stage_progress())
+    sounds = (generate_sounds(model, a.count, mode, a.duration, sampling, _stage_progress()) if not a.prompt else
+              (generate(model, a.duration, replace(sampling, seed=sampling.seed + i), prompt=a.prompt, progress=_stage_progress())
+               for i in range(a.count)))
+    results, t0 = [], time.time()
+    for path, gen in zip(outputs, sounds):
         out = save_generated(path, gen, sample_rate=a.sample_rate, bits=a.bits)
-        seconds = gen.audio.shape[-1] / gen.sample_rate
-        _err(f"wrote {out} ({seconds:.2f} s, seed {seeded.seed}, in {time.time() - t0:.1f} s)")
-        results.append(dict(path=str(out), seconds=seconds, seed=seeded.seed, sample_rate=a.sample_rate or gen.sample_rate))
-    if a.json: _emit_json(dict(model=str(a.model), files=results, temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p))
+        _err(f"wrote {out} ({gen.duration:.2f} s {mode}, seed {gen.sampling.seed}, in {time.time() - t0:.1f} s)"
+             + (f": {gen.novelty.sentence()}" if gen.novelty else ""))
+        results.append(dict(path=str(out), seconds=gen.duration, seed=gen.sampling.seed, mode=mode,
+                            novelty=gen.novelty.to_dict() if gen.novelty else None))
+        t0 = time.time()
+    if a.json: _emit_json(dict(model=str(a.model), generated=results, sample_rate=a.sample_rate or model.audio.sample_rate,
+                               temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p))
     return 0
 
 def cmd_encode(a):
@@ -325,7 +330,9 @@ def _add_stage2_commands(sub):
 
     g = sub.add_parser("generate", help="generate new sounds from a model with a prior")
     g.add_argument("model"); g.add_argument("-o", "--output", required=True, help="WAV or FLAC file (with --count: OUT_1.wav …)")
-    g.add_argument("--duration", type=float, default=4.0, help="seconds (default 4)")
+    g.add_argument("--duration", type=float, default=4.0, help="seconds: a texture's length, a one-shot's longest (default 4)")
+    g.add_argument("--mode", choices=["one-shot", "texture"], help="separate sounds or a continuous stream (default: what the "
+                   "training corpus was, as `distill info` shows)")
     _core_option(g, "--temperature", "SamplingParams", "below 1 safer, above 1 wilder (0: always the likeliest code)", type=float)
     _core_option(g, "--top-k", "SamplingParams", "keep the k most likely codes (0: off; 1: greedy)", type=int)
     _core_option(g, "--top-p", "SamplingParams", "nucleus sampling mass (1: off)", type=float)

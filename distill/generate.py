@@ -5,6 +5,7 @@
 # %% ../nbs/07_generate.ipynb #6d4ae128
 from __future__ import annotations
 import math, threading
+from typing import Iterator
 from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
 
@@ -12,15 +13,17 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 
-from .audio import AudioParams, load_audio, write_audio, mel_to_audio_pieces, even_pieces
+from .audio import AudioParams, load_audio, write_audio, mel_to_audio_pieces, even_pieces, normalised_to_db, db_to_normalised
 from .model import context_columns
 from .modelfile import DistillModel
-from .prior import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
+from .novelty import Novelty, NoveltyJudge, stored_corpus
+from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
-__all__ = ['PIECE_COLUMNS', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits',
+__all__ = ['PIECE_COLUMNS', 'MODES', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits',
            'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors',
-           'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'save_generated', 'numbered_outputs',
+           'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode', 'silence_codes',
+           'one_shot_end', 'sound_span', 'generate_one_shot', 'generate_sounds', 'save_generated', 'numbered_outputs',
            'regenerate_region', 'DemoFinished', 'run_demo']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
@@ -118,9 +121,10 @@ def plan_chunks(columns: int, prompt_columns: int, config: PriorConfig, context:
 @torch.inference_mode()
 def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, prompt_codes: torch.Tensor | None = None,
                  progress=None, *, cancel: threading.Event | None = None, use_cache: bool = True,
-                 context: int | None = None) -> torch.Tensor:
+                 context: int | None = None, stop=None) -> torch.Tensor:
     """Sample `columns` new code columns `[levels, columns]` from the model's prior, continuing `prompt_codes`
-    `[levels, n]` if given. `progress(stage, done, total)` is called after every column."""
+    `[levels, n]` if given. `progress(stage, done, total)` is called after every column; `stop(column)`, given each new
+    column's codes (a list, one per level), ends sampling early when it returns True (that column is kept)."""
     prior = require_prior(model).eval()
     c = prior.config
     L, K = c.levels, c.codebook_size
@@ -143,6 +147,9 @@ def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, pr
             if level == L - 1:
                 if progress: progress("sampling", chunk.start + (j + 1) // L, columns)
                 if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
+                if stop is not None and stop([t - i * K for i, t in enumerate(tokens[-L:])]): break
+        else: continue
+        break   # `stop` said so
     return tokens_to_codes(torch.tensor(tokens[prompt.shape[1] * L:], dtype=torch.long), L, K)
 
 # %% ../nbs/07_generate.ipynb #9e2fbd39
@@ -195,6 +202,8 @@ class Generated:
     mel: torch.Tensor            # normalised log-mel [n_mels, frames]
     seams: list[int] = field(default_factory=list)   # sample positions where one sampling chunk continues the previous
     sampling: SamplingParams = field(default_factory=SamplingParams)
+    mode: str = "texture"                            # "one-shot" or "texture" (see `generate_sounds`)
+    novelty: Novelty | None = None                   # how new it is against the training files (`distill.novelty`)
 
     @property
     def duration(self) -> float: return len(self.audio) / self.sample_rate
@@ -236,6 +245,85 @@ def generate(model: DistillModel, duration: float, sampling: SamplingParams | No
     chunks = plan_chunks(columns, prompt_columns, require_prior(model).config, context)
     seams = [(kept + c.start) * d * p.hop_length for c in chunks[1:]]
     return Generated(audio, p.sample_rate, codes[:, first:], mel[:, : math.ceil(length / p.hop_length)], seams, sampling)
+
+# %% ../nbs/07_generate.ipynb #f3924b5c
+MODES = ("one-shot", "texture")
+
+def default_mode(model: DistillModel) -> str:
+    "The mode the model's corpus suggests (`mode` in its dataset summary, stored at training time); `texture` when unknown."
+    mode = model.dataset.get("mode")
+    return mode if mode in MODES else "texture"
+
+@torch.inference_mode()
+def silence_codes(model: DistillModel) -> list[int]:
+    "The codes (one per level) the model gives silence — what the prior learned follows every sound of the corpus."
+    quiet = torch.full((model.audio.n_mels, 8 * model.config.downsample), -1.0)   # the normalised floor
+    return model.vqvae.eval().encode(quiet[None].to(model.device))[0][:, 4].tolist()
+
+def one_shot_end(silence: list[int], quiet_columns: int = 3):
+    "A `sample_codes` stop: True once the sound has begun and `quiet_columns` columns in a row have silence's Structure code."
+    begun, run = False, 0
+    def stop(column: list[int]) -> bool:
+        nonlocal begun, run
+        quiet = column[0] == silence[0]
+        begun, run = begun or not quiet, (run + 1 if quiet else 0)
+        return begun and run >= quiet_columns
+    return stop
+
+def sound_span(mel: torch.Tensor, audio: AudioParams, start_db: float = 20.0, end_db: float = 50.0) -> tuple[int, int]:
+    "Frames `[first, last)` of a one-shot: from its onset (the first frame within `start_db` of its peak) to the last within `end_db`."
+    level = normalised_to_db(mel, audio).amax(0)
+    peak = level.max()
+    loud, audible = (level >= peak - start_db).nonzero(), (level >= peak - end_db).nonzero()
+    return (int(loud[0]), int(audible[-1]) + 1) if len(loud) else (0, mel.shape[-1])
+
+# %% ../nbs/07_generate.ipynb #3230ac0d
+def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: SamplingParams | None = None, progress=None, *,
+                      cancel: threading.Event | None = None, quiet_columns: int = 3, fade_in: float = 0.002,
+                      fade_out: float = 0.02) -> Generated:
+    """One sound as the corpus' files are: the prior starts where a recording starts (`ONSET`) and stops once it has
+    written `quiet_columns` of silence — the gap it learned after every file; at most `max_duration` seconds. The
+    sound is cut from its onset to where it has decayed 50 dB, with short fades."""
+    sampling = sampling or SamplingParams()
+    require_prior(model)
+    if not max_duration > 0: raise ValueError(f"duration must be positive, got {max_duration} s")
+    p, d = model.audio, model.config.downsample
+    columns = math.ceil((round(max_duration * p.sample_rate) / p.hop_length + 1) / d)
+    silence = silence_codes(model)
+    codes = sample_codes(model, columns, sampling, None, progress, cancel=cancel, stop=one_shot_end(silence, quiet_columns)).clone()
+    if codes.shape[-1] < columns:   # ended by silence: the quiet columns are silence at every level, so the sound decays into it
+        codes[:, -quiet_columns:] = torch.tensor(silence)[:, None]
+    mel = limit_loudness(model, decode_vectors(model, code_vectors(model, codes), progress=progress))
+    if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
+    first, last = sound_span(mel, p)
+    last = min(last, first + math.floor(max_duration * p.sample_rate / p.hop_length))   # never longer than asked
+    mel = mel[:, first:last]
+    audio = mel_to_waveform(mel, p, seed=0, progress=progress)[: (last - first) * p.hop_length]
+    # the release: from where the sound has fallen 20 dB below its peak (or its last quarter, if it never does) it
+    # fades to nothing, exponentially — so a sound the prior ended abruptly still decays
+    release = (last - first - sound_span(mel.flip(-1), p)[0]) * p.hop_length
+    n = len(audio)
+    attack = min(n // 4, round(fade_in * p.sample_rate))
+    audio = torchaudio.transforms.Fade(fade_in_len=attack, fade_shape="half_sine")(audio)
+    audio = torchaudio.transforms.Fade(fade_out_len=min(n - attack, max(round(fade_out * p.sample_rate), n - release, n // 4)),
+                                       fade_shape="exponential")(audio)
+    return Generated(audio, p.sample_rate, codes, mel, [], sampling)
+
+def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None, duration: float = 4.0,
+                    sampling: SamplingParams | None = None, progress=None, *, cancel: threading.Event | None = None,
+                    novelty: bool = True) -> Iterator[Generated]:
+    """`count` sounds in `mode` (`default_mode(model)` if not given), one at a time: one-shots of at most `duration`
+    seconds, or `duration`-second textures. Seeds `seed, seed + 1, …`; each sound carries its novelty report when the
+    model file keeps its training files' codes (`distill.novelty`)."""
+    mode = mode or default_mode(model)
+    if mode not in MODES: raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    sampling = sampling or SamplingParams()
+    judge = NoveltyJudge(model) if novelty and stored_corpus(model) is not None else None   # decodes the corpus once
+    make = generate_one_shot if mode == "one-shot" else generate
+    for i in range(count):
+        g = make(model, duration, replace(sampling, seed=sampling.seed + i), progress=progress, cancel=cancel)
+        g.mode, g.novelty = mode, judge(g.codes) if judge else None
+        yield g
 
 # %% ../nbs/07_generate.ipynb #6b990c8b
 def save_generated(path, generated: Generated, sample_rate: int | None = None, bits: str = "16") -> Path:
@@ -285,6 +373,6 @@ def run_demo(folder, files: int = 32, epochs: int = 40, prior_epochs: int = 6, c
         for last in stage(): yield last
         if last is None or last.cancelled or last.model_path is None: return
     model, sampling = load_model(model_path), sampling or SamplingParams(temperature=0.9, top_p=0.95, seed=seed)
-    written = [save_generated(path, generate(model, duration, replace(sampling, seed=sampling.seed + i), progress=progress, cancel=cancel))
-               for i, path in enumerate(numbered_outputs(folder / "generated.wav", count))]
+    sounds = generate_sounds(model, count, None, duration, sampling, progress, cancel=cancel)   # one-shots: the corpus is
+    written = [save_generated(path, g) for path, g in zip(numbered_outputs(folder / "generated.wav", count), sounds)]
     yield DemoFinished(corpus, model_path, written)

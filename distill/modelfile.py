@@ -195,7 +195,7 @@ def describe_metadata(meta: dict, name: str) -> str:
     ms = 1000 * c["downsample"] * a["hop_length"] / a["sample_rate"]
     lines = [f"{name}: RVQ-VAE, {c['rvq_levels']} levels × {c['codebook_size']} codes (dim {c['codebook_dim']}), "
              f"{ms:.0f} ms per column at {a['sample_rate']} Hz",
-             f"trained on {d.get('files', '?')} files ({d.get('total_seconds', 0):.0f} s)"
+             f"trained on {d.get('files', '?')} files ({d.get('total_seconds', 0):.0f} s" + (f", {d['mode']}s" if d.get("mode") else "") + ")"
              + (f", created {meta['created'][:16].replace('T', ' ')}" if meta.get("created") else "")]
     if "val_loss" in m: lines.append(f"validation loss {m['val_loss']:.4f} (best epoch {m.get('best_epoch')} of {m.get('epochs_run')})")
     if m.get("health"): lines.append(f"health: {m['health']['light']} — {m['health']['sentence']}")

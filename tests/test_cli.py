@@ -32,18 +32,31 @@ def test_generate_without_prior_says_what_to_do(tiny_model, tmp_path):
 
 
 def test_generate_count_json_rate_and_reproducibility(model_with_prior, tmp_path):
-    args = ["--duration", "1.5", "--seed", "3", "--count", "2", "--sample-rate", "22050", "--json"]
+    args = ["--duration", "1.5", "--seed", "3", "--count", "2", "--sample-rate", "22050", "--mode", "texture", "--json"]
     r = run_cli("generate", model_with_prior, "-o", tmp_path / "a.wav", *args)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert [Path(f["path"]).name for f in out["files"]] == ["a_1.wav", "a_2.wav"]
-    assert [f["seed"] for f in out["files"]] == [3, 4]
+    assert [Path(f["path"]).name for f in out["generated"]] == ["a_1.wav", "a_2.wav"]
+    assert [f["seed"] for f in out["generated"]] == [3, 4]
     x1, sr = sf.read(str(tmp_path / "a_1.wav"))
     assert sr == 22050 and abs(len(x1) / sr - 1.5) < 0.05 and np.abs(x1).max() > 1e-3
     r = run_cli("generate", model_with_prior, "-o", tmp_path / "b.wav", *args)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "a_1.wav").read_bytes() == (tmp_path / "b_1.wav").read_bytes()   # same seed → same file
     assert (tmp_path / "a_1.wav").read_bytes() != (tmp_path / "a_2.wav").read_bytes()   # different seeds differ
+
+
+def test_generate_writes_one_shots_with_a_novelty_report_by_default_for_a_kit(model_with_prior, tmp_path):
+    r = run_cli("generate", model_with_prior, "-o", tmp_path / "hit.wav", "--count", "3", "--duration", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)["generated"]
+    assert [Path(g["path"]).name for g in out] == ["hit_1.wav", "hit_2.wav", "hit_3.wav"]
+    for g in out:
+        assert g["mode"] == "one-shot" and 0 < g["seconds"] <= 2.0
+        assert set(g["novelty"]) >= {"verdict", "nearest", "copied_seconds"} and g["novelty"]["verdict"] in ("new", "variation", "copy")
+        x, sr = sf.read(g["path"])
+        assert abs(len(x) / sr - g["seconds"]) < 0.01
+    assert "one-shot" in run_cli("info", model_with_prior).stdout
 
 
 def test_encode_decode_round_trip(tiny_model, demo_corpus, tmp_path):

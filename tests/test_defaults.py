@@ -1,6 +1,6 @@
 """Front ends take their defaults from the core: every CLI option and dashboard control for a core setting starts at
 the default its dataclass (or `run_demo`) declares, and a command passes on only what the user set."""
-import argparse, inspect
+import argparse, inspect, types
 from dataclasses import fields
 
 import pytest
@@ -72,15 +72,15 @@ def test_commands_pass_only_what_was_set(monkeypatch, tmp_path):
         calls["train"] = params, overrides; return iter(())
     def train_prior(model, dataset, params=None, cancel=None, resume=False, progress=None):
         calls["train-prior"] = params; return iter(())
-    def generate(model, duration, sampling, **kwargs):
+    def generate_sounds(model, count, mode, duration, sampling, progress=None, **kwargs):
         calls["generate"] = sampling; raise _Stop
     def demo(folder, cancel=None, progress=None, **kwargs):
         calls["demo"] = kwargs; return iter(())
     monkeypatch.setattr(distill.train, "train_vqvae", train_vqvae)
     monkeypatch.setattr(distill.prior, "train_prior", train_prior)
-    monkeypatch.setattr(distill.generate, "generate", generate)
+    monkeypatch.setattr(distill.generate, "generate_sounds", generate_sounds)
     monkeypatch.setattr(distill.generate, "run_demo", demo)
-    monkeypatch.setattr(distill.modelfile, "load_model", lambda path: object())
+    monkeypatch.setattr(distill.modelfile, "load_model", lambda path: types.SimpleNamespace(dataset={}))
 
     def run(command, *options):
         args = parse(command, *options)
