@@ -203,6 +203,10 @@ def mel_power_to_spectrogram(power: torch.Tensor, p: AudioParams) -> torch.Tenso
 
 def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0) -> torch.Tensor:
     "Normalised log-mel `[..., n_mels, frames]` → waveform `[..., samples]` (inverse mel + Griffin-Lim)."
+    frames, enough = mel.shape[-1], p.n_fft // p.hop_length + 1
+    if frames < enough:   # the STFT's reflect padding needs over n_fft / 2 samples: invert with silence after it, then cut
+        padded = torch.nn.functional.pad(mel, (0, enough - frames), value=-1.0)
+        return mel_to_audio(padded, p, n_iter, seed)[..., : max(frames - 1, 0) * p.hop_length]
     n_iter = n_iter or p.griffin_lim_iters
     griffin = _cached(f"gl{n_iter}", p, lambda: torchaudio.transforms.GriffinLim(
         n_fft=p.n_fft, hop_length=p.hop_length, power=2.0, n_iter=n_iter, momentum=0.99, rand_init=True))

@@ -196,12 +196,15 @@ def synth_demo_corpus(folder: str | os.PathLike, n_files: int = 32, sample_rate:
     return paths
 
 # %% ../nbs/01_data.ipynb #f38fcf0b
-def load_mels(files: list[str], p: AudioParams, progress=None) -> list[torch.Tensor]:
-    "Log-mel `[n_mels, frames]` of each file at `p.sample_rate`, brought to `p.loudness_db`; `progress(stage, done, total)` after each."
+def load_mels(files: list[str], p: AudioParams, progress=None, gains: list | None = None) -> list[torch.Tensor]:
+    """Log-mel `[n_mels, frames]` of each file at `p.sample_rate`, brought to `p.loudness_db` (the linear gain each
+    needed is appended to `gains` when given); `progress(stage, done, total)` after each."""
     mels = []
     for i, f in enumerate(files):
         audio = load_audio(f, p.sample_rate)[0]
-        mels.append(audio_to_mel(audio * level_gain(loudest_frame_db(audio_to_mel(audio, p), p), p), p))
+        gain = level_gain(loudest_frame_db(audio_to_mel(audio, p), p), p)
+        if gains is not None: gains.append(gain)
+        mels.append(audio_to_mel(audio * gain, p))
         if progress: progress("reading audio", i + 1, len(files))
     return mels
 

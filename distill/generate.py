@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 
-from .audio import AudioParams, load_audio, write_audio, mel_to_audio_pieces, even_pieces, normalised_to_db, db_to_normalised
+from .audio import (AudioParams, load_audio, write_audio, mel_to_audio_pieces, even_pieces, normalised_to_db, db_to_normalised,
+                           level_gain, loudest_frame_db)
 from .model import context_columns
 from .modelfile import DistillModel
 from .novelty import Novelty, NoveltyJudge, stored_corpus
@@ -22,9 +23,9 @@ from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes
 # %% auto #0
 __all__ = ['PIECE_COLUMNS', 'MODES', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits',
            'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors',
-           'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode', 'silence_codes',
-           'one_shot_end', 'sound_span', 'generate_one_shot', 'generate_sounds', 'save_generated', 'numbered_outputs',
-           'regenerate_region', 'DemoFinished', 'run_demo']
+           'corpus_level', 'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode',
+           'silence_codes', 'one_shot_end', 'sound_span', 'generate_one_shot', 'generate_sounds', 'save_generated',
+           'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
 class NoPriorError(ValueError):
@@ -181,6 +182,10 @@ def decode_vectors(model: DistillModel, vectors: torch.Tensor, start: int = 0, p
     return torch.cat(mel, -1)
 
 # %% ../nbs/07_generate.ipynb #f35251be
+def corpus_level(model: DistillModel) -> float:
+    "The gain that takes a generated sound from the loudness the model hears back to a typical training file's level."
+    return 10 ** (-model.prior_training.get("corpus_gain_db", 0.0) / 20)
+
 def limit_loudness(model: DistillModel, mel: torch.Tensor) -> torch.Tensor:
     "Clamp a decoded mel `[n_mels, frames]` between silence and the corpus' loudest value in each band (if the prior recorded it)."
     ceiling = model.prior_training.get("mel_ceiling")
@@ -240,7 +245,7 @@ def generate(model: DistillModel, duration: float, sampling: SamplingParams | No
     if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
     kept = prompt_columns - first                        # prompt columns at the front of the result
     length = samples + kept * d * p.hop_length
-    audio = mel_to_waveform(mel, p, seed=0, block_seconds=block_seconds, progress=progress)[:length]
+    audio = mel_to_waveform(mel, p, seed=0, block_seconds=block_seconds, progress=progress)[:length] * corpus_level(model)
     audio = F.pad(audio, (0, length - len(audio)))
     chunks = plan_chunks(columns, prompt_columns, require_prior(model).config, context)
     seams = [(kept + c.start) * d * p.hop_length for c in chunks[1:]]
@@ -279,7 +284,7 @@ def sound_span(mel: torch.Tensor, audio: AudioParams, start_db: float = 20.0, en
 
 # %% ../nbs/07_generate.ipynb #3230ac0d
 def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: SamplingParams | None = None, progress=None, *,
-                      cancel: threading.Event | None = None, quiet_columns: int = 3, fade_in: float = 0.002,
+                      cancel: threading.Event | None = None, quiet_columns: int = 2, fade_in: float = 0.002,
                       fade_out: float = 0.02) -> Generated:
     """One sound as the corpus' files are: the prior starts where a recording starts (`ONSET`) and stops once it has
     written `quiet_columns` of silence — the gap it learned after every file; at most `max_duration` seconds. The
@@ -298,7 +303,9 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
     first, last = sound_span(mel, p)
     last = min(last, first + math.floor(max_duration * p.sample_rate / p.hop_length))   # never longer than asked
     mel = mel[:, first:last]
-    audio = mel_to_waveform(mel, p, seed=0, progress=progress)[: (last - first) * p.hop_length]
+    # like a training file, its loudest frame is brought to the loudness the model hears; then to a typical file's level
+    level = level_gain(loudest_frame_db(mel, p), p) * corpus_level(model)
+    audio = mel_to_waveform(mel, p, seed=0, progress=progress)[: (last - first) * p.hop_length] * level
     # the release: from where the sound has fallen 20 dB below its peak (or its last quarter, if it never does) it
     # fades to nothing, exponentially — so a sound the prior ended abruptly still decays
     release = (last - first - sound_span(mel.flip(-1), p)[0]) * p.hop_length

@@ -168,6 +168,7 @@ class PriorData:
     train: CodeStream
     val: CodeStream
     ceiling: list[float]      # `mel_ceiling` of every file
+    gain_db: float = 0.0      # the median gain (dB) that brought the files to the loudness the model hears
 
 def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, progress=None) -> PriorData:
     "Scan (if given a folder), split by file as the VQ-VAE was, and encode both sides into code streams."
@@ -176,9 +177,11 @@ def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, p
     # the VQ-VAE's recorded split settings, so both stages hold out the same files
     train_files, val_files = split_files(scan.files, model.training.get("val_fraction", params.val_fraction), model.training.get("seed", params.seed))
     gap = max(0, round(params.gap_seconds / model.seconds_per_column))   # silence after each file, in code columns
-    mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress)))
+    gains = []
+    mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress, gains)))
     return PriorData(scan, train_files, val_files, encode_stream(model, [mels[f] for f in train_files], gap),
-                     encode_stream(model, [mels[f] for f in val_files], gap), mel_ceiling(list(mels.values())))
+                     encode_stream(model, [mels[f] for f in val_files], gap), mel_ceiling(list(mels.values())),
+                     float(torch.tensor([20 * math.log10(g) for g in gains]).median()))
 
 # %% ../nbs/06_prior.ipynb #d47b33fc
 class PriorStage(Stage):
@@ -200,7 +203,7 @@ class PriorStage(Stage):
         self.per_epoch = max(params.min_steps_per_epoch * params.batch_size, len(data.train.starts) + math.ceil(data.train.columns / self.columns))
         self.training = dict(asdict(params), train_files=len(data.train_files), val_files=len(data.val_files), vqvae_identity=self.identity,
                              train_columns=data.train.columns, val_columns=data.val.columns, mel_ceiling=data.ceiling,
-                             corpus_files=[_relative(f, data.scan.root) for f in data.train_files],
+                             corpus_files=[_relative(f, data.scan.root) for f in data.train_files], corpus_gain_db=data.gain_db,
                              gap_columns=max(0, round(params.gap_seconds / model.seconds_per_column)))
 
     def fresh(self):

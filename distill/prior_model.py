@@ -43,7 +43,7 @@ class PriorConfig:
 def auto_prior_config(n_files: int, levels: int, codebook_size: int, **overrides) -> PriorConfig:
     "The prior's shape for a corpus of `n_files` files: fewer files, fewer parameters; `overrides` win."
     if n_files <= 20: size = dict(d_model=128, n_layers=2, n_heads=4, window=64, dropout=0.3)
-    elif n_files <= 100: size = dict(d_model=192, n_layers=3, n_heads=4, window=128, dropout=0.3)
+    elif n_files <= 500: size = dict(d_model=192, n_layers=3, n_heads=4, window=64, dropout=0.3)
     else: size = dict(d_model=256, n_layers=4, n_heads=4, window=128, dropout=0.2)
     size.update({k: v for k, v in overrides.items() if v is not None})
     return PriorConfig(levels=levels, codebook_size=codebook_size, **size)

@@ -158,7 +158,7 @@ def test_errors_name_the_problem(corpus_and_model, tmp_path):
 
 
 def test_auto_config_grows_with_the_corpus():
-    sizes = [auto_prior_config(n, 3, 128) for n in (10, 60, 300)]
+    sizes = [auto_prior_config(n, 3, 128) for n in (10, 60, 300, 1000)]
     params = [sum(p.numel() for p in Prior(c).parameters()) for c in sizes]
     assert params == sorted(params) and params[0] < params[-1] / 3
     assert all(128 <= c.d_model <= 256 and 2 <= c.n_layers <= 4 for c in sizes)

@@ -1,0 +1,73 @@
+"""How generated sounds measure against the collection they come from, next to references.
+
+Generates --count sounds from a model (its default mode unless --mode), then prints ../shared/tools/gen_metrics.py's
+figures (Fréchet distance of log-mel frames to the kit, onsets per file and per second, level) for: the generated
+sounds; --subset files of the kit itself; the model's reconstructions of those files; and, with --other, another
+collection. With a prior that kept its training codes, also the novelty verdicts.
+
+    python bench/generation_quality.py --train DIR --model M.distill [--count 16] [--other DIR] [--threads 2]
+"""
+import argparse, glob, json, os, subprocess, sys, tempfile, time
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from distill.audio import load_audio, write_audio
+from distill.generate import SamplingParams, generate_sounds, save_generated
+from distill.modelfile import load_model
+
+METRICS = Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "gen_metrics.py"
+
+
+def audio_files(folder):
+    return sorted(p for p in glob.glob(os.path.join(folder, "**", "*"), recursive=True) if p.lower().endswith((".wav", ".flac", ".ogg")))
+
+
+def measure(reference, sounds):
+    r = subprocess.run([sys.executable, str(METRICS), str(reference), *map(str, sounds)], capture_output=True, text=True)
+    if r.returncode: raise SystemExit(r.stderr)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def row(name, m):
+    return (f"{name:28s} FD {m['fd_mel']:8.0f}   onsets/file {m.get('onsets_per_file', float('nan')):5.2f}   onsets/s {m['onsets_per_s']:5.2f} "
+            f"(kit {m['ref_onsets_per_s']:.2f})   level {m['level_db']:6.1f} dB (kit {m['ref_level_db']:.1f})   s/file {m.get('seconds_per_file', float('nan')):.2f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train", required=True); ap.add_argument("--model", required=True)
+    ap.add_argument("--count", type=int, default=16); ap.add_argument("--duration", type=float, default=4.0)
+    ap.add_argument("--mode"); ap.add_argument("--other"); ap.add_argument("--subset", type=int, default=18)
+    ap.add_argument("--temperature", type=float, default=1.0); ap.add_argument("--top-p", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0); ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", help="folder for the generated sounds (default: a temporary one)")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model = load_model(a.model)
+    out = Path(a.out or tempfile.mkdtemp()); out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    sampling = SamplingParams(temperature=a.temperature, top_p=a.top_p, seed=a.seed)
+    sounds = list(generate_sounds(model, a.count, a.mode, a.duration, sampling))
+    seconds = time.time() - t0
+    paths = [save_generated(out / f"gen_{i + 1:02d}.wav", g) for i, g in enumerate(sounds)]
+    files = audio_files(a.train)
+    subset = files[:: max(1, len(files) // a.subset)][: a.subset]
+    recon = []
+    for i, f in enumerate(subset):
+        x, _ = load_audio(f, model.audio.sample_rate)
+        recon.append(write_audio(out / f"recon_{i:02d}.wav", model.reconstruct(x), model.audio.sample_rate))
+    print(f"{a.count} {sounds[0].mode} sounds in {seconds:.1f} s ({sum(g.duration for g in sounds):.1f} s of audio) → {out}")
+    print(row("generated", measure(a.train, paths)))
+    print(row(f"kit subset ({len(subset)} files)", measure(a.train, subset)))
+    print(row("reconstructions of subset", measure(a.train, recon)))
+    if a.other: print(row(f"other: {Path(a.other).name}", measure(a.train, audio_files(a.other))))
+    verdicts = Counter(g.novelty.verdict for g in sounds if g.novelty)
+    if verdicts:
+        print("novelty:", dict(verdicts), "· nearest:", Counter(g.novelty.nearest for g in sounds).most_common(3),
+              "· longest copied run %.2f s" % max(g.novelty.copied_seconds for g in sounds))
+
+
+if __name__ == "__main__":
+    main()
