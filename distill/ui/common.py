@@ -17,7 +17,7 @@ from ..health import LevelHealth, HealthVerdict, health_verdict, level_light, pl
 # %% auto #0
 __all__ = ['STATUS_COLOURS', 'STATUS_ICONS', 'LIGHT_COLOURS', 'DASHBOARD_CSS', 'LABEL', 'BackgroundJob', 'status_html',
            'light_html', 'health_table_html', 'heading', 'row', 'button', 'set_visible', 'dashboard_box', 'wav_bytes',
-           'set_audio', 'audio_player', 'figure_png', 'usage_heatmap_png', 'WidgetView']
+           'set_audio', 'audio_player', 'figure_png', 'usage_heatmap_png', 'close_widgets', 'WidgetView']
 
 # %% ../../nbs/10_ui_common.ipynb #899ef30a
 class BackgroundJob:
@@ -91,6 +91,7 @@ DASHBOARD_CSS = """<style>
 .distill-dashboard table.distill-health tr:nth-child(odd) td { background: rgba(128,128,128,0.07); }
 .distill-dashboard .distill-verdict .distill-light { font-size: 15px; font-weight: 500; }
 .distill-dashboard .distill-timeline { width: 100%; }
+.distill-dashboard .distill-take { border-top: 1px solid rgba(128,128,128,0.25); padding: 4px 0; }
 .distill-dashboard .widget-toggle-buttons { display: flex; align-items: center; }  /* label beside the buttons, like other fields */
 .distill-dashboard .widget-toggle-buttons > .widget-label { text-align: right; margin-right: 8px; }
 </style>"""
@@ -151,6 +152,12 @@ def usage_heatmap_png(counts, title: str = "Codebook usage") -> bytes:
     fig = Figure(figsize=(min(12, 3 + counts.shape[1] / 20), 0.45 * counts.shape[0] + 1.3))
     plot_usage_heatmap(counts, title=title, ax=fig.subplots())
     return figure_png(fig, dpi=96)
+
+# %% ../../nbs/10_ui_common.ipynb #8c28714e
+def close_widgets(widget: W.Widget):
+    "Close `widget` and every widget inside it, so the kernel lets go of their values (audio, pictures)."
+    for child in getattr(widget, "children", ()): close_widgets(child)
+    widget.close()
 
 # %% ../../nbs/10_ui_common.ipynb #e33e59c6
 class WidgetView:
