@@ -1,31 +1,171 @@
-"""The generation dashboard as a notebook shows it (its behaviour is tested with the generator in test_generate.py)."""
+"""The generation dashboard driven through its widgets on a tiny model with a prior: mode and count, a list of takes
+with novelty, Next seed, Keep / Discard, and Save that writes only the kept takes and never over a file."""
+import html
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+
+from distill.generate import SamplingParams, default_mode, generate_sounds
+from distill.modelfile import load_model
+from distill.prior import PriorTrainParams, train_prior
 from distill.ui.generate import GenerationDashboard
+from test_prior import TINY_PRIOR, tiny_vqvae
 
 
-def test_the_dashboard_shows_itself_as_the_last_expression_of_a_cell():
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    "A tiny RVQ-VAE on the (one-shot) demo corpus, and a copy of it with a tiny prior."
+    folder = tmp_path_factory.mktemp("ui_generate")
+    corpus, bare = tiny_vqvae(folder, 24)
+    with_prior = folder / "with_prior.distill"
+    with_prior.write_bytes(bare.read_bytes())
+    for _ in train_prior(with_prior, corpus, PriorTrainParams(epochs=4, batch_size=8, lr=3e-3, min_steps_per_epoch=4, device="cpu"), **TINY_PRIOR):
+        pass
+    return corpus, bare, with_prior
+
+
+@pytest.fixture(scope="module")
+def model(setup):
+    return load_model(setup[2])
+
+
+def _generate(dash, button=None, timeout=60):
+    (button or dash.generate_button).click()
+    dash.wait(timeout)
+    assert not dash.running and "error" not in dash.status.value, dash.status.value
+    return dash
+
+
+def test_before_a_model_a_title_and_nothing_empty():
     dash = GenerationDashboard()
     assert "application/vnd.jupyter.widget-view+json" in dash._repr_mimebundle_()
-    assert "distill-dashboard" in dash.widget._dom_classes and dash.generate_button.disabled and dash.player.layout.display == "none"
-
-
-def test_save_never_writes_over_a_file_it_numbers_the_new_one(tmp_path):
-    "Save twice (the old dashboard said 'Saved generated.wav' twice, the second time over the first): two files."
-    import soundfile as sf
-    import torch
-    from pathlib import Path
-    from distill.generate import Generated
-    dash = GenerationDashboard()
+    assert "distill-dashboard" in dash.widget._dom_classes and "Distill · generate" in dash.widget.children[0].value
+    assert dash.generate_button.disabled and dash.next_seed_button.disabled and dash.save_button.disabled
+    assert dash.mode.value is None and dash.takes == [] and dash.result is None
+    # no player and no picture anywhere before the first take: only a line saying how to make one
+    def widgets(w): return [w, *[d for c in getattr(w, "children", ()) for d in widgets(c)]]
+    kinds = {type(w).__name__ for w in widgets(dash.widget)}
+    assert not kinds & {"Audio", "Image"}, kinds
+    assert dash.no_takes.layout.display is None and "No takes yet" in dash.no_takes.value
     assert dash.save_path.value == str(Path("distill_outputs") / "generated.wav")   # beside the notebook, not among the sounds
-    tone = 0.5 * torch.sin(torch.arange(8000) / 8000 * 2 * torch.pi * 440)
-    dash.result = Generated(audio=tone, sample_rate=8000, codes=torch.zeros(3, 4, dtype=torch.long), mel=torch.zeros(8, 4))
-    dash.save_path.value = str(tmp_path / "take.wav")
+
+
+def test_without_a_prior_it_says_how_to_train_one(setup):
+    dash = GenerationDashboard(setup[1])
+    assert dash.generate_button.disabled and "has no prior yet" in dash.status.value and "distill train-prior" in dash.status.value
+    dash.model_path.value = str(setup[1].parent / "missing.distill")
+    dash.load_button.click()
+    assert "not found" in dash.status.value
+
+
+def test_mode_starts_at_the_models_default_and_duration_reads_longest_for_one_shots(setup, model):
+    dash = GenerationDashboard()
+    dash.model_path.value = str(setup[2]); dash.load_button.click()
+    assert dash.mode.value == default_mode(model) == "one-shot"            # the demo corpus is one-shots
+    assert dash.duration.description == "Longest (s)" and dash.prompt.layout.display == "none"
+    assert not dash.generate_button.disabled and "one-shot" in dash.mode_help.value
+    # hiding Continue hides nothing else (widgets that shared one Layout once vanished with it)
+    assert all(w.layout.display is None for w in (dash.model_path, dash.temperature, dash.top_p, dash.save_path, dash.count))
+    dash.mode.value = "texture"
+    assert dash.duration.description == "Seconds" and dash.prompt.layout.display is None
+
+
+def test_takes_appear_with_player_spectrogram_and_novelty(model):
+    dash = GenerationDashboard(model)
+    dash.temperature.value, dash.top_k.value, dash.seed.value, dash.count.value, dash.duration.value = 0.9, 8, 11, 3, 1.0
+    _generate(dash)
+    assert "Made 3 one-shots (seeds 11–13)" in dash.status.value and dash.progress.value == 1.0
+    assert [t.seed for t in dash.takes] == [11, 12, 13] and [t.number for t in dash.takes] == [1, 2, 3]
+    assert dash.takes_box.children == tuple(t.widget for t in dash.takes) and dash.no_takes.layout.display == "none"
+    # the dashboard shows exactly what the core makes with the same settings
+    expected = list(generate_sounds(model, 3, "one-shot", 1.0, SamplingParams(temperature=0.9, top_k=8, seed=11)))
+    for take, g in zip(dash.takes, expected):
+        assert torch.equal(take.generated.audio, g.audio)
+        assert take.player.value[:4] == b"RIFF" and take.player.layout.display is None and take.picture.value[:4] == b"\x89PNG"
+        assert f"seed {g.sampling.seed} · one-shot · {g.duration:.2f} s" in take.header.value
+        assert g.novelty is not None and html.escape(g.novelty.sentence()) in take.novelty.value
+        assert f"distill-{ {'new': 'green', 'variation': 'yellow', 'copy': 'red'}[g.novelty.verdict]}" in take.novelty.value
+    assert dash.result is dash.takes[-1].generated
+
+
+def test_next_seed_uses_a_seed_no_take_has_used(model):
+    dash = GenerationDashboard(model)
+    dash.seed.value, dash.count.value, dash.duration.value = 5, 2, 0.5
+    _generate(dash)                                              # seeds 5, 6
+    _generate(dash, dash.next_seed_button)
+    assert [t.seed for t in dash.takes] == [5, 6, 7] and "Made 1 one-shot (seed 7)" in dash.status.value
+    dash.takes[-1].discard_button.click()                        # a discarded seed stays used
+    _generate(dash, dash.next_seed_button)
+    assert [t.seed for t in dash.takes] == [5, 6, 8]
+    dash.seed.value = 0
+    _generate(dash, dash.next_seed_button)
+    assert dash.takes[-1].seed == 0
+    assert len({t.seed for t in dash.takes}) == len(dash.takes)
+
+
+def test_discard_removes_a_take(model):
+    dash = GenerationDashboard(model)
+    dash.count.value, dash.duration.value = 3, 0.5
+    _generate(dash)
+    first, middle, last = dash.takes
+    middle.discard_button.click()
+    assert dash.takes == [first, last] and [t.number for t in dash.takes] == [1, 3]
+    assert middle.widget not in dash.takes_box.children and len(dash.takes_box.children) == 2
+    assert middle.player.comm is None                           # closed: the kernel lets go of its audio
+    assert "Discarded take 2" in dash.status.value
+    for take in list(dash.takes): take.discard_button.click()
+    assert dash.takes == [] and dash.no_takes.layout.display is None
+
+
+def test_save_writes_only_the_kept_takes_numbered_never_over_a_file(model, tmp_path):
+    dash = GenerationDashboard(model)
+    dash.count.value, dash.duration.value = 4, 0.5
+    _generate(dash)
     dash.save_button.click()
-    assert f"Saved {tmp_path / 'take.wav'}." in dash.save_status.value
-    first = (tmp_path / "take.wav").read_bytes()
-    dash.result = Generated(audio=-tone, sample_rate=8000, codes=torch.zeros(3, 4, dtype=torch.long), mel=torch.zeros(8, 4))
+    assert dash.save_button.disabled and "Nothing new to save" in dash.save_status.value and not list(tmp_path.iterdir())
+    (tmp_path / "take.wav").write_bytes(b"somebody else's file")
+    dash.save_path.value, dash.save_bits.value = str(tmp_path / "take.wav"), "24"
+    first, third = dash.takes[0], dash.takes[2]
+    first.keep_button.value = third.keep_button.value = True
+    dash.takes[3].discard_button.click()
+    assert not dash.save_button.disabled
     dash.save_button.click()
-    assert f"Saved {tmp_path / 'take-2.wav'} ({tmp_path / 'take.wav'} was already there and is kept)." in dash.save_status.value
-    assert (tmp_path / "take.wav").read_bytes() == first
-    assert (tmp_path / "take-2.wav").read_bytes() != first and sf.info(str(tmp_path / "take-2.wav")).frames == 8000
+    assert (tmp_path / "take.wav").read_bytes() == b"somebody else's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take-2.wav", "take-3.wav", "take.wav"]
+    assert f"Saved 2 takes in {tmp_path}: take-2.wav (take 1), take-3.wav (take 3)." in dash.save_status.value
+    for take, name in [(first, "take-2.wav"), (third, "take-3.wav")]:
+        info = sf.info(str(tmp_path / name))
+        assert info.subtype == "PCM_24" and info.frames == len(take.generated.audio)
+        assert take.saved_to == tmp_path / name and f"saved as <code>{name}</code>" in take.header.value
+    # saved takes are not written again; a newly kept one goes to the next free number
+    assert dash.save_button.disabled
     dash.save_button.click()
-    assert (tmp_path / "take-3.wav").exists() and "take-3.wav" in dash.save_status.value
+    assert len(list(tmp_path.iterdir())) == 3 and "Nothing new to save" in dash.save_status.value
+    dash.takes[1].keep_button.value = True
+    dash.save_button.click()
+    assert (tmp_path / "take-4.wav").exists() and "Saved 1 take in" in dash.save_status.value
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take-2.wav", "take-3.wav", "take-4.wav", "take.wav"]
+
+
+def test_texture_continues_a_recording_and_reports_a_bad_prompt(setup, model, tmp_path):
+    dash = GenerationDashboard(model)
+    dash.mode.value, dash.duration.value, dash.count.value = "texture", 1.25, 2
+    dash.prompt.value = str(next(Path(setup[0]).glob("*.wav")))
+    _generate(dash)
+    assert [round(t.generated.duration, 2) for t in dash.takes] == [1.25, 1.25] and [t.generated.mode for t in dash.takes] == ["texture"] * 2
+    assert "novelty not checked: a continuation of" in dash.takes[0].novelty.value
+    dash.prompt.value = str(tmp_path / "nope.wav")
+    dash.generate_button.click(); dash.wait(60)
+    assert "nope.wav" in dash.status.value and "error" in dash.status.value and len(dash.takes) == 2
+
+
+def test_cancel_keeps_the_takes_already_made(model):
+    dash = GenerationDashboard(model)
+    dash.mode.value, dash.duration.value = "texture", 30.0
+    dash.generate_button.click()
+    dash.cancel_button.click()
+    dash.wait(60)
+    assert "Cancelled after 0 of 1" in dash.status.value and dash.takes == [] and dash.result is None
+    assert not dash.generate_button.disabled and dash.cancel_button.disabled
