@@ -278,22 +278,23 @@ def _cleared(self: CodeGrid, levels: list[int], start: int, end: int) -> torch.T
     return e
 
 @patch
-def undo(self: CodeGrid) -> str:
-    "Go back one edit; returns its description."
-    if not self.can_undo: raise CodeError(f"nothing to undo in {self.name}")
-    state = self.history.undo_stack.pop()
-    self.history.redo_stack.append(_State(state.label, self.indices, self.embeddings))
+def _step(self: CodeGrid, source: list, target: list, what: str) -> str:
+    # take the state on top of `source`, leaving the present one on `target`
+    if not source: raise CodeError(f"nothing to {what} in {self.name}")
+    state = source.pop()
+    target.append(_State(state.label, self.indices, self.embeddings))
     self.indices, self.embeddings = state.indices, state.embeddings
     return state.label
 
 @patch
+def undo(self: CodeGrid) -> str:
+    "Go back one edit; returns its description."
+    return self._step(self.history.undo_stack, self.history.redo_stack, "undo")
+
+@patch
 def redo(self: CodeGrid) -> str:
     "Re-apply the edit undone last; returns its description."
-    if not self.can_redo: raise CodeError(f"nothing to redo in {self.name}")
-    state = self.history.redo_stack.pop()
-    self.history.undo_stack.append(_State(state.label, self.indices, self.embeddings))
-    self.indices, self.embeddings = state.indices, state.embeddings
-    return state.label
+    return self._step(self.history.redo_stack, self.history.undo_stack, "redo")
 
 # %% ../nbs/08_codes.ipynb #8fd42337
 @patch

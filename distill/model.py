@@ -74,26 +74,27 @@ def bounded(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
     "`x` clamped to `low…high` in value; its gradient passes straight through (a straight-through clamp)."
     return x.detach().clamp(low, high) + (x - x.detach())   # value: the clamp, exactly; gradient: 1
 
+def _tower(c: VQVAEConfig, first: nn.Module, resample, last) -> nn.Sequential:
+    "`first`, then for each factor of 2 in `downsample` a `resample()` between residual stacks, then GELU and `last()`."
+    layers = [first, *_res_stack(c.hidden, c.res_blocks)]
+    for _ in range(c.downsample.bit_length() - 1): layers += [nn.GELU(), resample(), *_res_stack(c.hidden, c.res_blocks)]
+    return nn.Sequential(*layers, nn.GELU(), last())   # modules made in this order: the same initial weights as ever
+
 class Encoder(nn.Module):
     "Mel `[b, n_mels, frames]` → latents `[b, latent_dim, frames / downsample]`."
     def __init__(self, c: VQVAEConfig):
         super().__init__()
-        layers = [nn.Conv1d(c.n_mels, c.hidden, 3, padding=1), *_res_stack(c.hidden, c.res_blocks)]
-        for _ in range(c.downsample.bit_length() - 1):
-            layers += [nn.GELU(), nn.Conv1d(c.hidden, c.hidden, 4, stride=2, padding=1), *_res_stack(c.hidden, c.res_blocks)]
-        layers += [nn.GELU(), nn.Conv1d(c.hidden, c.latent_dim, 1)]
-        self.net = nn.Sequential(*layers)
+        self.net = _tower(c, nn.Conv1d(c.n_mels, c.hidden, 3, padding=1), lambda: nn.Conv1d(c.hidden, c.hidden, 4, stride=2, padding=1),
+                          lambda: nn.Conv1d(c.hidden, c.latent_dim, 1))
     def forward(self, mel): return self.net(mel)
 
 class Decoder(nn.Module):
     "Latents `[b, latent_dim, columns]` → mel `[b, n_mels, columns * downsample]`."
     def __init__(self, c: VQVAEConfig):
         super().__init__()
-        layers = [nn.Conv1d(c.latent_dim, c.hidden, 3, padding=1), *_res_stack(c.hidden, c.res_blocks)]
-        for _ in range(c.downsample.bit_length() - 1):
-            layers += [nn.GELU(), nn.ConvTranspose1d(c.hidden, c.hidden, 4, stride=2, padding=1), *_res_stack(c.hidden, c.res_blocks)]
-        layers += [nn.GELU(), nn.Conv1d(c.hidden, c.n_mels, 3, padding=1)]
-        self.net, self.range = nn.Sequential(*layers), (c.out_min, c.out_max)
+        self.net = _tower(c, nn.Conv1d(c.latent_dim, c.hidden, 3, padding=1),
+                          lambda: nn.ConvTranspose1d(c.hidden, c.hidden, 4, stride=2, padding=1), lambda: nn.Conv1d(c.hidden, c.n_mels, 3, padding=1))
+        self.range = (c.out_min, c.out_max)
     def forward(self, z): return bounded(self.net(z), *self.range)
 
 # %% ../nbs/02_model.ipynb #895b9a72
