@@ -17,7 +17,7 @@ from .audio import (AudioParams, load_audio, write_audio, mel_to_audio_pieces, e
                            level_gain, loudest_frame_db)
 from .model import context_columns
 from .modelfile import DistillModel
-from .novelty import Novelty, NoveltyJudge, stored_corpus
+from .novelty import Novelty, novelty_judge
 from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
@@ -325,7 +325,7 @@ def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None
     mode = mode or default_mode(model)
     if mode not in MODES: raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     sampling = sampling or SamplingParams()
-    judge = NoveltyJudge(model) if novelty and stored_corpus(model) is not None else None   # decodes the corpus once
+    judge = novelty_judge(model) if novelty else None
     make = generate_one_shot if mode == "one-shot" else generate
     for i in range(count):
         g = make(model, duration, replace(sampling, seed=sampling.seed + i), progress=progress, cancel=cancel)

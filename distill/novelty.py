@@ -4,6 +4,7 @@
 
 # %% ../nbs/07b_novelty.ipynb #df606db3
 from __future__ import annotations
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from .modelfile import DistillModel, read_tensors
 
 # %% auto #0
 __all__ = ['NOVELTY_THRESHOLDS', 'CorpusCodes', 'stored_corpus', 'column_ids', 'longest_copied_run', 'spectral_distance',
-           'Novelty', 'novelty_verdict', 'audible_columns', 'NoveltyJudge']
+           'Novelty', 'novelty_verdict', 'audible_columns', 'NoveltyJudge', 'novelty_judge']
 
 # %% ../nbs/07b_novelty.ipynb #f1e93453
 @dataclass
@@ -140,3 +141,16 @@ class NoveltyJudge:
         verdict = novelty_verdict(float(distances[nearest]), run / max(int(audible.sum()), 1), self.thresholds)
         return Novelty(verdict, self.corpus.names[nearest], float(distances[nearest]), run * m.seconds_per_column,
                        self.corpus.names[source] if source >= 0 else None)
+
+# %% ../nbs/07b_novelty.ipynb #3807522a
+_JUDGES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # VQ-VAE → (what it was made for, judge)
+
+def novelty_judge(model: DistillModel) -> NoveltyJudge | None:
+    "`model`'s judge, made once per model file and weights (decoding the corpus each time would cost every sound); None without stored codes."
+    stamp = model.path.stat().st_mtime_ns if model.path is not None and model.path.exists() else None
+    key = (model.identity, str(model.path), stamp)
+    known = _JUDGES.get(model.vqvae)
+    if known is None or known[0] != key:
+        corpus = stored_corpus(model)
+        _JUDGES[model.vqvae] = known = (key, NoveltyJudge(model, corpus) if corpus is not None else None)
+    return known[1]

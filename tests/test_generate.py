@@ -11,7 +11,6 @@ from distill.generate import (GenerationCancelled, NoPriorError, SamplingParams,
                               regenerate_region, sample_codes, save_generated)
 from distill.modelfile import load_model
 from distill.prior import PriorTrainParams, train_prior
-from distill.ui.generate import GenerationDashboard
 from test_prior import SMALL_AUDIO, TINY_PRIOR, tiny_vqvae
 
 RATE = SMALL_AUDIO.sample_rate
@@ -172,50 +171,3 @@ def test_chunks_cover_the_request_and_fit_the_window(model):
         assert chunks[0].start == 0 and chunks[-1].end == columns
         assert all(a.end == b.start for a, b in zip(chunks, chunks[1:]))
         assert all(c.keep + c.end - c.start <= config.window and c.end > c.start for c in chunks)
-
-
-# ---------------------------------------------------------------- dashboard
-
-def test_dashboard_without_a_prior_explains_and_disables_generate(setup):
-    dash = GenerationDashboard(setup[1])
-    assert dash.generate_button.disabled
-    assert "has no prior yet" in dash.status.value and "distill train-prior" in dash.status.value
-    dash.model_path.value = str(setup[1].parent / "missing.distill")
-    dash.load_button.click()
-    assert "not found" in dash.status.value
-
-
-def test_dashboard_generates_plays_shows_and_saves(setup, model, tmp_path):
-    dash = GenerationDashboard()
-    assert dash.generate_button.disabled and dash.save_button.disabled
-    dash.model_path.value = str(setup[2])
-    dash.load_button.click()
-    assert not dash.generate_button.disabled and dash.top_k.max == 16
-    dash.temperature.value, dash.top_k.value, dash.top_p.value, dash.seed.value, dash.duration.value = 0.8, 6, 0.9, 11, 1.25
-    dash.generate_button.click()
-    assert dash.job is not None
-    dash.job.join(60)
-    assert "Generated 1.25 s" in dash.status.value and "seed 11" in dash.status.value, dash.status.value
-    assert dash.progress.value == 1.0 and not dash.generate_button.disabled and dash.cancel_button.disabled
-    assert dash.player.value[:4] == b"RIFF" and dash.picture.value[:4] == b"\x89PNG"
-    # the dashboard shows exactly what the library makes with the same settings
-    expected = generate(model, 1.25, SamplingParams(temperature=0.8, top_k=6, top_p=0.9, seed=11))
-    assert torch.equal(dash.result.audio, expected.audio)
-    dash.save_path.value = str(tmp_path / "take.wav")
-    dash.save_bits.value = "24"
-    dash.save_button.click()
-    assert "Saved" in dash.save_status.value and sf.info(str(tmp_path / "take.wav")).subtype == "PCM_24"
-    # a bad setting is reported, not raised
-    dash.duration.value = 1.0
-    dash.prompt.value = str(tmp_path / "nope.wav")
-    dash.generate_button.click(); dash.job.join(60)
-    assert "nope.wav" in dash.status.value and "error" in dash.status.value
-
-
-def test_dashboard_cancel(setup, model):
-    dash = GenerationDashboard(model)
-    dash.duration.value = 30.0
-    dash.generate_button.click()
-    dash.cancel_button.click()
-    dash.job.join(60)
-    assert "Cancelled" in dash.status.value and dash.result is None and not dash.generate_button.disabled

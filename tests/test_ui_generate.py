@@ -9,26 +9,8 @@ import torch
 
 from distill.generate import SamplingParams, default_mode, generate_sounds
 from distill.modelfile import load_model
-from distill.prior import PriorTrainParams, train_prior
 from distill.ui.generate import GenerationDashboard
-from test_prior import TINY_PRIOR, tiny_vqvae
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    "A tiny RVQ-VAE on the (one-shot) demo corpus, and a copy of it with a tiny prior."
-    folder = tmp_path_factory.mktemp("ui_generate")
-    corpus, bare = tiny_vqvae(folder, 24)
-    with_prior = folder / "with_prior.distill"
-    with_prior.write_bytes(bare.read_bytes())
-    for _ in train_prior(with_prior, corpus, PriorTrainParams(epochs=4, batch_size=8, lr=3e-3, min_steps_per_epoch=4, device="cpu"), **TINY_PRIOR):
-        pass
-    return corpus, bare, with_prior
-
-
-@pytest.fixture(scope="module")
-def model(setup):
-    return load_model(setup[2])
+from test_generate import model, setup   # noqa: F401 — the same tiny model with a prior (module fixtures)
 
 
 def _generate(dash, button=None, timeout=60):
