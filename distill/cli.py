@@ -8,9 +8,9 @@ import argparse, json, os, signal, sys, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CORE_DEFAULTS', 'format_levels', 'print_event', 'CancelOnInterrupt', 'cmd_train', 'cmd_reconstruct', 'cmd_info',
-           'cmd_train_prior', 'cmd_generate', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser',
-           'main']
+__all__ = ['CORE_DEFAULTS', 'format_levels', 'print_event', 'CancelOnInterrupt', 'main', 'cmd_train', 'cmd_reconstruct',
+           'cmd_info', 'cmd_train_prior', 'cmd_generate', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo',
+           'build_parser']
 
 # %% ../nbs/15_cli.ipynb #dccb1fd9
 def _err(*args):
@@ -100,7 +100,27 @@ def _refuse_library_name(a):
     if name in Library():
         raise LibraryError(f"the library already has a model called {name!r}; add --force to replace it or choose another name")
 
-# %% ../nbs/15_cli.ipynb #7e92aea1
+# %% ../nbs/15_cli.ipynb #795e2a2e
+def main(argv: list[str] | None = None) -> int:
+    "Run the `distill` command; returns the exit status."
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        _err("distill: interrupted"); return 130
+    except BrokenPipeError:  # `distill … | head`: the reader left; not an error
+        sys.stderr.close(); return 0
+    except (ValueError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError) as e:
+        if os.environ.get("DISTILL_DEBUG"): raise
+        # under torchrun every rank meets the same bad input: rank 0 says it once
+        if _is_main_process(): _err(f"distill: error: {e}")
+        return 2
+    except Exception as e:
+        if os.environ.get("DISTILL_DEBUG"): raise
+        where = "" if _is_main_process() else f" on rank {os.environ.get('RANK')}"
+        _err(f"distill: error{where}: {type(e).__name__}: {e} (set DISTILL_DEBUG=1 to see the traceback)"); return 1
+
+# %% ../nbs/15_cli.ipynb #1e0e8d8a
 def _is_main_process() -> bool:
     "False on the other ranks of a torchrun launch: only rank 0 talks."
     return os.environ.get("RANK", "0") == "0"
@@ -131,6 +151,40 @@ def _stage_progress():
         if done >= total: bars.pop(stage).close()   # the same stage later (another file, another training) starts afresh
     return update
 
+def _maybe_save_to_library(a, last):
+    "Add a freshly written model to the library when `--save-to-library NAME` was given (a fresh `train` checked NAME first)."
+    name = getattr(a, "save_to_library", None)
+    if not name or last is None or not getattr(last, "model_path", None): return
+    from distill.library import Library
+    entry = Library().add(last.model_path, name=name, overwrite=True)
+    _err(f"added to the library as {entry.name}")
+
+def _positive_int(s):
+    v = int(s)
+    if v < 1: raise argparse.ArgumentTypeError(f"must be a positive whole number, got {s}")
+    return v
+
+# %% ../nbs/15_cli.ipynb #49e94682
+def _add_train(sub):
+    "`distill train DATASET -o MODEL`"
+    t = sub.add_parser("train", help="train an RVQ-VAE on a folder of sounds", description="Train an RVQ-VAE on a folder of sounds.")
+    t.add_argument("dataset", help="folder of audio files (searched recursively)")
+    t.add_argument("-o", "--output", required=True, help="model file to write (.distill)")
+    t.add_argument("--codebook-size", type=_positive_int, help="entries per codebook (default: 64/128/256 by file count)")
+    _core_option(t, "--rvq-levels", "VQVAEConfig", "residual levels", type=int, choices=[2, 3, 4])
+    _core_option(t, "--codebook-dim", "VQVAEConfig", "codebook lookup dimension", type=_positive_int)
+    _core_option(t, "--commitment-weight", "VQVAEConfig", "commitment loss weight", type=float)
+    _core_option(t, "--epochs", "TrainParams", "passes over the dataset", type=_positive_int)
+    _core_option(t, "--batch-size", "TrainParams", "chunks per step", type=_positive_int)
+    _core_option(t, "--lr", "TrainParams", "peak learning rate", type=float)
+    _core_option(t, "--seed", "TrainParams", "random seed", type=int)
+    _core_option(t, "--device", "TrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output file")
+    t.add_argument("--save-to-library", metavar="NAME", help="also add the model to the library under NAME")
+    t.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    _force_option(t, "the model file (and a library model called NAME)")
+    t.set_defaults(func=cmd_train)
+
 def cmd_train(a):
     from distill.train import train_vqvae, TrainParams, checkpoint_path
     if not a.resume:   # resuming goes on with the same model: the one way `train` writes over a model
@@ -147,6 +201,13 @@ def cmd_train(a):
     _maybe_save_to_library(a, last)
     return 130 if last is not None and last.cancelled else 0
 
+# %% ../nbs/15_cli.ipynb #910bbdd4
+def _add_reconstruct(sub):
+    "`distill reconstruct MODEL AUDIO -o OUT`"
+    r = sub.add_parser("reconstruct", help="hear what a model does to a recording", description="Encode, quantise and decode a recording.")
+    r.add_argument("model"); r.add_argument("audio"); r.add_argument("-o", "--output", required=True)
+    r.add_argument("--json", action="store_true"); _force_option(r); r.set_defaults(func=cmd_reconstruct)
+
 def cmd_reconstruct(a):
     from distill.modelfile import load_model
     from distill.audio import load_audio, write_audio
@@ -158,6 +219,13 @@ def cmd_reconstruct(a):
     _err(f"wrote {out} ({len(audio) / model.audio.sample_rate:.2f} s in {time.time() - t0:.2f} s)")
     if a.json: _emit_json(dict(output=str(out), seconds=len(audio) / model.audio.sample_rate, sample_rate=model.audio.sample_rate))
     return 0
+
+# %% ../nbs/15_cli.ipynb #c00e5d59
+def _add_info(sub):
+    "`distill info MODEL`"
+    i = sub.add_parser("info", help="describe a model file, its health and codebook usage")
+    i.add_argument("model"); i.add_argument("--heatmap", metavar="OUT.png", help="write the codebook usage heatmap")
+    i.add_argument("--json", action="store_true"); _force_option(i, "the heatmap"); i.set_defaults(func=cmd_info)
 
 def _model_info(path) -> dict:
     from distill.modelfile import read_metadata
@@ -172,7 +240,6 @@ def _model_info(path) -> dict:
                 created=meta.get("created"), distill_version=meta.get("distill_version"), weights_hash=meta.get("weights_hash"),
                 health=dict(light=verdict.light, sentence=verdict.sentence, levels=verdict.levels) if verdict else None)
 
-# %% ../nbs/15_cli.ipynb #9a06765a
 def cmd_info(a):
     if a.heatmap: _refuse_overwrite(a, a.heatmap)
     info = _model_info(a.model)
@@ -189,7 +256,21 @@ def cmd_info(a):
     print(describe_metadata(read_metadata(a.model), Path(a.model).name))   # the same lines the dashboards show
     return 0
 
-# %% ../nbs/15_cli.ipynb #dae83e6d
+# %% ../nbs/15_cli.ipynb #3ec47ca8
+def _add_train_prior(sub):
+    "`distill train-prior MODEL DATASET`"
+    tp = sub.add_parser("train-prior", help="train the prior that lets a model generate new sounds")
+    tp.add_argument("model", help="a trained .distill model (the prior is added to it)")
+    tp.add_argument("dataset", help="the folder the model was trained on (or a similar one)")
+    _core_option(tp, "--epochs", "PriorTrainParams", "passes over the dataset", type=_positive_int)
+    _core_option(tp, "--lr", "PriorTrainParams", "peak learning rate", type=float)
+    _core_option(tp, "--seed", "PriorTrainParams", "random seed", type=int)
+    _core_option(tp, "--device", "PriorTrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    tp.add_argument("--resume", action="store_true")
+    tp.add_argument("--save-to-library", metavar="NAME")
+    tp.add_argument("--json", action="store_true")
+    tp.set_defaults(func=cmd_train_prior)
+
 def cmd_train_prior(a):
     from distill.prior import train_prior, PriorTrainParams
     params = PriorTrainParams(**_given(a, "PriorTrainParams"))
@@ -199,6 +280,25 @@ def cmd_train_prior(a):
                                          progress=_stage_progress()), hint, a.json)
     _maybe_save_to_library(a, last)
     return 130 if last is not None and last.cancelled else 0
+
+# %% ../nbs/15_cli.ipynb #468c986a
+def _add_generate(sub):
+    "`distill generate MODEL -o OUT`"
+    g = sub.add_parser("generate", help="generate new sounds from a model with a prior")
+    g.add_argument("model"); g.add_argument("-o", "--output", required=True, help="WAV or FLAC file (with --count: OUT_1.wav …)")
+    g.add_argument("--duration", type=float, default=4.0, help="seconds: a texture's length, a one-shot's longest (default 4)")
+    g.add_argument("--mode", choices=["one-shot", "texture"], help="separate sounds or a continuous stream (default: what the "
+                   "training corpus was, as `distill info` shows)")
+    _core_option(g, "--temperature", "SamplingParams", "below 1 safer, above 1 wilder (0: always the likeliest code)", type=float)
+    _core_option(g, "--top-k", "SamplingParams", "keep the k most likely codes (0: off; 1: greedy)", type=int)
+    _core_option(g, "--top-p", "SamplingParams", "nucleus sampling mass (1: off)", type=float)
+    _core_option(g, "--seed", "SamplingParams", "the same seed and settings give the same sound", type=int)
+    g.add_argument("--count", type=_positive_int, default=1, help="how many files (seeds seed, seed+1, …)")
+    g.add_argument("--prompt", help="audio file to continue")
+    g.add_argument("--sample-rate", type=_positive_int, help="output sample rate (default: the model's)")
+    g.add_argument("--bits", choices=["16", "24", "float"], default="16")
+    g.add_argument("--json", action="store_true"); _force_option(g, "the output files")
+    g.set_defaults(func=cmd_generate)
 
 def cmd_generate(a):
     from dataclasses import replace
@@ -224,6 +324,13 @@ def cmd_generate(a):
                                temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p))
     return 0
 
+# %% ../nbs/15_cli.ipynb #c1db6231
+def _add_encode(sub):
+    "`distill encode AUDIO MODEL -o CODES`"
+    e = sub.add_parser("encode", help="encode a recording into a code file")
+    e.add_argument("audio"); e.add_argument("model"); e.add_argument("-o", "--output", required=True, help="code file (.json)")
+    e.add_argument("--json", action="store_true"); _force_option(e); e.set_defaults(func=cmd_encode)
+
 def cmd_encode(a):
     from distill.modelfile import load_model
     from distill.codes import encode_audio_file
@@ -235,6 +342,13 @@ def cmd_encode(a):
     if a.json: _emit_json(dict(output=str(a.output), levels=grid.levels, columns=grid.columns, seconds=grid.duration,
                                seconds_per_column=grid.seconds_per_column, model=model.name, model_hash=model.identity))
     return 0
+
+# %% ../nbs/15_cli.ipynb #e738f598
+def _add_decode(sub):
+    "`distill decode CODES MODEL -o OUT`"
+    d = sub.add_parser("decode", help="decode a code file back to audio")
+    d.add_argument("codes"); d.add_argument("model"); d.add_argument("-o", "--output", required=True)
+    d.add_argument("--json", action="store_true"); _force_option(d); d.set_defaults(func=cmd_decode)
 
 def cmd_decode(a):
     from distill.modelfile import load_model
@@ -249,19 +363,32 @@ def cmd_decode(a):
     if a.json: _emit_json(dict(output=str(out), seconds=len(audio) / model.audio.sample_rate, levels=grid.levels, columns=grid.columns))
     return 0
 
-def _maybe_save_to_library(a, last):
-    "Add a freshly written model to the library when `--save-to-library NAME` was given (a fresh `train` checked NAME first)."
-    name = getattr(a, "save_to_library", None)
-    if not name or last is None or not getattr(last, "model_path", None): return
-    from distill.library import Library
-    entry = Library().add(last.model_path, name=name, overwrite=True)
-    _err(f"added to the library as {entry.name}")
+# %% ../nbs/15_cli.ipynb #606c9d53
+def _add_library(sub):
+    "`distill library ACTION [TARGET]`"
+    l = sub.add_parser("library", help="list, search, add and delete models in your library ($DISTILL_HOME)")
+    l.add_argument("action", choices=["list", "search", "info", "add", "delete", "rebuild"])
+    l.add_argument("target", nargs="?", help="QUERY for search, NAME for info/delete, MODEL.distill for add")
+    l.add_argument("--name", help="name for add"); l.add_argument("--tags", help="comma-separated tags for add")
+    l.add_argument("--description", help="description for add")
+    l.add_argument("--sort", choices=["created", "name", "health", "size"], default="created")
+    l.add_argument("--has-prior", action="store_true", default=None, help="only models with a prior")
+    l.add_argument("--no-prior", dest="has_prior", action="store_false", help="only models without a prior")
+    l.add_argument("--json", action="store_true")
+    l.set_defaults(func=cmd_library)
 
 def _entry_dict(e) -> dict:
     from dataclasses import asdict
     d = asdict(e); d["path"] = str(d["path"]); return d
 
-# %% ../nbs/15_cli.ipynb #4664d71a
+def _need(a, field):
+    value = a.target
+    if not value: raise ValueError(f"`distill library {a.action}` needs a {field.upper()}")
+    return value
+
+def _tags(s):
+    return [t.strip() for t in (s or "").split(",") if t.strip()]
+
 def cmd_library(a):
     from distill.library import Library
     lib = Library()
@@ -284,13 +411,20 @@ def cmd_library(a):
         print(f"{e.name:<24} {e.health:<6} {e.levels}×{e.codebook_size:<4} {prior:<8} {','.join(e.tags):<20} {e.health_sentence}")
     return 0
 
-def _need(a, field):
-    value = a.target
-    if not value: raise ValueError(f"`distill library {a.action}` needs a {field.upper()}")
-    return value
-
-def _tags(s):
-    return [t.strip() for t in (s or "").split(",") if t.strip()]
+# %% ../nbs/15_cli.ipynb #0323690c
+def _add_demo(sub):
+    "`distill demo [-o FOLDER]`"
+    dm = sub.add_parser("demo", help="synthesise a demo corpus, train on it, train a prior, generate sounds")
+    dm.add_argument("-o", "--output", default="distill_demo", help="folder for the corpus, model and sounds (default ./distill_demo)")
+    _core_option(dm, "--files", "run_demo", "sounds to synthesise", type=_positive_int)
+    _core_option(dm, "--epochs", "run_demo", "RVQ-VAE epochs (fewer leave the loudest bands, a kick's weight, under-reproduced)",
+                 type=_positive_int)
+    _core_option(dm, "--prior-epochs", "run_demo", "prior epochs", type=_positive_int)
+    _core_option(dm, "--count", "run_demo", "sounds to generate", type=_positive_int)
+    _core_option(dm, "--duration", "run_demo", "seconds per generated sound", type=float)
+    _core_option(dm, "--seed", "run_demo", "random seed", type=int)
+    dm.add_argument("--json", action="store_true"); _force_option(dm, "a previous demo's model and sounds in the folder")
+    dm.set_defaults(func=cmd_demo)
 
 def cmd_demo(a):
     from distill.generate import run_demo, DemoFinished, GenerationCancelled
@@ -314,127 +448,17 @@ def cmd_demo(a):
     _err(f"next: open it in a notebook (see the README) or try `distill generate {last.model_path} -o new.wav --seed 7`")
     return 0
 
-# %% ../nbs/15_cli.ipynb #cfb3a42a
-def _add_stage2_commands(sub):
-    tp = sub.add_parser("train-prior", help="train the prior that lets a model generate new sounds")
-    tp.add_argument("model", help="a trained .distill model (the prior is added to it)")
-    tp.add_argument("dataset", help="the folder the model was trained on (or a similar one)")
-    _core_option(tp, "--epochs", "PriorTrainParams", "passes over the dataset", type=_positive_int)
-    _core_option(tp, "--lr", "PriorTrainParams", "peak learning rate", type=float)
-    _core_option(tp, "--seed", "PriorTrainParams", "random seed", type=int)
-    _core_option(tp, "--device", "PriorTrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
-    tp.add_argument("--resume", action="store_true")
-    tp.add_argument("--save-to-library", metavar="NAME")
-    tp.add_argument("--json", action="store_true")
-    tp.set_defaults(func=cmd_train_prior)
-
-    g = sub.add_parser("generate", help="generate new sounds from a model with a prior")
-    g.add_argument("model"); g.add_argument("-o", "--output", required=True, help="WAV or FLAC file (with --count: OUT_1.wav …)")
-    g.add_argument("--duration", type=float, default=4.0, help="seconds: a texture's length, a one-shot's longest (default 4)")
-    g.add_argument("--mode", choices=["one-shot", "texture"], help="separate sounds or a continuous stream (default: what the "
-                   "training corpus was, as `distill info` shows)")
-    _core_option(g, "--temperature", "SamplingParams", "below 1 safer, above 1 wilder (0: always the likeliest code)", type=float)
-    _core_option(g, "--top-k", "SamplingParams", "keep the k most likely codes (0: off; 1: greedy)", type=int)
-    _core_option(g, "--top-p", "SamplingParams", "nucleus sampling mass (1: off)", type=float)
-    _core_option(g, "--seed", "SamplingParams", "the same seed and settings give the same sound", type=int)
-    g.add_argument("--count", type=_positive_int, default=1, help="how many files (seeds seed, seed+1, …)")
-    g.add_argument("--prompt", help="audio file to continue")
-    g.add_argument("--sample-rate", type=_positive_int, help="output sample rate (default: the model's)")
-    g.add_argument("--bits", choices=["16", "24", "float"], default="16")
-    g.add_argument("--json", action="store_true"); _force_option(g, "the output files")
-    g.set_defaults(func=cmd_generate)
-
-    e = sub.add_parser("encode", help="encode a recording into a code file")
-    e.add_argument("audio"); e.add_argument("model"); e.add_argument("-o", "--output", required=True, help="code file (.json)")
-    e.add_argument("--json", action="store_true"); _force_option(e); e.set_defaults(func=cmd_encode)
-
-    d = sub.add_parser("decode", help="decode a code file back to audio")
-    d.add_argument("codes"); d.add_argument("model"); d.add_argument("-o", "--output", required=True)
-    d.add_argument("--json", action="store_true"); _force_option(d); d.set_defaults(func=cmd_decode)
-
-    l = sub.add_parser("library", help="list, search, add and delete models in your library ($DISTILL_HOME)")
-    l.add_argument("action", choices=["list", "search", "info", "add", "delete", "rebuild"])
-    l.add_argument("target", nargs="?", help="QUERY for search, NAME for info/delete, MODEL.distill for add")
-    l.add_argument("--name", help="name for add"); l.add_argument("--tags", help="comma-separated tags for add")
-    l.add_argument("--description", help="description for add")
-    l.add_argument("--sort", choices=["created", "name", "health", "size"], default="created")
-    l.add_argument("--has-prior", action="store_true", default=None, help="only models with a prior")
-    l.add_argument("--no-prior", dest="has_prior", action="store_false", help="only models without a prior")
-    l.add_argument("--json", action="store_true")
-    l.set_defaults(func=cmd_library)
-
-    dm = sub.add_parser("demo", help="synthesise a demo corpus, train on it, train a prior, generate sounds")
-    dm.add_argument("-o", "--output", default="distill_demo", help="folder for the corpus, model and sounds (default ./distill_demo)")
-    _core_option(dm, "--files", "run_demo", "sounds to synthesise", type=_positive_int)
-    _core_option(dm, "--epochs", "run_demo", "RVQ-VAE epochs (fewer leave the loudest bands, a kick's weight, under-reproduced)",
-                 type=_positive_int)
-    _core_option(dm, "--prior-epochs", "run_demo", "prior epochs", type=_positive_int)
-    _core_option(dm, "--count", "run_demo", "sounds to generate", type=_positive_int)
-    _core_option(dm, "--duration", "run_demo", "seconds per generated sound", type=float)
-    _core_option(dm, "--seed", "run_demo", "random seed", type=int)
-    dm.add_argument("--json", action="store_true"); _force_option(dm, "a previous demo's model and sounds in the folder")
-    dm.set_defaults(func=cmd_demo)
-
 # %% ../nbs/15_cli.ipynb #85964c47
-def _positive_int(s):
-    v = int(s)
-    if v < 1: raise argparse.ArgumentTypeError(f"must be a positive whole number, got {s}")
-    return v
-
 def build_parser() -> argparse.ArgumentParser:
     "The `distill` argument parser (no heavy imports)."
     p = argparse.ArgumentParser(prog="distill", description="Train a discrete generative audio model on your own sounds, then explore it.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    t = sub.add_parser("train", help="train an RVQ-VAE on a folder of sounds", description="Train an RVQ-VAE on a folder of sounds.")
-    t.add_argument("dataset", help="folder of audio files (searched recursively)")
-    t.add_argument("-o", "--output", required=True, help="model file to write (.distill)")
-    t.add_argument("--codebook-size", type=_positive_int, help="entries per codebook (default: 64/128/256 by file count)")
-    _core_option(t, "--rvq-levels", "VQVAEConfig", "residual levels", type=int, choices=[2, 3, 4])
-    _core_option(t, "--codebook-dim", "VQVAEConfig", "codebook lookup dimension", type=_positive_int)
-    _core_option(t, "--commitment-weight", "VQVAEConfig", "commitment loss weight", type=float)
-    _core_option(t, "--epochs", "TrainParams", "passes over the dataset", type=_positive_int)
-    _core_option(t, "--batch-size", "TrainParams", "chunks per step", type=_positive_int)
-    _core_option(t, "--lr", "TrainParams", "peak learning rate", type=float)
-    _core_option(t, "--seed", "TrainParams", "random seed", type=int)
-    _core_option(t, "--device", "TrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
-    t.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output file")
-    t.add_argument("--save-to-library", metavar="NAME", help="also add the model to the library under NAME")
-    t.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
-    _force_option(t, "the model file (and a library model called NAME)")
-    t.set_defaults(func=cmd_train)
-
-    r = sub.add_parser("reconstruct", help="hear what a model does to a recording", description="Encode, quantise and decode a recording.")
-    r.add_argument("model"); r.add_argument("audio"); r.add_argument("-o", "--output", required=True)
-    r.add_argument("--json", action="store_true"); _force_option(r); r.set_defaults(func=cmd_reconstruct)
-
-    i = sub.add_parser("info", help="describe a model file, its health and codebook usage")
-    i.add_argument("model"); i.add_argument("--heatmap", metavar="OUT.png", help="write the codebook usage heatmap")
-    i.add_argument("--json", action="store_true"); _force_option(i, "the heatmap"); i.set_defaults(func=cmd_info)
-
-    _add_stage2_commands(sub)
+    for add in (_add_train, _add_reconstruct, _add_info, _add_train_prior, _add_generate, _add_encode, _add_decode,
+                _add_library, _add_demo):
+        add(sub)
     return p
-
-# %% ../nbs/15_cli.ipynb #795e2a2e
-def main(argv: list[str] | None = None) -> int:
-    "Run the `distill` command; returns the exit status."
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args) or 0
-    except KeyboardInterrupt:
-        _err("distill: interrupted"); return 130
-    except BrokenPipeError:  # `distill … | head`: the reader left; not an error
-        sys.stderr.close(); return 0
-    except (ValueError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError) as e:
-        if os.environ.get("DISTILL_DEBUG"): raise
-        # under torchrun every rank meets the same bad input: rank 0 says it once
-        if _is_main_process(): _err(f"distill: error: {e}")
-        return 2
-    except Exception as e:
-        if os.environ.get("DISTILL_DEBUG"): raise
-        where = "" if _is_main_process() else f" on rank {os.environ.get('RANK')}"
-        _err(f"distill: error{where}: {type(e).__name__}: {e} (set DISTILL_DEBUG=1 to see the traceback)"); return 1
 
 # %% ../nbs/15_cli.ipynb #571710f0
 # `python -m distill.cli …` (and `torchrun -m distill.cli …`); inside a notebook this cell does nothing
