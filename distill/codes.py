@@ -229,11 +229,15 @@ class CodeGrid:
         return sorted(set(levels))
 
 # %% ../nbs/08_codes.ipynb #86b05be0
+def _below(value, what: str, limit: int, problem) -> int:
+    "`value` as a whole number in `0…limit - 1`, else a `CodeError` saying `problem(value)`."
+    value = _as_int(value, what)
+    if not 0 <= value < limit: raise CodeError(problem(value))
+    return value
+
 @patch
 def _check_column(self: CodeGrid, column) -> int:
-    column = _as_int(column, "a column")
-    if not 0 <= column < self.columns: raise CodeError(f"column {column} is outside {self.name}, which has {self.columns} columns")
-    return column
+    return _below(column, "a column", self.columns, lambda c: f"column {c} is outside {self.name}, which has {self.columns} columns")
 
 @patch
 def _check_range(self: CodeGrid, start, end) -> tuple[int, int]:
@@ -244,9 +248,7 @@ def _check_range(self: CodeGrid, start, end) -> tuple[int, int]:
 
 @patch
 def _check_index(self: CodeGrid, index) -> int:
-    index = _as_int(index, "a code index")
-    if not 0 <= index < self.codebook_size: raise CodeError(f"code {index} is outside the codebook (entries 0–{self.codebook_size - 1})")
-    return index
+    return _below(index, "a code index", self.codebook_size, lambda i: f"code {i} is outside the codebook (entries 0–{self.codebook_size - 1})")
 
 @patch
 def _check_same_model(self: CodeGrid, other: "CodeGrid"):

@@ -167,15 +167,6 @@ def _lay_out(self: CodesEditor):
 def busy(self: CodesEditor) -> bool: return self.working
 
 @patch
-def wait(self: CodesEditor, timeout: float | None = None) -> "CodesEditor":
-    "Wait for background work (encoding, decoding) to finish."
-    if self.job: self.job.join(timeout)
-    return self
-
-@patch
-def _say(self: CodesEditor, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
-
-@patch
 def _guard(self: CodesEditor, action):
     "Run `action`; a refused edit or bad input becomes the status line, the editor stays as it was."
     try: return action()

@@ -161,6 +161,12 @@ def close_widgets(widget: W.Widget):
 
 # %% ../../nbs/10_ui_common.ipynb #e33e59c6
 class WidgetView:
-    "Display as the root widget `self.widget`: a dashboard shows itself as the last expression of a cell."
+    """Display as the root widget `self.widget`: a dashboard shows itself as the last expression of a cell. A dashboard
+    with a `status` line and a background `job` also gets `_say` (one status line) and `wait` (for the job)."""
     widget: W.Widget
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
+    def _say(self, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
+    def wait(self, timeout: float | None = None):
+        "Wait for the dashboard's background work to finish."
+        if getattr(self, "job", None): self.job.join(timeout)
+        return self

@@ -173,15 +173,6 @@ def result(self: GenerationDashboard) -> Generated | None:
     return self.takes[-1].generated if self.takes else None
 
 @patch
-def wait(self: GenerationDashboard, timeout: float | None = None) -> GenerationDashboard:
-    "Wait for the running generation to finish."
-    if self.job: self.job.join(timeout)
-    return self
-
-@patch
-def _set_status(self: GenerationDashboard, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
-
-@patch
 def _buttons(self: GenerationDashboard, running: bool | None = None):
     running = self.running if running is None else running
     ready = self.model is not None and self.model.prior is not None
@@ -195,9 +186,9 @@ def _buttons(self: GenerationDashboard, running: bool | None = None):
 def load(self: GenerationDashboard):
     "Open the model file named in the path box."
     path = self.model_path.value.strip()
-    if not path: return self._set_status("Type the path of a .distill file first.", "error")
+    if not path: return self._say("Type the path of a .distill file first.", "error")
     try: model = load_model(path)
-    except (ValueError, FileNotFoundError) as e: return self._set_status(str(e), "error")
+    except (ValueError, FileNotFoundError) as e: return self._say(str(e), "error")
     self.load_model(model)
 
 @patch
@@ -211,8 +202,8 @@ def load_model(self: GenerationDashboard, model: DistillModel):
     self._show_mode()
     try:
         require_prior(model)
-        self._set_status("Ready.", "ok")
-    except NoPriorError as e: self._set_status(str(e), "error")
+        self._say("Ready.", "ok")
+    except NoPriorError as e: self._say(str(e), "error")
     self._buttons()
 
 @patch
@@ -257,7 +248,7 @@ def _progress(self: GenerationDashboard, stage: str, done: int, total: int):
 def _start(self: GenerationDashboard, seed: int, count: int):
     if self.running or self.model is None or self.model.prior is None: return
     try: sampling = self.sampling(seed)
-    except ValueError as e: return self._set_status(str(e), "error")
+    except ValueError as e: return self._say(str(e), "error")
     model, mode, duration = self.model, self.mode.value, self.duration.value
     prompt = self.prompt.value.strip() if mode == "texture" else ""
     self.made, self.count_running, started = 0, count, time.time()
@@ -271,23 +262,23 @@ def _start(self: GenerationDashboard, seed: int, count: int):
         except GenerationCancelled: yield None
 
     def show(g: Generated | None):
-        if g is None: return self._set_status(f"Cancelled after {self.made} of {count}.", "warn")
+        if g is None: return self._say(f"Cancelled after {self.made} of {count}.", "warn")
         self.add_take(g, missing_novelty=f"novelty not checked: a continuation of {Path(prompt).name}" if prompt else None)
         self.made += 1
-        self._set_status(f"Take {self.numbered}: {self.made} of {count} made…")
+        self._say(f"Take {self.numbered}: {self.made} of {count} made…")
 
     def done(error):
-        if error: self._set_status(error, "error")
+        if error: self._say(error, "error")
         elif self.made == count:
             self.progress.value = 1.0
             kind = "one-shot" if mode == "one-shot" else "texture"
-            self._set_status(f"Made {count} {kind}{'s' * (count > 1)} (seed{'s' * (count > 1)} {seed}"
+            self._say(f"Made {count} {kind}{'s' * (count > 1)} (seed{'s' * (count > 1)} {seed}"
                              f"{f'–{seed + count - 1}' if count > 1 else ''}) in {time.time() - started:.1f} s.", "ok")
         self._buttons(running=False)   # called from the job's own thread, which is still alive
 
     self.progress.value = 0.0
     longest = "at most " if mode == "one-shot" else ""
-    self._set_status(f"Generating {count} {mode}{'s' * (count > 1)} of {longest}{duration:g} s from seed {seed}…")
+    self._say(f"Generating {count} {mode}{'s' * (count > 1)} of {longest}{duration:g} s from seed {seed}…")
     self.job = BackgroundJob(sounds, show, done).start()
     self._buttons()
 
@@ -313,7 +304,7 @@ def discard(self: GenerationDashboard, take: Take):
     if take not in self.takes: return
     self.takes.remove(take)
     self._show_takes(); close_widgets(take.widget)
-    self._set_status(f"Discarded take {take.number}.")
+    self._say(f"Discarded take {take.number}.")
     self._buttons()
 
 @patch

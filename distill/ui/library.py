@@ -209,9 +209,6 @@ def _close(self: LibraryBrowser):
     set_visible(self.details_box, False)
 
 @patch
-def _say(self: LibraryBrowser, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
-
-@patch
 def _act(self: LibraryBrowser, what, done):
     "Run `what(name)` for the opened model; the status line then says `done(name)`, or the error."
     if self.selected is None: self._say("Open a model first (click its name).", "error"); return None
