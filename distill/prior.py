@@ -25,7 +25,7 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['CodeStream', 'encode_stream', 'mel_ceiling', 'window_batch', 'epoch_windows', 'validation_windows',
            'PriorTrainParams', 'MemorisationWarning', 'is_memorising', 'save_prior', 'prior_checkpoint_path',
-           'evaluate_prior', 'PriorData', 'prepare_prior_data', 'PriorStage', 'train_prior']
+           'evaluate_prior', 'unigram_bits_per_column', 'PriorData', 'prepare_prior_data', 'PriorStage', 'train_prior']
 
 # %% ../nbs/06_prior.ipynb #38ba7f70
 @dataclass
@@ -159,6 +159,16 @@ def _relative(path: str, root: str) -> str:
     try: return str(Path(path).relative_to(root))
     except ValueError: return Path(path).name
 
+def unigram_bits_per_column(train: CodeStream, val: CodeStream, codebook_size: int) -> float:
+    """Bits per code column of `val` under each level's code frequencies in `train` (add-one smoothed): what a prior
+    that ignores context would score — the baseline a prior's validation bits per column must beat."""
+    t, v = (tokens_to_codes(s.tokens, s.levels, codebook_size) for s in (train, val))
+    bits = 0.0
+    for level in range(train.levels):
+        counts = torch.bincount(t[level], minlength=codebook_size).double() + 1
+        bits += float(-torch.log2(counts[v[level]] / counts.sum()).mean()) if v.shape[-1] else 0.0
+    return bits
+
 @dataclass
 class PriorData:
     "The corpus as the prior sees it: training and validation code streams, encoded once through the frozen RVQ-VAE."
@@ -200,6 +210,7 @@ class PriorStage(Stage):
         self.net = dd.wrap(self.prior, device)
         self.optimizer = torch.optim.AdamW(self.prior.parameters(), lr=params.lr, weight_decay=params.weight_decay, betas=(0.9, 0.95))
         self.columns = min(config.window, data.train.columns)
+        self.unigram_bits = unigram_bits_per_column(data.train, data.val, config.codebook_size)
         self.per_epoch = max(params.min_steps_per_epoch * params.batch_size, len(data.train.starts) + math.ceil(data.train.columns / self.columns))
         self.training = dict(asdict(params), train_files=len(data.train_files), val_files=len(data.val_files), vqvae_identity=self.identity,
                              train_columns=data.train.columns, val_columns=data.val.columns, mel_ceiling=data.ceiling,
@@ -215,7 +226,8 @@ class PriorStage(Stage):
 
     def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
         val_loss, level_ppl = evaluate_prior(self.prior, self.data.val, self.device)
-        record = dict(train_perplexity=math.exp(result.loss), val_perplexity=math.exp(val_loss))
+        record = dict(train_perplexity=math.exp(result.loss), val_perplexity=math.exp(val_loss),
+                      val_bits_per_column=sum(math.log2(p) for p in level_ppl), unigram_bits_per_column=self.unigram_bits)
         return val_loss, record, dict(record, val_perplexity_levels=level_ppl)
 
 # %% ../nbs/06_prior.ipynb #31b61720
@@ -262,6 +274,7 @@ def finish(self: PriorStage, state: LoopState, end: LoopEnd, summary: dict) -> I
     best = next(h for h in state.history if h["epoch"] == state.best_epoch)
     metrics = dict(train_loss=best["train_loss"], val_loss=best["val_loss"], train_perplexity=best["train_perplexity"],
                    val_perplexity=best["val_perplexity"], best_epoch=state.best_epoch, epochs_run=end.epoch,
+                   val_bits_per_column=best["val_bits_per_column"], unigram_bits_per_column=self.unigram_bits,
                    memorising=is_memorising(state.history, self.params),
                    trained=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     save_prior(self.model.path, self.prior, self.training, metrics, corpus=self.data.train)
