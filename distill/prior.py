@@ -241,7 +241,8 @@ def train_epoch(self: PriorStage, epoch: int, stop) -> EpochResult:
     totals = torch.zeros(2, dtype=torch.float64, device=device)  # summed loss, windows
     # each global batch is split between the processes (only whole global batches when there are several)
     share, last = p.batch_size // dd.world_size, len(windows) - (p.batch_size - 1 if dd.enabled else 0)
-    for i in range(0, max(last, 1), p.batch_size):
+    batches = range(0, max(last, 1), p.batch_size)
+    for b, i in enumerate(batches):
         mine = windows[i:i + p.batch_size][dd.rank * share:(dd.rank + 1) * share]
         ids, targets = window_batch(self.data.train, mine, self.columns, self.prior.config)
         loss = F.cross_entropy(rearrange(self.net(ids.to(device)), 'b t k -> b k t'), targets.to(device))
@@ -250,6 +251,7 @@ def train_epoch(self: PriorStage, epoch: int, stop) -> EpochResult:
         torch.nn.utils.clip_grad_norm_(self.prior.parameters(), 1.0)
         self.optimizer.step()
         totals += torch.tensor([float(loss.detach()) * len(ids), len(ids)], dtype=torch.float64, device=device)
+        if self.progress and dd.is_main: self.progress("training", b + 1, len(batches))
         if stop(): break
     dd.sum_(totals)
     return EpochResult(float(totals[0] / totals[1].clamp_min(1)))
@@ -303,6 +305,7 @@ def train_prior(model_path, dataset, params: PriorTrainParams | None = None, can
     config = (PriorConfig.from_dict(resumed["prior_config"]) if resumed else
               auto_prior_config(len(data.scan.files), model.config.rvq_levels, model.config.codebook_size, **config_overrides))
     stage = PriorStage(model, data, config, params, dd, device)
+    stage.progress = progress   # reading the audio, then each epoch's batches
     for event in run_epochs(stage, *(stage.resume(resumed) if resumed else stage.fresh()), cancel=cancel):
         if isinstance(event, TrainFinished) and event.model_path and given is not None:   # the caller's model gets the prior too
             given.prior, given.prior_training, given.prior_metrics = stage.prior.to(given.device), stage.training, model.prior_metrics

@@ -336,6 +336,7 @@ class Stage:
     `optimizer`, `epochs`, `checkpoint`, `checkpoint_every`, `device`, `dd` and what `TrainStarted` reports
     (`dataset`, `config`, `audio`), and supplies the pieces only it knows; the loop does the rest."""
     name: str; kind: str; prefix: str   # the events' stage; the checkpoint's kind; its weights' tensor prefix
+    progress = None                     # `progress("training", batch, batches)` after each batch (rank 0), if set
 
     def train_epoch(self, epoch: int, stop) -> EpochResult:
         "One pass over the epoch's training batches, on every process; return early when `stop()` says so."
@@ -482,6 +483,7 @@ def train_epoch(self: VQVAEStage, epoch: int, stop) -> EpochResult:
         self.optimizer.step()
         totals += torch.stack([recon_loss.detach().double() * len(x), torch.tensor(float(len(x)), dtype=torch.float64, device=device)])
         counts += code_histogram(codes, c.codebook_size).to(device)
+        if self.progress and dd.is_main: self.progress("training", i + 1, len(self.loader))
         if stop(): break
     # losses and usage histograms over every process
     dd.sum_(totals); dd.sum_(counts)
@@ -533,4 +535,5 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
     config = config or default_config(len(data.scan.files), audio, **config_overrides)
     if config.n_mels != audio.n_mels: raise ValueError(f"config.n_mels ({config.n_mels}) must match the audio's n_mels ({audio.n_mels})")
     stage = VQVAEStage(data, model_path, config, audio, params, dd)
+    stage.progress = progress   # reading the audio, then each epoch's batches
     yield from run_epochs(stage, *(stage.resume(resumed) if resumed else stage.fresh()), cancel=cancel)

@@ -169,3 +169,15 @@ def test_auto_config_grows_with_the_corpus():
 def json_round_trip(config):
     import json
     return json.loads(config.to_json())
+
+
+def test_progress_reports_every_batch_of_every_epoch(corpus_and_model, tmp_path):
+    "The `progress` callback hears the audio being read, then each epoch's batches up to the last (a bar can fill)."
+    corpus, original = corpus_and_model
+    path = tmp_path / "p.distill"; path.write_bytes(original.read_bytes())
+    calls = []
+    list(train_prior(path, corpus, prior_params(epochs=2), progress=lambda *a: calls.append(a), **TINY_PRIOR))
+    training = [c for c in calls if c[0] == "training"]
+    ends = [c for c in training if c[1] == c[2]]
+    assert len(ends) == 2 and training[0][1] == 1 and all(c[2] == training[0][2] for c in training)
+    assert any(c[0] == "reading audio" for c in calls)

@@ -272,3 +272,12 @@ def test_the_dashboard_shows_itself_as_the_last_expression_of_a_cell(tmp_path):
     dash = TrainingDashboard("", str(tmp_path / "m.distill"))
     assert "application/vnd.jupyter.widget-view+json" in dash._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in dash.prior._repr_mimebundle_()   # the prior panel on its own, too
+
+
+def test_the_counter_shows_progress_inside_an_epoch(demo_corpus):
+    dash = TrainingDashboard(str(demo_corpus))
+    dash.prior.progress.max, dash.prior.progress.value = 30, 4
+    dash.prior.show_progress("training", 7, 20)
+    assert "epoch 5 of 30: batch 7 of 20" in dash.prior.epoch_counter.value
+    dash.show_progress("reading audio", 3, 8)
+    assert "reading audio: 3 of 8" in dash.epoch_counter.value

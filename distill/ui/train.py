@@ -195,6 +195,14 @@ def stop_and_keep_best(self: TrainingPanel):
         self.job.cancel(); self.stopping_early = True; self.keep_best_button.disabled = True
         self.status.value = status_html("Stopping: the model file keeps the best validation state…", "warn")
 
+# %% ../../nbs/11_ui_train.ipynb #65e61203
+@patch
+def show_progress(self: TrainingPanel, stage: str, done: int, total: int):
+    "The core's `progress` callback: the counter beside the bar says where the stage is inside an epoch (or in reading audio)."
+    where = (f"epoch {self.progress.value + 1} of {self.progress.max}: batch {done} of {total}" if stage == "training"
+             else f"{stage}: {done} of {total}")
+    self.epoch_counter.value = f"<span class='distill-muted'>{where}</span>"
+
 # %% ../../nbs/11_ui_train.ipynb #b3a871f0
 @patch
 def _on_event(self: TrainingPanel, e):
@@ -312,7 +320,8 @@ class PriorPanel(TrainingPanel):
         if not self.ready: raise ValueError("Train a model above, or load one (Load model), first.")
         if not folder: raise ValueError("Choose the dataset folder the model was trained on (Dataset folder above).")
         params = self.params_class(**{**self.train_params, "epochs": self.epochs.value})
-        return lambda cancel: self.train_prior(model_path, folder, params=params, cancel=cancel, resume=resume, **self.config_overrides)
+        return lambda cancel: self.train_prior(model_path, folder, params=params, cancel=cancel, resume=resume, progress=self.show_progress,
+                                               **self.config_overrides)
 
     def _buttons(self):
         super()._buttons()
@@ -486,7 +495,7 @@ def prepare(self: TrainingDashboard, resume: bool = False):
     def events(cancel):
         scan = scan_dataset(folder, min_files=params.min_files)
         yield scan   # shown like any other event
-        yield from train_vqvae(scan, model_path, params=params, cancel=cancel, resume=resume, **overrides)
+        yield from train_vqvae(scan, model_path, params=params, cancel=cancel, resume=resume, progress=self.show_progress, **overrides)
     return events
 
 @patch
