@@ -1,0 +1,141 @@
+"""Export: generated sounds (or audio files) as a kit — numbered WAVs, an SFZ with one region per key from C1, Hydrogen's
+drumkit.xml and a .h2drumkit archive — never over an existing kit; and `distill kit` end to end."""
+import json, tarfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from distill.export import HYDROGEN_NS, export_kit
+from distill.generate import SamplingParams, generate_sounds
+from distill.modelfile import OutputExists
+from test_generate import model, setup          # noqa: F401 — a tiny model with a prior (module fixtures)
+from test_cli import model_with_prior, run_cli  # noqa: F401 — the CLI tests' tiny model with a prior
+
+NS = {"h": HYDROGEN_NS}
+BLACK_PEARL = Path("/usr/share/hydrogen/data/drumkits/The Black Pearl 1.0/drumkit.xml")
+
+
+def sfz_regions(path: Path) -> list[dict]:
+    "Each `<region>` line of an SFZ file as its opcodes."
+    return [dict(op.split("=", 1) for op in line.split()[1:]) for line in path.read_text().splitlines() if line.startswith("<region>")]
+
+
+@pytest.fixture(scope="module")
+def sounds(model):
+    return list(generate_sounds(model, 3, "one-shot", 1.0, SamplingParams(temperature=0.9, seed=4)))
+
+
+def test_sfz_has_one_region_per_sample_on_consecutive_keys_from_c1(sounds, tmp_path):
+    kit = export_kit(sounds, tmp_path, "gen kit", bits="24")
+    assert kit.folder == tmp_path / "gen kit" and [s.key for s in kit.samples] == [36, 37, 38]
+    assert [s.filename for s in kit.samples] == ["01_seed-4.wav", "02_seed-5.wav", "03_seed-6.wav"]
+    regions = sfz_regions(kit.sfz)
+    assert [r["sample"] for r in regions] == [s.filename for s in kit.samples]
+    for r, key in zip(regions, range(36, 39)):
+        assert (r["lokey"], r["hikey"], r["pitch_keycenter"], r["loop_mode"]) == (str(key), str(key), str(key), "one_shot")
+        assert (kit.sfz.parent / r["sample"]).is_file()              # sample paths are relative to the .sfz
+    for path, g in zip(kit.sample_paths, sounds):
+        info = sf.info(str(path))
+        assert (info.subtype, info.samplerate, info.frames) == ("PCM_24", g.sample_rate, len(g.audio))
+
+
+def test_drumkit_xml_has_one_instrument_per_sample_whose_layer_exists(sounds, tmp_path):
+    kit = export_kit(sounds, tmp_path, "gen kit", info="three one-shots")
+    root = ET.parse(kit.drumkit).getroot()
+    assert root.tag == f"{{{HYDROGEN_NS}}}drumkit_info"
+    assert (root.findtext("h:name", namespaces=NS), root.findtext("h:info", namespaces=NS)) == ("gen kit", "three one-shots")
+    instruments = root.findall("h:instrumentList/h:instrument", NS)
+    assert len(instruments) == len(sounds)
+    for i, (instrument, sample) in enumerate(zip(instruments, kit.samples)):
+        assert instrument.findtext("h:id", namespaces=NS) == str(i)
+        assert instrument.findtext("h:name", namespaces=NS) == f"seed {4 + i}"
+        assert instrument.findtext("h:midiOutNote", namespaces=NS) == str(36 + i)
+        layers = instrument.findall("h:layer", NS)
+        assert len(layers) == 1
+        assert (kit.folder / layers[0].findtext("h:filename", namespaces=NS)).is_file()
+        assert (layers[0].findtext("h:min", namespaces=NS), layers[0].findtext("h:max", namespaces=NS)) == ("0", "1")
+
+
+@pytest.mark.skipif(not BLACK_PEARL.exists(), reason="Hydrogen's drum kits are not installed")
+def test_drumkit_xml_writes_what_hydrogens_own_kits_write(sounds, tmp_path):
+    "The tags of our kit, instruments and layers, in order, are those of The Black Pearl 1.0 that Hydrogen ships."
+    ours = ET.parse(export_kit(sounds[:1], tmp_path, "k").drumkit).getroot()
+    theirs = ET.parse(BLACK_PEARL).getroot()
+    tags = lambda e: [c.tag for c in e]
+    assert tags(ours) == tags(theirs)
+    ours_instrument, theirs_instrument = ours.find("h:instrumentList/h:instrument", NS), theirs.find("h:instrumentList/h:instrument", NS)
+    assert tags(ours_instrument) == [t for t in tags(theirs_instrument) if t != f"{{{HYDROGEN_NS}}}layer"] + [f"{{{HYDROGEN_NS}}}layer"]
+    assert tags(ours_instrument.find("h:layer", NS)) == tags(theirs_instrument.find("h:layer", NS))
+
+
+def test_h2drumkit_is_a_tar_gz_of_a_folder_named_after_the_kit(sounds, tmp_path):
+    kit = export_kit(sounds, tmp_path, "gen kit")
+    with tarfile.open(kit.h2drumkit, "r:gz") as tar:
+        names = tar.getnames()
+        assert tar.getmember("gen kit").isdir()
+        packed_xml = tar.extractfile("gen kit/drumkit.xml").read()
+        packed_first = tar.extractfile(f"gen kit/{kit.samples[0].filename}").read()
+    assert sorted(names) == sorted(["gen kit", "gen kit/drumkit.xml"] + [f"gen kit/{s.filename}" for s in kit.samples])
+    assert packed_xml == kit.drumkit.read_bytes() and packed_first == kit.sample_paths[0].read_bytes()
+
+
+def test_audio_files_keep_their_names_and_can_be_resampled(demo_corpus, tmp_path):
+    files = sorted(demo_corpus.glob("*.wav"))[:2]
+    kit = export_kit(files, tmp_path, "files", sample_rate=22050)
+    assert [s.filename for s in kit.samples] == [f"{i}_{f.stem}.wav" for i, f in zip(("01", "02"), files)]
+    assert [s.label for s in kit.samples] == [f.stem for f in files]
+    for path, f in zip(kit.sample_paths, files):
+        assert sf.info(str(path)).samplerate == 22050 and abs(sf.info(str(path)).duration - sf.info(str(f)).duration) < 1e-3
+
+
+def test_an_existing_kit_is_refused_and_overwrite_replaces_it_whole(sounds, tmp_path):
+    (tmp_path / "kit").mkdir()
+    (tmp_path / "kit" / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExists) as e:
+        export_kit(sounds, tmp_path, "kit")
+    assert str(e.value).startswith(f"{tmp_path / 'kit'} already exists")
+    assert [p.name for p in (tmp_path / "kit").iterdir()] == ["notes.txt"] and len(list(tmp_path.iterdir())) == 1
+    kit = export_kit(sounds[:2], tmp_path, "kit", overwrite=True)
+    assert sorted(p.name for p in kit.folder.iterdir()) == ["01_seed-4.wav", "02_seed-5.wav", "drumkit.xml", "kit.h2drumkit", "kit.sfz"]
+    assert [p.name for p in tmp_path.iterdir()] == ["kit"]               # the old kit is gone, nothing left beside it
+
+
+def test_a_failed_export_leaves_nothing_behind(sounds, tmp_path):
+    def broken():
+        yield sounds[0]
+        raise RuntimeError("the generator broke")
+    with pytest.raises(RuntimeError):
+        export_kit(broken(), tmp_path, "kit")
+    with pytest.raises(ValueError, match="holds at most 2 sounds"):
+        export_kit(sounds, tmp_path, "kit", first_key=126)
+    with pytest.raises(ValueError, match="no sounds"):
+        export_kit([], tmp_path, "kit")
+    for name in ("a/b", ".hidden", "", " padded"):
+        with pytest.raises(ValueError, match="plain folder name"):
+            export_kit(sounds, tmp_path, name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kit_command_generates_a_kit_and_refuses_to_replace_it(model_with_prior, tmp_path):
+    args = ["kit", model_with_prior, "-o", tmp_path, "--count", "3", "--duration", "1", "--seed", "5"]
+    r = run_cli(*args, "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    folder = tmp_path / "with_prior"                                      # named after the model by default
+    assert out["name"] == "with_prior" and Path(out["folder"]) == folder
+    assert [(s["seed"], s["key"], s["note"], s["filename"]) for s in out["samples"]] == [
+        (5, 36, "C1", "01_seed-5.wav"), (6, 37, "C#1", "02_seed-6.wav"), (7, 38, "D1", "03_seed-7.wav")]
+    assert all(s["mode"] == "one-shot" and s["novelty"]["verdict"] in ("new", "variation", "copy") for s in out["samples"])
+    assert [r["sample"] for r in sfz_regions(folder / "with_prior.sfz")] == [s["filename"] for s in out["samples"]]
+    assert len(ET.parse(folder / "drumkit.xml").getroot().findall("h:instrumentList/h:instrument", NS)) == 3
+    with tarfile.open(folder / "with_prior.h2drumkit") as tar: assert "with_prior/03_seed-7.wav" in tar.getnames()
+    assert "sound 3/3" in r.stderr and f"wrote the kit with_prior: 3 sounds on keys C1–D1 (36–38) in {folder}" in r.stderr
+    before = (folder / "01_seed-5.wav").read_bytes()
+    r = run_cli(*args)
+    assert r.returncode == 2 and r.stderr.strip() == f"distill: error: {folder} already exists; add --force to replace it, or give another --name"
+    assert (folder / "01_seed-5.wav").read_bytes() == before
+    r = run_cli(*args[:-1], "9", "--count", "1", "--force", "--name", "with_prior", "--bits", "24")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in folder.glob("*.wav")) == ["01_seed-9.wav"] and sf.info(str(folder / "01_seed-9.wav")).subtype == "PCM_24"
