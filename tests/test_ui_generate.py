@@ -24,7 +24,7 @@ def test_before_a_model_a_title_and_nothing_empty():
     dash = GenerationDashboard()
     assert "application/vnd.jupyter.widget-view+json" in dash._repr_mimebundle_()
     assert "distill-dashboard" in dash.widget._dom_classes and "Distill · generate" in dash.widget.children[0].value
-    assert dash.generate_button.disabled and dash.next_seed_button.disabled and dash.save_button.disabled
+    assert dash.generate_button.disabled and dash.next_seed_button.disabled and dash.save_button.disabled and dash.kit_button.disabled
     assert dash.mode.value is None and dash.takes == [] and dash.result is None
     # no player and no picture anywhere before the first take: only a line saying how to make one
     def widgets(w): return [w, *[d for c in getattr(w, "children", ()) for d in widgets(c)]]
@@ -129,6 +129,36 @@ def test_save_writes_only_the_kept_takes_numbered_never_over_a_file(model, tmp_p
     dash.save_button.click()
     assert (tmp_path / "take-4.wav").exists() and "Saved 1 take in" in dash.save_status.value
     assert sorted(p.name for p in tmp_path.iterdir()) == ["take-2.wav", "take-3.wav", "take-4.wav", "take.wav"]
+
+
+def test_export_kit_writes_the_kept_takes_as_a_kit_and_says_where(model, tmp_path):
+    import tarfile
+    dash = GenerationDashboard(model)
+    assert dash.kit_folder.value == "distill_outputs" and dash.kit_name.value == "with_prior"   # beside the notebook, named after the model
+    dash.count.value, dash.duration.value, dash.seed.value = 3, 0.5, 20
+    _generate(dash)
+    assert dash.kit_button.disabled
+    dash.save_kit()
+    assert "Nothing to export" in dash.kit_status.value and not list(tmp_path.iterdir())
+    first, third = dash.takes[0], dash.takes[2]
+    first.keep_button.value = third.keep_button.value = True
+    assert not dash.kit_button.disabled
+    dash.kit_folder.value, dash.save_bits.value = str(tmp_path), "24"
+    dash.kit_button.click()
+    kit = tmp_path / "with_prior"
+    assert sorted(p.name for p in kit.iterdir()) == ["01_seed-20.wav", "02_seed-22.wav", "drumkit.xml", "with_prior.h2drumkit", "with_prior.sfz"]
+    assert f"Exported takes 1, 3 as the kit with_prior: 2 sounds on keys C1–C#1 (36–37) in {kit}: with_prior.sfz for samplers" in dash.kit_status.value
+    assert "distill-status-ok" in dash.kit_status.value
+    assert sf.info(str(kit / "01_seed-20.wav")).subtype == "PCM_24" and sf.info(str(kit / "02_seed-22.wav")).frames == len(third.generated.audio)
+    with tarfile.open(kit / "with_prior.h2drumkit") as tar: assert "with_prior/drumkit.xml" in tar.getnames()
+    assert first.saved_to is None and not dash.save_button.disabled          # a kit is not Save: the takes stay unsaved
+    # again: a second kit beside the first, never over it
+    dash.kit_button.click()
+    assert (tmp_path / "with_prior-2" / "with_prior-2.sfz").exists() and "as the kit with_prior-2" in dash.kit_status.value
+    assert sorted(p.name for p in kit.glob("*.wav")) == ["01_seed-20.wav", "02_seed-22.wav"]
+    dash.kit_name.value = "bad/name"
+    dash.kit_button.click()
+    assert "plain folder name" in dash.kit_status.value and "distill-status-error" in dash.kit_status.value
 
 
 def test_texture_continues_a_recording_and_reports_a_bad_prompt(setup, model, tmp_path):

@@ -12,7 +12,8 @@ from typing import Callable
 import ipywidgets as W
 
 from ..audio import AudioParams, normalised_to_db
-from ..modelfile import DistillModel, load_model, default_output, unused_path
+from ..modelfile import DistillModel, load_model, default_output, unused_path, OUTPUT_FOLDER
+from ..export import export_kit, check_kit_name
 from ..generate import (MODES, SamplingParams, Generated, GenerationCancelled, NoPriorError, default_mode, generate,
                               generate_sounds, save_generated, require_prior)
 from .common import (BackgroundJob, WidgetView, LABEL, status_html, light_html, audio_player, figure_png, button, row,
@@ -132,6 +133,10 @@ class GenerationDashboard(WidgetView):
                                     layout=W.Layout(width="120px"))
         self.save_button = button("Save kept", "save", tooltip="Write the kept takes, numbered, never over a file")
         self.save_status = W.HTML()
+        self.kit_name = W.Text(placeholder="kit name", description="Kit name", style=LABEL, layout=narrow())
+        self.kit_folder = W.Text(value=str(OUTPUT_FOLDER), description="Kit folder", style=LABEL, layout=narrow())
+        self.kit_button = button("Export kit", "th", tooltip="Write the kept takes as a kit: WAVs, an SFZ for samplers, a Hydrogen drum kit")
+        self.kit_status = W.HTML()
         self._connect(); self._lay_out(); self._show_mode(); self._buttons()
         if isinstance(model, DistillModel): self.load_model(model)
         elif model is not None:
@@ -143,11 +148,13 @@ class GenerationDashboard(WidgetView):
 def _connect(self: GenerationDashboard):
     "Wire buttons and the mode to their actions; name the parts a browser test looks for."
     for clicked, action in {self.load_button: self.load, self.generate_button: self.generate, self.cancel_button: self.cancel,
-                            self.next_seed_button: self.next_seed, self.save_button: self.save}.items():
+                            self.next_seed_button: self.next_seed, self.save_button: self.save,
+                            self.kit_button: self.save_kit}.items():
         clicked.on_click(lambda _, action=action: action())
     self.mode.observe(lambda _: self._show_mode(), "value")
     for w, name in [(self.status, "status-line"), (self.takes_box, "takes"), (self.save_status, "save-status"),
-                    (self.generate_button, "generate-button"), (self.next_seed_button, "next-seed"), (self.save_button, "save")]:
+                    (self.generate_button, "generate-button"), (self.next_seed_button, "next-seed"), (self.save_button, "save"),
+                    (self.kit_button, "export-kit"), (self.kit_status, "kit-status")]:
         w.add_class(f"distill-{name}")
 
 @patch
@@ -162,6 +169,7 @@ def _lay_out(self: GenerationDashboard):
         row(self.generate_button, self.next_seed_button, self.cancel_button, self.progress), self.status,
         heading("Takes"), self.no_takes, self.takes_box,
         row(self.save_path, self.save_bits, self.save_rate, self.save_button), self.save_status,
+        row(self.kit_name, self.kit_folder, self.kit_button), self.kit_status,
     ], subtitle="One-shots or a texture from a model's prior: listen to each take, keep the good ones, save them.")
 
 @patch(as_prop=True)
@@ -180,6 +188,7 @@ def _buttons(self: GenerationDashboard, running: bool | None = None):
     self.cancel_button.disabled = not running
     self.load_button.disabled = running
     self.save_button.disabled = not self.unsaved()
+    self.kit_button.disabled = not any(t.kept for t in self.takes)
 
 # %% ../../nbs/12_ui_generate.ipynb #8e597112
 @patch
@@ -198,6 +207,7 @@ def load_model(self: GenerationDashboard, model: DistillModel):
     if model.path: self.model_path.value = str(model.path)
     self.model_info.value = f"<pre style='margin:0'>{html.escape(model.describe())}</pre>"
     self.top_k.max = model.config.codebook_size
+    self.kit_name.value = model.name
     self.mode.value = default_mode(model)
     self._show_mode()
     try:
@@ -334,3 +344,20 @@ def save(self: GenerationDashboard):
         names = ", ".join(f"{p.name} (take {t.number})" for p, t in zip(written, todo))
         say(f"Saved {len(written)} take{'s' * (len(written) > 1)} in {Path(path).parent.resolve()}: {names}.", "ok")
     self._buttons()
+
+# %% ../../nbs/12_ui_generate.ipynb #d5228b2c
+@patch
+def save_kit(self: GenerationDashboard):
+    "Write the kept takes as a kit (`export_kit`) named Kit name in Kit folder — `NAME-2`, … if that kit is there — and say where."
+    def say(text, kind): self.kit_status.value = status_html(text, kind)
+    kept, name = [t for t in self.takes if t.kept], self.kit_name.value.strip()
+    if not kept: return say("Nothing to export: press Keep on the takes to put in the kit.", "warn")
+    if not name: return say("Type a name for the kit.", "error")
+    try:
+        folder = Path(self.kit_folder.value.strip() or ".").resolve()
+        target = unused_path(folder / check_kit_name(name))   # never over a kit: `NAME-2`, … if NAME is there
+        kit = export_kit([t.generated for t in kept], target.parent, target.name, bits=self.save_bits.value,
+                         sample_rate=self.save_rate.value or None)
+    except (ValueError, OSError) as e: return say(f"{str(e).rstrip('.')}.", "error")
+    takes = ", ".join(str(t.number) for t in kept)
+    say(f"Exported take{'s' * (len(kept) > 1)} {takes} as the kit {kit.name}: {kit.sentence()}.", "ok")
