@@ -183,6 +183,9 @@ def save_model(model: DistillModel, path, extra_tensors: dict | None = None, ext
     if model.prior is not None:
         tensors.update({f"prior.{k}": v for k, v in stored_weights(model.prior).items()})
         metadata.update(prior_metadata(model.prior, model.prior_training, model.prior_metrics))
+        if "corpus_files" in model.prior_training and model.path is not None and Path(model.path).exists():
+            # the training files' codes the prior was trained with (for the novelty report) travel with it
+            tensors.update({f"corpus.{k}": v for k, v in read_tensors(model.path, "corpus.").items()})
     tensors.update(extra_tensors or {}); metadata.update(extra_metadata or {})
     path = write_container(path, tensors, metadata)
     model.path = Path(path)

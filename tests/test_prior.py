@@ -181,3 +181,15 @@ def test_progress_reports_every_batch_of_every_epoch(corpus_and_model, tmp_path)
     ends = [c for c in training if c[1] == c[2]]
     assert len(ends) == 2 and training[0][1] == 1 and all(c[2] == training[0][2] for c in training)
     assert any(c[0] == "reading audio" for c in calls)
+
+
+def test_a_model_saved_again_keeps_its_training_codes(trained, tmp_path):
+    "save_model of a loaded model (e.g. Library.save) carries the training codes the novelty report needs."
+    from distill.modelfile import save_model
+    from distill.novelty import stored_corpus
+    _, _, copy, _ = trained
+    again = tmp_path / "again.distill"
+    save_model(load_model(copy), again)
+    before, after = stored_corpus(load_model(copy)), stored_corpus(load_model(again))
+    assert after is not None and after.names == before.names
+    assert all(torch.equal(a, b) for a, b in zip(before.codes, after.codes))
