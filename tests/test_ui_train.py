@@ -281,3 +281,67 @@ def test_the_counter_shows_progress_inside_an_epoch(demo_corpus):
     assert "epoch 5 of 30: batch 7 of 20" in dash.prior.epoch_counter.value
     dash.show_progress("reading audio", 3, 8)
     assert "reading audio: 3 of 8" in dash.epoch_counter.value
+
+
+# ---------------------------------------------------------------- after training: listen, generate, keep
+
+def wav(player) -> bool: return bytes(player.value[:4]) == b"RIFF" and len(player.value) > 1000
+
+
+def test_a_finished_model_plays_back_a_training_and_an_unseen_file_at_once(demo_corpus, tmp_path):
+    dash = dashboard(demo_corpus, tmp_path / "heard.distill", epochs=1)   # preview_every=10: no preview during training
+    assert dash.after_box.layout.display == "none" and dash.open_generator_button.disabled
+    run(dash.start_button, dash)
+    assert dash.after_box.layout.display != "none" and dash.preview_box.layout.display == "none"
+    for kind, (label, original, reconstruction) in dash.heard.items():
+        assert wav(original) and wav(reconstruction), kind
+        assert len(original.value) == len(reconstruction.value)        # reconstruct keeps the length
+        assert dash.heard_rows[kind].layout.display != "none"
+    train, val = (dash.heard[k][0].value for k in ("training", "unseen"))
+    assert "training file" in train and "unseen file" in val
+    from distill.data import split_files
+    train_files, val_files = split_files(dash.scan.files, 0.1, 0)
+    assert Path(train_files[0]).name in train and Path(val_files[0]).name in val
+    assert dash.library_name.value == "heard"
+    assert not dash.open_generator_button.disabled and not dash.add_library_button.disabled
+
+
+def test_the_unseen_file_field_picks_the_file_and_a_bad_one_says_why(demo_corpus, tmp_path):
+    outside = tmp_path / "outside.wav"
+    shutil.copy(sorted(demo_corpus.iterdir())[0], outside)
+    dash = dashboard(demo_corpus, tmp_path / "u.distill", epochs=1)
+    dash.unseen_file.value = str(outside)
+    run(dash.start_button, dash)
+    label, original, reconstruction = dash.heard["unseen"]
+    assert "outside.wav" in label.value and wav(original) and wav(reconstruction)
+    dash.unseen_file.value = str(tmp_path / "nowhere.wav")
+    dash.show_trained(dash.trained_path)                              # the preview again, with the new field
+    label, original, reconstruction = dash.heard["unseen"]
+    assert "nowhere.wav" in label.value and "distill-status-error" in label.value and original.value == b""
+    assert wav(dash.heard["training"][1])
+
+
+def test_open_in_the_generator_and_add_to_library(demo_corpus, tmp_path, monkeypatch):
+    from distill.library import Library
+    monkeypatch.setenv("DISTILL_HOME", str(tmp_path / "home"))
+    path = tmp_path / "kept.distill"
+    dash = dashboard(demo_corpus, path, epochs=1)
+    run(dash.start_button, dash)
+    dash.open_generator_button.click()
+    assert dash.generator is not None and dash.generator.model.path == path
+    assert dash.generator.widget in dash.generator_box.children and dash.generator_box in dash.widget.children
+    assert "no prior yet" in dash.after_status.value                   # trained just now: the prior comes next
+
+    dash.add_library_button.click()
+    library = Library()
+    assert library.root == tmp_path / "home" and "kept" in library
+    assert "distill-status-ok" in dash.after_status.value and str(tmp_path / "home") in dash.after_status.value
+    assert library.load("kept").config.hidden == 32
+    dash.add_library_button.click()                                    # again: the name is taken, nothing is replaced
+    assert "already has a model called 'kept'" in dash.after_status.value and len(library) == 1
+    dash.library_name.value = "kept again"
+    dash.add_library_button.click()
+    assert "kept again" in Library() and len(Library()) == 2
+    dash.library_name.value = "bad/name"
+    dash.add_library_button.click()
+    assert "distill-status-error" in dash.after_status.value and len(Library()) == 2

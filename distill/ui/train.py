@@ -11,22 +11,24 @@ from typing import Callable, Iterable
 
 import ipywidgets as W
 
-from ..audio import AudioParams, mel_to_audio
-from ..data import DatasetScan, scan_dataset
+from ..audio import AudioParams, mel_to_audio, load_audio
+from ..data import DatasetScan, scan_dataset, split_files
 from ..model import VQVAEConfig, auto_codebook_size
 from ..health import level_health, health_verdict
 from ..modelfile import DistillModel, load_model, default_output, unused_path
 from ..train import (TrainParams, TrainStarted, EpochEnd, TrainWarning, Preview, TrainFinished,
                            train_vqvae, checkpoint_path)
 from ..prior import MemorisationWarning, PriorTrainParams, train_prior
+from ..library import Library, LibraryError
 from .common import (BackgroundJob, WidgetView, LABEL, STATUS_COLOURS, status_html, light_html, health_table_html,
                                usage_heatmap_png, figure_png, audio_player, set_audio, heading, row, button, set_visible,
                                dashboard_box)
+from .generate import GenerationDashboard
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CODEBOOK_SIZES', 'codebook_size_options', 'history_figure', 'warnings_html', 'epoch_figures', 'epoch_line',
-           'TrainingPanel', 'PriorPanel', 'TrainingDashboard']
+__all__ = ['CODEBOOK_SIZES', 'PREVIEW_SECONDS', 'codebook_size_options', 'history_figure', 'warnings_html', 'epoch_figures',
+           'epoch_line', 'TrainingPanel', 'PriorPanel', 'TrainingDashboard', 'preview_files', 'reconstruction_pair']
 
 # %% ../../nbs/11_ui_train.ipynb #4e1e22be
 CODEBOOK_SIZES = (16, 32, 64, 128, 256, 512, 1024)
@@ -377,6 +379,17 @@ class TrainingDashboard(TrainingPanel):
         self.preview_original, self.preview_reconstruction = audio_player(), audio_player()
         self.light = W.HTML()
         self.heatmap = W.Image(format="png", layout=W.Layout(align_self="flex-start", max_width="100%"))   # natural size
+        # after the model stage: hear it on a training file and an unseen one, open it in the generator, keep it
+        self.unseen_file = W.Text(description="Unseen file", style=LABEL, layout=W.Layout(width="560px"),
+                                  placeholder="optional: a sound not in the dataset (else a validation file)")
+        self.trained_path: str | None = None     # the model file the model stage wrote last
+        self.heard = {kind: (W.HTML(layout=W.Layout(width="260px")), audio_player(), audio_player()) for kind in ("training", "unseen")}
+        self.open_generator_button = button("Open in the generator", "magic", width="200px")
+        self.library_name = W.Text(description="Library name", style=LABEL, layout=W.Layout(width="330px"))
+        self.add_library_button = button("Add to library", "book", width="150px")
+        self.after_status = W.HTML()
+        self.generator: GenerationDashboard | None = None
+        self.generator_box = W.VBox()            # the generator, when opened, at the bottom of the dashboard
         self.prior = PriorPanel(lambda: self.dataset.value or (self.model.dataset.get("folder", "") if self.model else ""),
                                 prior_train_params, prior_overrides, prior_api)
 
@@ -386,7 +399,9 @@ class TrainingDashboard(TrainingPanel):
 @patch
 def _connect(self: TrainingDashboard):
     "Name the widgets for the browser test, wire the dashboard's own buttons, and keep the two stages apart."
-    for w, name in [(self.health_table, "health"), (self.heatmap, "heatmap"), (self.light, "verdict")]:
+    for w, name in [(self.health_table, "health"), (self.heatmap, "heatmap"), (self.light, "verdict"),
+                    (self.open_generator_button, "open-generator"), (self.add_library_button, "add-to-library"),
+                    (self.after_status, "after-status")]:
         w.add_class(f"distill-{name}")
     self.scan_button.on_click(lambda _: self.scan_folder())
     self.prior.load_button.on_click(lambda _: self.load(self.prior.model_path.value))
@@ -395,6 +410,8 @@ def _connect(self: TrainingDashboard):
     self.prior.blocked_by = lambda: "Wait for the model training to finish (or cancel it) first." if self.running else ""
     self.prior.refresh_buttons = self._buttons
     self.output_note.add_class("distill-output-note")
+    self.open_generator_button.on_click(lambda _: self.open_generator())
+    self.add_library_button.on_click(lambda _: self.add_to_library())
     def named(_): self.numbered_from = None; self._buttons()
     self.output.observe(named, "value")
     self._buttons()
@@ -405,7 +422,11 @@ def _lay_out(self: TrainingDashboard):
     self.preview_box = W.VBox([self.preview_caption, row(W.HTML("original&nbsp;"), self.preview_original,
                                                          W.HTML("&nbsp;&nbsp;reconstruction&nbsp;"), self.preview_reconstruction)])
     self.result_box = W.VBox([heading("Result"), self.light, self.heatmap])
-    for box in (self.preview_box, self.result_box): set_visible(box, False)
+    self.heard_rows = {kind: row(label, W.HTML("original&nbsp;"), original, W.HTML("&nbsp;&nbsp;reconstruction&nbsp;"), reconstruction)
+                       for kind, (label, original, reconstruction) in self.heard.items()}
+    self.after_box = W.VBox([heading("Listen to the trained model"), *self.heard_rows.values(),
+                             row(self.open_generator_button, self.library_name, self.add_library_button), self.after_status])
+    for box in (self.preview_box, self.result_box, self.after_box): set_visible(box, False)
     self.widget = dashboard_box("train", "Distill · train a model", [
         heading("Dataset"),
         row(self.dataset, self.scan_button), self.scan_info,
@@ -413,6 +434,7 @@ def _lay_out(self: TrainingDashboard):
         W.GridBox([self.codebook_size, self.rvq_levels, self.codebook_dim, self.commitment_weight, self.epochs, self.output],
                   layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
         self.output_note,
+        self.unseen_file,
         self.controls(),
         self.status,
         heading("Progress"),
@@ -421,7 +443,9 @@ def _lay_out(self: TrainingDashboard):
             align_items="flex-start"),
         self.result_box,
         self.preview_box,
+        self.after_box,
         self.prior.widget,
+        self.generator_box,
     ], max_width="1100px")
 
 # %% ../../nbs/11_ui_train.ipynb #adf42ade
@@ -447,6 +471,8 @@ def can_resume(self: TrainingDashboard) -> bool:
 def _buttons(self: TrainingDashboard):
     TrainingPanel._buttons(self)
     self.scan_button.disabled = self.running
+    self.open_generator_button.disabled = self.add_library_button.disabled = (
+        self.trained_path is None or self.running or self.prior.running)   # the prior stage rewrites the model file
     self.prior._buttons()
     self._show_output_note()
 
@@ -503,6 +529,7 @@ def show_event(self: TrainingDashboard, e):
     "What only the model stage shows: the scan, per-level health, reconstruction previews, the trained model."
     if isinstance(e, DatasetScan):
         self._show_scan(e); self.status.value = status_html("Loading the spectrograms…")
+        set_visible(self.after_box, False)
     elif isinstance(e, EpochEnd):
         self.health_caption.value = f"<b>Codebook health</b> <span class='distill-muted'>(epoch {e.epoch}, training codes)</span>"
         self.health_table.value = health_table_html(e.levels)
@@ -514,6 +541,7 @@ def show_event(self: TrainingDashboard, e):
     elif isinstance(e, TrainFinished) and e.model_path is not None:
         self.show_model(load_model(e.model_path), f"final, best epoch {e.best_epoch}, all files")
         self.prior.set_model(e.model_path, self.model)
+        self.show_trained(e.model_path)
 
 # ---- models -----------------------------------------------------------------------------------------------
 @patch
@@ -546,3 +574,62 @@ def load(self: TrainingDashboard, path):
     self.show_model(model)
     self.prior.set_model(path, model)
     return model
+
+# %% ../../nbs/11_ui_train.ipynb #71f03c5c
+PREVIEW_SECONDS = 10.0   # of each file the after-training preview plays
+
+def preview_files(scan: DatasetScan, params: TrainParams, unseen: str = "") -> dict[str, str]:
+    "What the preview plays: 'training', the first training file; 'unseen', `unseen` or else the first validation file."
+    train, val = split_files(scan.files, params.val_fraction, params.seed)   # the split train_vqvae makes
+    files = {"training": train[0]} if train else {}
+    if unseen.strip() or val: files["unseen"] = unseen.strip() or val[0]
+    return files
+
+def reconstruction_pair(model: DistillModel, path, seconds: float = PREVIEW_SECONDS) -> tuple:
+    "The first `seconds` of the file at `path` (at the model's rate) and `model.reconstruct` of them."
+    audio, rate = load_audio(path, model.audio.sample_rate)
+    audio = audio[: int(seconds * rate)]
+    return audio, model.reconstruct(audio)
+
+@patch
+def show_trained(self: TrainingDashboard, model_path):
+    "Play the model in `model_path` (shown by `show_model`) back: a training file and an unseen one, original and reconstruction."
+    self.trained_path, model, rate = str(model_path), self.model, self.model.audio.sample_rate
+    files = preview_files(self.scan, self.train_params(), self.unseen_file.value) if self.scan else {}
+    for kind, (label, original, reconstruction) in self.heard.items():
+        path, pair = files.get(kind), (None, None)
+        if path:
+            try: pair = reconstruction_pair(model, path)
+            except ValueError as e: label.value = status_html(str(e), "error")   # e.g. an unreadable unseen file
+            else: label.value = f"<b>{kind} file</b> <span class='distill-muted'>{html.escape(Path(path).name)}</span>"
+        set_audio(original, pair[0], rate); set_audio(reconstruction, pair[1], rate)
+        set_visible(self.heard_rows[kind], bool(path))
+    self.library_name.value, self.after_status.value = model.name, ""
+    set_visible(self.preview_box, False); set_visible(self.after_box)   # this preview replaces the one during training
+
+@patch
+def open_generator(self: TrainingDashboard) -> GenerationDashboard | None:
+    "Open the trained model file in a `GenerationDashboard` at the bottom of the dashboard (and as `self.generator`)."
+    if self.trained_path is None: return None
+    self.generator = GenerationDashboard(self.trained_path)
+    self.generator_box.children = [heading("Generate"), self.generator.widget]
+    has_prior = self.generator.model is not None and self.generator.model.prior is not None
+    self.after_status.value = status_html(f"Opened {Path(self.trained_path).name} in the generator at the bottom of the dashboard."
+                                          + ("" if has_prior else " It has no prior yet: train one in the prior panel, then open it again."),
+                                          "ok" if has_prior else "warn")
+    return self.generator
+
+@patch
+def add_to_library(self: TrainingDashboard):
+    "Put the trained model file in the library (`Library.add`) under the name in 'Library name'; never over another model."
+    if self.trained_path is None: return None
+    name = self.library_name.value.strip()
+    try:
+        library = Library()
+        if name in library:
+            raise LibraryError(f"the library already has a model called {name!r}: type another name and press Add to library again")
+        entry = library.add(self.trained_path, name=name)
+    except (LibraryError, OSError) as e:
+        self.after_status.value = status_html(str(e), "error"); return None
+    self.after_status.value = status_html(f"Added {name!r} to the library in {library.root}: {entry.path}", "ok")
+    return entry
