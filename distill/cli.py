@@ -252,8 +252,8 @@ def cmd_info(a):
         info["heatmap"] = str(a.heatmap)
         _err(f"wrote {a.heatmap}")
     if a.json: _emit_json(info); return 0
-    from distill.modelfile import read_metadata, describe_metadata
-    print(describe_metadata(read_metadata(a.model), Path(a.model).name))   # the same lines the dashboards show
+    from distill.modelfile import describe_metadata
+    print(describe_metadata(info, Path(a.model).name))   # the same lines the dashboards show, from the metadata read once
     return 0
 
 # %% ../nbs/15_cli.ipynb #3ec47ca8
@@ -301,23 +301,18 @@ def _add_generate(sub):
     g.set_defaults(func=cmd_generate)
 
 def cmd_generate(a):
-    from dataclasses import replace
     from distill.modelfile import load_model
-    from distill.generate import generate, generate_sounds, save_generated, SamplingParams, numbered_outputs, default_mode
+    from distill.generate import generate_sounds, save_generated, SamplingParams, numbered_outputs
     outputs = [_refuse_overwrite(a, path) for path in numbered_outputs(a.output, a.count)]   # all, before the first
     model = load_model(a.model)
-    mode = a.mode or ("texture" if a.prompt else default_mode(model))
-    if a.prompt and mode != "texture": raise ValueError("--prompt continues a recording, which is a texture: leave out --mode one-shot")
     sampling = SamplingParams(**_given(a, "SamplingParams"))
-    sounds = (generate_sounds(model, a.count, mode, a.duration, sampling, _stage_progress()) if not a.prompt else
-              (generate(model, a.duration, replace(sampling, seed=sampling.seed + i), prompt=a.prompt, progress=_stage_progress())
-               for i in range(a.count)))
+    sounds = generate_sounds(model, a.count, a.mode, a.duration, sampling, _stage_progress(), prompt=a.prompt)
     results, t0 = [], time.time()
     for path, gen in zip(outputs, sounds):
         out = save_generated(path, gen, sample_rate=a.sample_rate, bits=a.bits)
-        _err(f"wrote {out} ({gen.duration:.2f} s {mode}, seed {gen.sampling.seed}, in {time.time() - t0:.1f} s)"
+        _err(f"wrote {out} ({gen.duration:.2f} s {gen.mode}, seed {gen.sampling.seed}, in {time.time() - t0:.1f} s)"
              + (f": {gen.novelty.sentence()}" if gen.novelty else ""))
-        results.append(dict(path=str(out), seconds=gen.duration, seed=gen.sampling.seed, mode=mode,
+        results.append(dict(path=str(out), seconds=gen.duration, seed=gen.sampling.seed, mode=gen.mode,
                             novelty=gen.novelty.to_dict() if gen.novelty else None))
         t0 = time.time()
     if a.json: _emit_json(dict(model=str(a.model), generated=results, sample_rate=a.sample_rate or model.audio.sample_rate,

@@ -5,6 +5,7 @@
 # %% ../nbs/07_generate.ipynb #6d4ae128
 from __future__ import annotations
 import math, threading
+from functools import partial
 from typing import Iterator
 from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
@@ -318,15 +319,17 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
 
 def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None, duration: float = 4.0,
                     sampling: SamplingParams | None = None, progress=None, *, cancel: threading.Event | None = None,
-                    novelty: bool = True) -> Iterator[Generated]:
+                    novelty: bool = True, prompt=None) -> Iterator[Generated]:
     """`count` sounds in `mode` (`default_mode(model)` if not given), one at a time: one-shots of at most `duration`
-    seconds, or `duration`-second textures. Seeds `seed, seed + 1, …`; each sound carries its novelty report when the
-    model file keeps its training files' codes (`distill.novelty`)."""
-    mode = mode or default_mode(model)
+    seconds, or `duration`-second textures — continuing `prompt` (a path or mono audio), which makes them textures.
+    Seeds `seed, seed + 1, …`; each new sound carries its novelty report when the model file keeps its training files'
+    codes (`distill.novelty`); continuations do not."""
+    mode = mode or ("texture" if prompt is not None else default_mode(model))
     if mode not in MODES: raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if prompt is not None and mode != "texture": raise ValueError("a prompt continues a recording, which makes a texture, not a one-shot")
     sampling = sampling or SamplingParams()
-    judge = novelty_judge(model) if novelty else None
-    make = generate_one_shot if mode == "one-shot" else generate
+    judge = novelty_judge(model) if novelty and prompt is None else None
+    make = generate_one_shot if mode == "one-shot" else partial(generate, prompt=prompt)
     for i in range(count):
         g = make(model, duration, replace(sampling, seed=sampling.seed + i), progress=progress, cancel=cancel)
         g.mode, g.novelty = mode, judge(g.codes) if judge else None

@@ -204,7 +204,7 @@ def describe_metadata(meta: dict, name: str) -> str:
     if m.get("health"): lines.append(f"health: {m['health']['light']} — {m['health']['sentence']}")
     pm = meta.get("prior_metrics") or {}
     lines.append("prior: " + (("yes" + (f", validation perplexity {pm['val_perplexity']:.1f}" if "val_perplexity" in pm else ""))
-                              if "prior_config" in meta else "no — train one with `distill train-prior`"))
+                              if meta.get("prior_config") else "no — train one with `distill train-prior`"))
     return "\n".join(lines)
 
 # %% ../nbs/04_modelfile.ipynb #a038441b

@@ -5,7 +5,6 @@
 # %% ../../nbs/12_ui_generate.ipynb #ad6b663b
 from __future__ import annotations
 import html, inspect, time
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -14,7 +13,7 @@ import ipywidgets as W
 from ..audio import AudioParams, normalised_to_db
 from ..modelfile import DistillModel, load_model, default_output, unused_path, OUTPUT_FOLDER
 from ..export import export_kit, check_kit_name
-from ..generate import (MODES, SamplingParams, Generated, GenerationCancelled, NoPriorError, default_mode, generate,
+from ..generate import (MODES, SamplingParams, Generated, GenerationCancelled, NoPriorError, default_mode,
                               generate_sounds, save_generated, require_prior)
 from .common import (BackgroundJob, WidgetView, LABEL, status_html, light_html, audio_player, figure_png, button, row,
                                heading, set_visible, close_widgets, dashboard_box)
@@ -265,10 +264,7 @@ def _start(self: GenerationDashboard, seed: int, count: int):
 
     def sounds(cancel):
         try:
-            if not prompt: yield from generate_sounds(model, count, mode, duration, sampling, self._progress, cancel=cancel)
-            else:
-                for i in range(count):
-                    yield generate(model, duration, replace(sampling, seed=seed + i), prompt=prompt, progress=self._progress, cancel=cancel)
+            yield from generate_sounds(model, count, mode, duration, sampling, self._progress, cancel=cancel, prompt=prompt or None)
         except GenerationCancelled: yield None
 
     def show(g: Generated | None):
