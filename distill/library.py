@@ -16,8 +16,8 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['MAX_NAME', 'UNKNOWN_HEALTH', 'SORTS', 'LibraryError', 'library_home', 'check_name', 'clean_tags', 'LibraryEntry',
-           'stored_levels', 'library_info', 'read_entry', 'copy_with_library_info', 'sort_entries', 'query_words',
-           'Library']
+           'stored_levels', 'library_info', 'read_entry', 'copy_with_library_info', 'search_fields', 'sort_entries',
+           'query_words', 'SearchMatch', 'search_matches', 'match_sentence', 'readable_date', 'Library']
 
 # %% ../nbs/09_library.ipynb #74e8eb68
 class LibraryError(ValueError):
@@ -154,8 +154,13 @@ def _dataset_text(dataset: dict) -> str:
     with contextlib.suppress(ValueError): folder = str(Path(folder).relative_to(Path.home()))
     return folder
 
+def search_fields(e: LibraryEntry) -> list[tuple[str, str]]:
+    "What a search looks in, as (field, text) pairs: the name, each tag, the description, the dataset folder."
+    return [("name", e.name), *(("tag", t) for t in e.tags), ("description", e.description), ("dataset folder", _dataset_text(e.dataset))]
+
 def _search_text(e: LibraryEntry) -> str:
-    return "\n".join([e.name, *e.tags, e.description, _dataset_text(e.dataset)]).casefold()
+    # one field a line: a query word holds no white space, so it is found inside one field, never across two
+    return "\n".join(text for _, text in search_fields(e)).casefold()
 
 def _entry_row(e: LibraryEntry) -> tuple:
     return (e.name, json.dumps(e.tags), e.description, json.dumps(e.dataset), e.levels, e.codebook_size, int(e.has_prior),
@@ -185,6 +190,61 @@ def sort_entries(entries: list[LibraryEntry], sort: str = "created", reverse: bo
 def query_words(query: str) -> list[str]:
     "The lower-case words of a search query."
     return str(query or "").casefold().split()
+
+# %% ../nbs/09_library.ipynb #75305eda
+@dataclass
+class SearchMatch:
+    "A field of an entry in which a search found a word of the query."
+    field: str      # name, tag, description or dataset folder (see `search_fields`)
+    text: str       # the field's whole text
+    shown: str      # the part of it worth showing: the folder from the matched part on, a snippet of a description
+
+    def __str__(self) -> str:
+        if self.field == "name": return "name"
+        return f"{self.field} “{self.shown}”" if self.field == "description" else f"{self.field} {self.shown}"
+
+def _excerpt(field: str, text: str, words: list[str], width: int = 40) -> str:
+    "The part of `text` around the first of `words` it holds."
+    low = text.casefold()
+    if field == "dataset folder":
+        parts = Path(text).parts
+        first = next((i for i, p in enumerate(parts) if any(w in p.casefold() for w in words)), 0)
+        # a word that spans a separator ("drums/kicks") starts no single part: show the whole folder then
+        return text if first <= (1 if Path(text).anchor else 0) else "…/" + "/".join(parts[first:])
+    if len(text) <= width: return text
+    at = min(low.find(w) for w in words if w in low)
+    start = max(0, min(at - width // 4, len(text) - width))
+    end = start + width
+    # cut at spaces, not inside words (unless the word is longer than the snippet)
+    if start and " " in text[start:at]: start = text.index(" ", start, at) + 1
+    if end < len(text) and " " in text[at:end]: end = text.rindex(" ", at, end)
+    return ("…" if start else "") + text[start:end].strip(" ,;.") + ("…" if end < len(text) else "")
+
+def search_matches(entry: LibraryEntry, query: str) -> list[SearchMatch]:
+    "The fields of `entry` that hold a word of `query`, in `search_fields` order ([] for an empty query)."
+    words = query_words(query)
+    return [SearchMatch(field, text, _excerpt(field, text, [w for w in words if w in text.casefold()]))
+            for field, text in search_fields(entry) if text and any(w in text.casefold() for w in words)]
+
+def match_sentence(matches: list[SearchMatch]) -> str:
+    "One line saying why a search hit matched: `matched: tag 909; dataset folder …/drums`, or '' for none."
+    return "matched: " + "; ".join(map(str, matches)) if matches else ""
+
+# %% ../nbs/09_library.ipynb #461a62a5
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()   # not %b: that follows the locale
+
+def readable_date(iso: str, now: datetime.datetime | None = None) -> str:
+    "An ISO 8601 time for people, in `now`'s time zone (default: local): today 19:07, yesterday 08:30, 3 days ago, 29 Nov 2026, 19:07."
+    if not iso: return "unknown"
+    try: when = datetime.datetime.fromisoformat(str(iso))
+    except ValueError: return str(iso)             # a hand-edited file: show what it says
+    if now is None or now.tzinfo is None: now = (now or datetime.datetime.now()).astimezone()
+    when = (when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)).astimezone(now.tzinfo)
+    days, clock = (now.date() - when.date()).days, f"{when:%H:%M}"
+    if days == 0: return f"today {clock}"
+    if days == 1: return f"yesterday {clock}"
+    if 1 < days < 7: return f"{days} days ago"
+    return f"{when.day} {_MONTHS[when.month - 1]} {when.year}, {clock}"   # older, or in the future (a clock set wrong)
 
 # %% ../nbs/09_library.ipynb #06487f17
 _INDEX_DAMAGE = ("no such table", "no such column", "malformed", "not a database", "integrity")

@@ -143,6 +143,33 @@ def test_search_over_name_tags_description_and_dataset(five):
     assert names(five.list(has_prior=True)) == ["bells with prior"] and len(five.list(has_prior=False)) == 4
 
 
+def test_every_search_hit_says_which_fields_matched(five):
+    from distill.library import match_sentence, search_matches
+    reasons = {e.name: match_sentence(search_matches(e, q)) for q in ["drum", "metal", "glassy", "bells percussive"] for e in five.search(q)}
+    assert reasons["kit-a"] == "matched: dataset folder …/drums"            # nothing the user typed as a name: the folder explains it
+    assert reasons["bells"] == "matched: name; tag percussive; dataset folder …/bells"
+    assert reasons["cold"] == "matched: description “glassy pads”"
+    # a field named by `search_matches` holds a query word, and every hit has at least one for each word
+    for q in ["pads", "bells", "909 tight", "a"]:
+        for e in five.search(q):
+            found = search_matches(e, q)
+            assert found and all(any(w in m.text.casefold() for m in found) for w in q.casefold().split())
+
+
+def test_dates_read_as_people_say_them():
+    import datetime
+    from distill.library import readable_date
+    utc = datetime.timezone.utc
+    now = datetime.datetime(2026, 11, 29, 19, 30, tzinfo=utc)
+    assert readable_date("2026-11-29T19:07:11+00:00", now) == "today 19:07"
+    assert readable_date("2026-11-28T19:07:11+00:00", now) == "yesterday 19:07"
+    assert readable_date("2026-11-27T19:07:11+00:00", now) == "2 days ago"
+    assert readable_date("2026-11-22T19:07:11+00:00", now) == "22 Nov 2026, 19:07"
+    assert readable_date("2026-11-29T19:07:11+00:00", now.astimezone(datetime.timezone(datetime.timedelta(hours=-8)))) == "today 11:07"
+    assert readable_date("", now) == "unknown"
+    assert readable_date("2026-11-29T19:07:11+00:00").count(":") == 1      # local time, whatever the day is
+
+
 def test_sorting_and_health(five, models):
     assert names(five.list(sort="name")) == ["bells", "bells with prior", "cold", "kit-a", "warm"]
     assert names(five.list(sort="name", reverse=True)) == ["warm", "kit-a", "cold", "bells with prior", "bells"]

@@ -3,12 +3,14 @@ import os, shutil
 from pathlib import Path
 
 import pytest
+import torch
 
-from distill.library import Library
+from distill.library import Library, readable_date
 from distill.modelfile import read_metadata, read_tensors, write_container
 from distill.train import TrainParams, train_vqvae
 from distill.ui.library import LibraryBrowser
 from conftest import TINY
+from test_generate import setup   # noqa: F401 — a tiny model with a tiny prior (module fixture)
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +100,12 @@ def test_sorting_by_headings_and_filtering_by_prior(five):
     order = {"green": 0, "yellow": 1, "red": 2, "unknown": 3}
     lights = [e.health for e in b.entries]
     assert lights == sorted(lights, key=order.get)
-    b.has_prior.value = True
-    assert shown(b) == ["with prior"]
-    b.has_prior.value = False
+    b.has_prior.value = "with"
+    assert shown(b) == ["with prior"] and b.has_prior.label == "with a prior"
+    b.has_prior.value = "without"
     assert "with prior" not in shown(b) and len(b.entries) == 4
+    b.has_prior.value = "all"
+    assert len(b.entries) == 5
     b.search.value = "zzz"
     assert b.entries == [] and "No model matches" in b.count.value
 
@@ -161,3 +165,123 @@ def test_the_browser_shows_itself_as_the_last_expression_of_a_cell(tmp_path):
     browser = LibraryBrowser(Library(tmp_path / "library"))
     assert "application/vnd.jupyter.widget-view+json" in browser._repr_mimebundle_()
     assert {"distill-dashboard", "distill-library"} <= set(browser.widget._dom_classes)
+
+
+# ---------------------------------------------------------------- issue 12: what a first-time user could not read
+
+def test_the_prior_filter_and_every_heading_read_fully(five):
+    b = LibraryBrowser(five)
+    # a Dropdown whose value is None shows no label at all: "all models" must be a real value
+    assert (b.has_prior.description, b.has_prior.index, b.has_prior.label) == ("Prior", 0, "all models")
+    assert [label for label, _ in b.has_prior.options] == ["all models", "with a prior", "without a prior"]
+    # each heading, with its sort arrow, fits its column: ~8 px a character, plus 16 px of padding on a sort button
+    from distill.ui.library import _COLUMNS
+    widths = [int(w.removesuffix("px")) for w in b.table.layout.grid_template_columns.split()]
+    assert len(widths) == len(_COLUMNS)
+    for key in b.header_buttons: b.sort_by(key)                 # every heading shows its arrow once
+    for (key, label, _), width in zip(_COLUMNS, widths):
+        needed = 8 * len(f"{label} ▼") + 16 if key else 8 * len(label)
+        assert label and width >= needed, (label, width)
+    assert b.table.children[0] is b.header_buttons["health"] and b.header_buttons["health"].description.startswith("●")
+    assert "distill-sort" in b.header_buttons["health"]._dom_classes
+
+
+def test_dates_are_readable_and_the_hash_is_not_shown(five):
+    b = LibraryBrowser(five)
+    b.row_buttons["kit"].click()
+    kit = five.get("kit")
+    assert readable_date(kit.created) in b.details.value and readable_date(kit.added) in b.details.value
+    visible = b.details.value.replace(f'title="{kit.created}"', "").replace(f'title="{kit.added}"', "")
+    assert kit.created not in visible and kit.added not in visible          # the exact ISO time only in a tooltip
+    assert "weights" not in b.details.value and kit.weights_hash[:6] not in b.details.value
+    assert kit.weights_hash                                                 # still known to the core
+    from distill.ui.library import _COLUMNS
+    n = len(_COLUMNS)
+    trained = [c.value for c in b.table.children[n + n - 1::n]]           # the last column of each row
+    assert len(trained) == len(b.entries) == 5
+    for e, cell in zip(b.entries, trained):
+        assert f'title="{e.created}">{readable_date(e.created)}<' in cell  # readable, with the exact time in its tooltip
+
+
+def test_a_search_hit_says_why_it_matched(five):
+    b = LibraryBrowser(five)
+    assert b.matches == {}                                                  # no search, no reasons
+    b.search.value = "drum"
+    assert shown(b) == ["kit"] and b.matches == {"kit": "matched: dataset folder …/drums"}
+    notes = [c for c in b.table.children if "distill-match" in getattr(c, "value", "")]
+    assert len(notes) == 1 and "matched: dataset folder …/drums" in notes[0].value and notes[0].layout.grid_column == "2 / -1"
+    b.search.value = "909 tight"
+    assert b.matches == {"kit": "matched: tag 909; description “tight kicks”"}
+    b.search.value = "prior"
+    assert b.matches["with prior"] == "matched: name"
+    b.search.value = ""
+    assert b.matches == {} and not [c for c in b.table.children if "distill-match" in getattr(c, "value", "")]
+
+
+def test_load_buttons_by_default_reach_the_newest_dashboard_open_in_the_notebook(five, monkeypatch):
+    import distill.ui.library as ui_library
+    from distill.ui.codes import CodesEditor
+    from distill.ui.generate import GenerationDashboard
+    older, newest, editor = GenerationDashboard(), GenerationDashboard(), CodesEditor()
+    b = LibraryBrowser(five)                                                # no targets=
+    assert list(b.load_buttons) == ["generator", "codes editor"]
+    assert [d for d in ui_library.open_dashboards(GenerationDashboard) if d in (older, newest)] == [older, newest]
+    b.row_buttons["kit"].click()
+    b.load_buttons["generator"].click()
+    assert newest.model.name == "kit" and older.model is None and "Loaded kit into the generator open in the notebook" in b.status.value
+    b.load_buttons["codes editor"].click()
+    assert editor.model.name == "kit" and editor.model.identity == five.get("kit").weights_hash
+    # a closed dashboard is not open any more: the next newest gets the model
+    from distill.ui.common import close_widgets
+    close_widgets(newest.widget)
+    b.row_buttons["pads a"].click(); b.load_buttons["generator"].click()
+    assert older.model.name == "pads a" and newest.model.name == "kit"
+    # none open: one opens under the browser, and the next Load goes into it
+    monkeypatch.setattr(ui_library, "open_dashboards", lambda kind: [])
+    b.load_buttons["generator"].click()
+    assert b.opened.layout.display is None and len(b.opened.children) == 1 and "into a new generator below" in b.status.value
+    monkeypatch.undo()
+    below = ui_library.open_dashboards(GenerationDashboard)[-1]
+    assert below.widget is b.opened.children[0] and below.model.name == "pads a"
+    b.row_buttons["kit"].click(); b.load_buttons["generator"].click()
+    assert below.model.name == "kit"
+
+
+def test_listen_is_off_without_a_prior_and_says_why(five):
+    b = LibraryBrowser(five)
+    b.row_buttons["kit"].click()
+    assert b.listen_button.disabled and "Train prior button" in b.listen_note.value
+    assert b.listen_player.layout.display == "none"                         # never an empty player
+    b.listen()
+    assert "kit has no prior yet" in b.status.value and "✖" in b.status.value and b.job is None
+
+
+def test_listen_makes_sounds_with_the_prior_once_then_plays_them_again(tmp_path, setup):
+    from distill.generate import SamplingParams, generate_sounds
+    from distill.modelfile import load_model
+    from distill.ui.library import PREVIEW_GAP, PREVIEW_SECONDS, PREVIEW_SOUNDS
+    lib = Library(tmp_path / "lib")
+    entry = lib.add(setup[2], "ready")
+    b = LibraryBrowser(lib, targets={})
+    b.row_buttons["ready"].click()
+    assert not b.listen_button.disabled and b.listen_player.layout.display == "none" and "make 3 short sounds" in b.listen_note.value
+    b.listen_button.click()
+    b.wait(120)
+    assert f"Made {PREVIEW_SOUNDS} sounds with ready" in b.status.value and not b.listen_button.disabled
+    audio, rate = b.previews[("ready", entry.weights_hash)]
+    # the sounds the core makes with seeds 0, 1, 2, one after another with a short silence between them
+    expected = list(generate_sounds(load_model(setup[2]), PREVIEW_SOUNDS, None, PREVIEW_SECONDS, SamplingParams(seed=0), novelty=False))
+    gap = int(PREVIEW_GAP * rate)
+    assert rate == expected[0].sample_rate and len(audio) == sum(len(g.audio) for g in expected) + gap * (PREVIEW_SOUNDS - 1)
+    assert torch.equal(audio[:len(expected[0].audio)], expected[0].audio)
+    assert torch.equal(audio[-len(expected[-1].audio):], expected[-1].audio)
+    assert b.listen_player.value[:4] == b"RIFF" and b.listen_player.layout.display is None and "seeds 0–2" in b.listen_note.value
+    # again, or after opening another model and coming back: the stored sounds, made no second time
+    job = b.job
+    b.listen_button.click()
+    assert b.job is job and "Playing the sounds made by ready" in b.status.value
+    lib.add(setup[1], "bare"); b.refresh()
+    b.row_buttons["bare"].click()
+    assert b.listen_player.layout.display == "none" and b.listen_button.disabled
+    b.row_buttons["ready"].click()
+    assert b.listen_player.layout.display is None and b.job is job

@@ -4,18 +4,20 @@
 
 # %% ../../nbs/14_ui_library.ipynb #ddd8bf8c
 from __future__ import annotations
-import html
+import gc, html
 from pathlib import Path
 
 import ipywidgets as W
+import torch
 
-from ..library import Library, LibraryEntry, SORTS, UNKNOWN_HEALTH
-from .common import (LIGHT_COLOURS, WidgetView, light_html, health_table_html, usage_heatmap_png, status_html, button,
-                               row, set_visible, dashboard_box)
+from ..library import Library, LibraryEntry, SORTS, UNKNOWN_HEALTH, readable_date, search_matches, match_sentence
+from .common import (LIGHT_COLOURS, BackgroundJob, WidgetView, light_html, health_table_html, usage_heatmap_png,
+                               status_html, button, row, set_visible, dashboard_box, audio_player, set_audio)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['entry_light', 'file_size_text', 'dataset_text', 'details_html', 'LibraryBrowser']
+__all__ = ['PREVIEW_SOUNDS', 'PREVIEW_SECONDS', 'PREVIEW_GAP', 'entry_light', 'file_size_text', 'dataset_text', 'details_html',
+           'LibraryBrowser', 'open_dashboards']
 
 # %% ../../nbs/14_ui_library.ipynb #49bfd3f0
 def entry_light(entry: LibraryEntry, sentence: bool = False) -> str:
@@ -39,6 +41,10 @@ def dataset_text(dataset: dict) -> str:
     what = ", ".join(p for p in parts if p)
     return f"{dataset.get('folder') or 'an unnamed folder'}" + (f" ({what})" if what else "")
 
+def _date_html(iso: str) -> str:
+    "A readable date whose tooltip is the exact time stored."
+    return f'<span title="{html.escape(iso)}">{html.escape(readable_date(iso))}</span>'
+
 def details_html(entry: LibraryEntry) -> str:
     "The details pane's facts about a model, as a small HTML table."
     rows = [("description", html.escape(entry.description) or "<i>none</i>"),
@@ -46,39 +52,57 @@ def details_html(entry: LibraryEntry) -> str:
             ("dataset", html.escape(dataset_text(entry.dataset))),
             ("model", f"{entry.levels} levels × {entry.codebook_size} codes · "
                       + ("with a prior (ready to generate)" if entry.has_prior else "no prior yet (train one to generate)")),
-            ("trained", html.escape(entry.created or "unknown")), ("added", html.escape(entry.added or "unknown")),
-            ("file", f"{html.escape(str(entry.path))} ({file_size_text(entry.file_size)})"),
-            ("weights", f"<code>{html.escape(entry.weights_hash)}</code>")]
+            ("trained", _date_html(entry.created)), ("added", _date_html(entry.added)),
+            ("file", f"{html.escape(str(entry.path))} ({file_size_text(entry.file_size)})")]
+    # the weights hash stays in the entry (and `distill library info`): it tells files apart, it means nothing to a person
     body = "".join(f'<tr><th style="text-align:left;padding-right:12px;vertical-align:top">{k}</th><td>{v}</td></tr>' for k, v in rows)
     return f'<div style="font-size:15px;font-weight:600">{html.escape(entry.name)}</div><table class="distill-details">{body}</table>'
 
 # %% ../../nbs/14_ui_library.ipynb #aad4baed
-_COLUMNS = [("health", "", "30px"), ("name", "name", "220px"), (None, "tags", "170px"), (None, "levels × codes", "105px"),
-            (None, "prior", "50px"), ("size", "size", "80px"), ("created", "trained", "100px")]
+# (sort key, heading, width): a heading needs about 8 px a character and 16 px of button padding, arrow included
+_COLUMNS = [("health", "●", "52px"), ("name", "name", "220px"), (None, "tags", "160px"), (None, "levels × codes", "120px"),
+            (None, "prior", "56px"), ("size", "size", "80px"), ("created", "trained", "150px")]
 _DIRECTION = {"created": ("newest first", "oldest first"), "name": ("A → Z", "Z → A"), "health": ("healthiest first", "least healthy first"),
               "size": ("largest first", "smallest first")}
+_PRIOR_FILTER = {"all": None, "with": True, "without": False}   # a Dropdown shows no label for the value None
+_CSS = """<style>
+.distill-library .distill-sort { padding: 0 4px; overflow: visible; }  /* the narrow dot column keeps its heading */
+.distill-library .distill-match { opacity: 0.75; font-size: 12px; margin-top: -3px; }
+</style>"""
 
-def _cell(text: str) -> W.HTML: return W.HTML(f'<span style="white-space:nowrap">{html.escape(text)}</span>', layout=W.Layout(overflow="hidden"))
+def _cell(text: str, title: str = "") -> W.HTML:
+    tip = f' title="{html.escape(title)}"' if title else ""
+    return W.HTML(f'<span style="white-space:nowrap"{tip}>{html.escape(text)}</span>', layout=W.Layout(overflow="hidden"))
+
+def _default_targets() -> dict[str, type]:
+    "Where Load puts a model unless told: the newest generator or codes editor open in the notebook (imported late: heavy)."
+    from distill.ui.generate import GenerationDashboard
+    from distill.ui.codes import CodesEditor
+    return {"generator": GenerationDashboard, "codes editor": CodesEditor}
 
 class LibraryBrowser(WidgetView):
-    "Search, sort and open the models of a library; load one into a dashboard, rename, re-tag or delete it; shows itself."
+    "Search, sort and open the models of a library; listen to one, load it into a dashboard, rename, re-tag or delete it; shows itself."
     def __init__(self, library: Library | None = None, targets: dict[str, object] | None = None, limit: int = 200):
         self.library = library if library is not None else Library()
-        self.targets = dict(targets or {})
+        self.targets = dict(targets) if targets is not None else _default_targets()
         self.limit = limit                       # rows drawn at most; a search narrows a bigger library
         self.entries: list[LibraryEntry] = []    # what the table shows, in order
+        self.matches: dict[str, str] = {}        # for a search: each shown model's "matched: …" line
         self.selected: LibraryEntry | None = None
         self.sort, self.reverse = "created", False
+        self.previews: dict[tuple[str, str], tuple[torch.Tensor, int]] = {}   # (name, weights hash) → Listen's audio and rate
+        self.job: BackgroundJob | None = None
 
         # finding
         self.search = W.Text(placeholder="name, tag, description or dataset folder", description="Search",
                              layout=W.Layout(width="380px"))
-        self.has_prior = W.Dropdown(options=[("all models", None), ("with a prior", True), ("without a prior", False)],
-                                    value=None, layout=W.Layout(width="150px"))
+        self.has_prior = W.Dropdown(options=[("all models", "all"), ("with a prior", "with"), ("without a prior", "without")],
+                                    value="all", description="Prior", style={"description_width": "40px"},
+                                    layout=W.Layout(width="200px"))
         self.refresh_button = button("Refresh", "refresh", width="100px")
         self.count = W.HTML()
-        self.header_buttons = {key: button(label or "●", width="100%", tooltip=f"sort by {key}")
-                               for key, label, _ in _COLUMNS if key}
+        self.header_buttons = {key: button(label, width="100%", tooltip=f"sort by {key}") for key, label, _ in _COLUMNS if key}
+        for header in self.header_buttons.values(): header.add_class("distill-sort")
         self.row_buttons: dict[str, W.Button] = {}
         self.table = W.GridBox(layout=W.Layout(grid_template_columns=" ".join(w for *_, w in _COLUMNS), grid_gap="1px 8px",
                                                align_items="center"))
@@ -88,7 +112,11 @@ class LibraryBrowser(WidgetView):
         self.light = W.HTML()
         self.health_table = W.HTML()
         self.heatmap = W.Image(format="png", layout=W.Layout(align_self="flex-start", max_width="100%"))
+        self.listen_button = button("Listen", "volume-up", tooltip=f"Make {PREVIEW_SOUNDS} short sounds with this model's prior")
+        self.listen_note = W.HTML()
+        self.listen_player = audio_player()
         self.load_buttons = {t: button(f"Load into {t}", "upload", "primary") for t in self.targets}
+        self.opened = W.VBox()                   # a dashboard Load opened because none was open
         self.new_name = W.Text(description="Name", layout=W.Layout(width="330px"))
         self.rename_button = button("Rename", "pencil", width="100px")
         self.tags = W.Text(description="Tags", placeholder="comma-separated", layout=W.Layout(width="330px"))
@@ -99,32 +127,42 @@ class LibraryBrowser(WidgetView):
         self.confirm_delete_button = button("Yes, delete", "trash", "danger", "110px")
         self.cancel_delete_button = button("Keep it", width="90px")
         self.status = W.HTML()
-
-        self.search.observe(lambda _: self.refresh(), "value")
-        self.has_prior.observe(lambda _: self.refresh(), "value")
-        self.refresh_button.on_click(lambda _: self.refresh())
-        for key, header in self.header_buttons.items(): header.on_click(lambda _, key=key: self.sort_by(key))
-        for target, load in self.load_buttons.items(): load.on_click(lambda _, t=target: self.load_into(t))
-        self.rename_button.on_click(lambda _: self.rename())
-        self.save_button.on_click(lambda _: self.save_info())
-        self.delete_button.on_click(lambda _: self.ask_delete())
-        self.confirm_delete_button.on_click(lambda _: self.confirm_delete())
-        self.cancel_delete_button.on_click(lambda _: self.cancel_delete())
-
-        self.confirm_box = row(self.confirm_text, self.confirm_delete_button, self.cancel_delete_button)
-        self.details_box = W.VBox([
-            self.details, self.light, self.health_table, self.heatmap,
-            row(*self.load_buttons.values()),
-            row(self.new_name, self.rename_button),
-            row(self.tags), row(self.description, self.save_button, align_items="flex-end"),
-            row(self.delete_button), self.confirm_box,
-        ], layout=W.Layout(border="1px solid rgba(128,128,128,0.35)", padding="6px", margin="8px 0 0 0"))
-        set_visible(self.confirm_box, False); set_visible(self.details_box, False)
-        self.widget = dashboard_box("library", "Distill · model library", [
-            row(self.search, self.has_prior, self.refresh_button, self.count),
-            self.table, self.skipped, self.status, self.details_box,
-        ], subtitle=str(self.library.root), max_width="1000px")
+        self._connect(); self._lay_out()
         self.refresh()
+
+# %% ../../nbs/14_ui_library.ipynb #4b90f580
+@patch
+def _connect(self: LibraryBrowser):
+    "Wire the controls to their actions."
+    self.search.observe(lambda _: self.refresh(), "value")
+    self.has_prior.observe(lambda _: self.refresh(), "value")
+    self.refresh_button.on_click(lambda _: self.refresh())
+    for key, header in self.header_buttons.items(): header.on_click(lambda _, key=key: self.sort_by(key))
+    self.listen_button.on_click(lambda _: self.listen())
+    for target, load in self.load_buttons.items(): load.on_click(lambda _, t=target: self.load_into(t))
+    self.rename_button.on_click(lambda _: self.rename())
+    self.save_button.on_click(lambda _: self.save_info())
+    self.delete_button.on_click(lambda _: self.ask_delete())
+    self.confirm_delete_button.on_click(lambda _: self.confirm_delete())
+    self.cancel_delete_button.on_click(lambda _: self.cancel_delete())
+
+@patch
+def _lay_out(self: LibraryBrowser):
+    "Arrange the widgets in `self.widget` (the details pane hidden until a model is opened)."
+    self.confirm_box = row(self.confirm_text, self.confirm_delete_button, self.cancel_delete_button)
+    self.details_box = W.VBox([
+        self.details, self.light, self.health_table, self.heatmap,
+        row(self.listen_button, self.listen_note), self.listen_player,
+        row(*self.load_buttons.values()),
+        row(self.new_name, self.rename_button),
+        row(self.tags), row(self.description, self.save_button, align_items="flex-end"),
+        row(self.delete_button), self.confirm_box,
+    ], layout=W.Layout(border="1px solid rgba(128,128,128,0.35)", padding="6px", margin="8px 0 0 0"))
+    set_visible(self.confirm_box, False); set_visible(self.details_box, False); set_visible(self.opened, False)
+    self.widget = dashboard_box("library", "Distill · model library", [
+        W.HTML(_CSS), row(self.search, self.has_prior, self.refresh_button, self.count),
+        self.table, self.skipped, self.status, self.details_box, self.opened,
+    ], subtitle=str(self.library.root), max_width="1000px")
 
 # %% ../../nbs/14_ui_library.ipynb #1e8821ec
 # ---- the table --------------------------------------------------------------------------------------------
@@ -132,13 +170,14 @@ class LibraryBrowser(WidgetView):
 def refresh(self: LibraryBrowser):
     "Re-read the library (noticing files added or removed by hand) and redraw the table."
     try:
-        query, prior = self.search.value.strip(), self.has_prior.value
+        query, prior = self.search.value.strip(), _PRIOR_FILTER[self.has_prior.value]
         found = (self.library.search(query, prior, self.sort, self.reverse) if query
                  else self.library.list(self.sort, prior, self.reverse))
         total = len(self.library) if (query or prior is not None) else len(found)
     except (ValueError, OSError) as e:
         self._say(str(e), "error"); return
     self.entries = found[: self.limit]
+    self.matches = {e.name: match_sentence(search_matches(e, query)) for e in self.entries} if query else {}
     self._draw_table(query, total, len(found))
     if self.selected is not None:
         still = next((e for e in found if e.name == self.selected.name), None)
@@ -148,7 +187,7 @@ def refresh(self: LibraryBrowser):
 @patch
 def _draw_table(self: LibraryBrowser, query: str, total: int, matching: int):
     for key, header in self.header_buttons.items():
-        label = dict((k, l) for k, l, _ in _COLUMNS)[key] or "●"
+        label = dict((k, l) for k, l, _ in _COLUMNS)[key]
         arrow = ("▼" if not self.reverse else "▲") if key == self.sort else ""
         header.description = f"{label} {arrow}".strip()
         header.tooltip = f"sorted: {_DIRECTION[key][self.reverse]}" if key == self.sort else f"sort by {key}"
@@ -162,10 +201,15 @@ def _draw_table(self: LibraryBrowser, query: str, total: int, matching: int):
         name_button.on_click(lambda _, name=e.name: self.open(name))
         self.row_buttons[e.name] = name_button
         cells += [W.HTML(entry_light(e)), name_button, _cell(", ".join(e.tags)), _cell(f"{e.levels} × {e.codebook_size}"),
-                  _cell("yes" if e.has_prior else "–"), _cell(file_size_text(e.file_size)), _cell(e.created[:10])]
+                  _cell("yes" if e.has_prior else "–"), _cell(file_size_text(e.file_size)),
+                  _cell(readable_date(e.created or e.added), e.created or e.added)]
+        if self.matches.get(e.name):   # why a search found it, on a line of its own under the row
+            note = W.HTML(f'<div class="distill-match">{html.escape(self.matches[e.name])}</div>', layout=W.Layout(grid_column="2 / -1"))
+            cells += [W.HTML(), note]
     self.table.children = header + cells
     shown = f"{len(self.entries)} of {matching}" if matching > len(self.entries) else f"{matching}"
-    if total == 0: self.count.value = "<i>No models in the library yet: add one with <code>distill library add</code> or <code>--save-to-library NAME</code>.</i>"
+    if total == 0: self.count.value = ("<i>No models in the library yet: add one with the training dashboard's Add to library button "
+                                       "(or <code>distill library add MODEL.distill</code> in a terminal).</i>")
     elif matching == 0: self.count.value = f"<i>No model matches {html.escape(repr(query)) if query else 'the filter'}.</i>"
     else: self.count.value = f"{shown} model{'s' * (matching != 1)}" + (f" (of {total})" if total != matching else "")
     skipped = self.library.skipped
@@ -179,6 +223,18 @@ def sort_by(self: LibraryBrowser, key: str):
     if key not in SORTS: raise ValueError(f"cannot sort by {key!r}; choose one of {', '.join(SORTS)}")
     self.sort, self.reverse = key, (not self.reverse if key == self.sort else False)
     self.refresh()
+
+# %% ../../nbs/14_ui_library.ipynb #0af9fcdc
+def open_dashboards(kind: type) -> list:
+    "The dashboards of class `kind` (subclasses too) alive in this kernel whose widgets are not closed, oldest first."
+    from ipywidgets.widgets import widget as _widget   # its registry of open widgets keeps the order they were made in
+    kinds, found = [kind], []
+    while kinds:
+        k = kinds.pop(); kinds += k.__subclasses__()
+        found += [o for o in gc.get_referrers(k) if type(o) is k]   # an instance refers to its class
+    made = {id(w): i for i, w in enumerate(getattr(_widget, "_instances", {}).values())}
+    live = [d for d in found if getattr(getattr(d, "widget", None), "comm", None) is not None]
+    return sorted(live, key=lambda d: made.get(id(d.widget), -1))
 
 # %% ../../nbs/14_ui_library.ipynb #31b6c48d
 # ---- the opened model -------------------------------------------------------------------------------------
@@ -200,6 +256,7 @@ def open(self: LibraryBrowser, name: str):
     if changed:
         self.new_name.value, self.tags.value, self.description.value = entry.name, ", ".join(entry.tags), entry.description
         self.cancel_delete()
+    self._show_listen()
     set_visible(self.details_box)
 
 @patch
@@ -220,10 +277,21 @@ def _act(self: LibraryBrowser, what, done):
 
 @patch
 def load_into(self: LibraryBrowser, target: str):
-    "Load the opened model and hand it to the dashboard `targets[target]`."
-    dashboard = self.targets[target]
-    give = getattr(dashboard, "load_model", dashboard)   # a dashboard, or any function taking the model
-    return self._act(lambda name: give(self.library.load(name)) or True, lambda name: f"Loaded {name} into the {target} dashboard.")
+    """Load the opened model into `targets[target]`: a dashboard or a function taking the model; or a dashboard class —
+    then the newest dashboard of that class open in the notebook, else a new one under the browser."""
+    given, where = self.targets[target], []
+    def load(name):
+        model = self.library.load(name)
+        if not isinstance(given, type):
+            getattr(given, "load_model", given)(model); where.append(f"the {target} dashboard")
+        elif found := open_dashboards(given):
+            found[-1].load_model(model)
+            where.append(f"the {target} open in the notebook" + (f" (the newest of {len(found)})" if len(found) > 1 else ""))
+        else:
+            self.opened.children = (given(model).widget,); set_visible(self.opened)
+            where.append(f"a new {target} below")
+        return True
+    return self._act(load, lambda name: f"Loaded {name} into {where[0]}.")
 
 @patch
 def rename(self: LibraryBrowser):
@@ -265,3 +333,55 @@ def confirm_delete(self: LibraryBrowser):
 def cancel_delete(self: LibraryBrowser):
     "Keep the model: hide the question."
     set_visible(self.confirm_box, False)
+
+# %% ../../nbs/14_ui_library.ipynb #1c5b5c38
+PREVIEW_SOUNDS, PREVIEW_SECONDS, PREVIEW_GAP = 3, 2.0, 0.3   # sounds, their longest length and the silence between them (s)
+
+@patch(as_prop=True)
+def running(self: LibraryBrowser) -> bool: return self.job is not None and self.job.running
+
+@patch
+def _preview_key(self: LibraryBrowser, entry: LibraryEntry) -> tuple[str, str]: return entry.name, entry.weights_hash
+
+@patch
+def _show_listen(self: LibraryBrowser, running: bool | None = None):
+    "The Listen button, note and player for the opened model."
+    entry = self.selected
+    if entry is None: return
+    stored = self.previews.get(self._preview_key(entry))
+    self.listen_button.disabled = not entry.has_prior or (self.running if running is None else running)
+    self.listen_button.tooltip = (f"Make {PREVIEW_SOUNDS} short sounds with this model's prior" if entry.has_prior
+                                  else "This model has no prior yet: it cannot make sounds")
+    if not entry.has_prior: note = "no prior yet: train one with the training dashboard's Train prior button to hear this model"
+    elif stored is not None: note = f"{PREVIEW_SOUNDS} sounds made by {entry.name} (seeds 0–{PREVIEW_SOUNDS - 1}), one after another"
+    else: note = f"make {PREVIEW_SOUNDS} short sounds with this model"
+    self.listen_note.value = f'<span class="distill-muted">{html.escape(note)}</span>'
+    set_audio(self.listen_player, *(stored or ()))
+
+@patch
+def listen(self: LibraryBrowser):
+    "Play sounds of the opened model: made in the background the first time, then the stored ones."
+    entry = self.selected
+    if entry is None: return self._say("Open a model first (click its name).", "error")
+    if not entry.has_prior: return self._say(f"{entry.name} has no prior yet, so it cannot make sounds: train one with the "
+                                             "training dashboard's Train prior button.", "error")
+    key = self._preview_key(entry)
+    if key in self.previews: self._show_listen(); return self._say(f"Playing the sounds made by {entry.name}.", "ok")
+    if self.running: return
+    from distill.generate import generate_sounds, SamplingParams   # heavy: only when someone listens
+    made = []
+    def sounds(cancel):
+        model = self.library.load(entry.name)
+        yield from generate_sounds(model, PREVIEW_SOUNDS, None, PREVIEW_SECONDS, SamplingParams(seed=0), cancel=cancel, novelty=False)
+    def done(error):
+        if error: self._say(error, "error")
+        else:
+            rate = made[0].sample_rate
+            gap = torch.zeros(int(PREVIEW_GAP * rate))
+            self.previews[key] = (torch.cat([x for g in made for x in (g.audio, gap)][:-1]), rate)
+            if self.selected is not None and self._preview_key(self.selected) == key:
+                self._say(f"Made {len(made)} sounds with {entry.name}: press play.", "ok")
+        self._show_listen(running=False)   # called from the job's own thread, which is still alive
+    self._say(f"Making {PREVIEW_SOUNDS} short sounds with {entry.name}…")
+    self.job = BackgroundJob(sounds, made.append, done).start()
+    self.listen_button.disabled = True
