@@ -1,6 +1,6 @@
 """The generation dashboard driven through its widgets on a tiny model with a prior: mode and count, a list of takes
 with novelty, Next seed, Keep / Discard, and Save that writes only the kept takes and never over a file."""
-import html
+import html, re
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,11 @@ from distill.generate import SamplingParams, default_mode, generate_sounds
 from distill.modelfile import load_model
 from distill.ui.generate import GenerationDashboard
 from test_generate import model, setup   # noqa: F401 — the same tiny model with a prior (module fixtures)
+
+
+def words(html_text: str) -> str:
+    "What a person reads in an HTML value: its text, without tags."
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
 def _generate(dash, button=None, timeout=60):
@@ -36,7 +41,8 @@ def test_before_a_model_a_title_and_nothing_empty():
 
 def test_without_a_prior_it_says_how_to_train_one(setup):
     dash = GenerationDashboard(setup[1])
-    assert dash.generate_button.disabled and "has no prior yet" in dash.status.value and "distill train-prior" in dash.status.value
+    assert dash.generate_button.disabled and "has no prior yet" in dash.status.value
+    assert "Train prior button" in words(dash.status.value) and "distill" not in words(dash.status.value)   # a button, not a command
     dash.model_path.value = str(setup[1].parent / "missing.distill")
     dash.load_button.click()
     assert "not found" in dash.status.value
@@ -181,3 +187,65 @@ def test_cancel_keeps_the_takes_already_made(model):
     dash.wait(60)
     assert "Cancelled after 0 of 1" in dash.status.value and dash.takes == [] and dash.result is None
     assert not dash.generate_button.disabled and dash.cancel_button.disabled
+
+
+# ---------------------------------------------------------------- issue 12: loop, download, words for people
+
+def test_loop_plays_every_take_round_and_round(model):
+    dash = GenerationDashboard(model)
+    dash.count.value, dash.duration.value = 2, 0.5
+    _generate(dash)
+    assert not dash.loop.value and not any(t.player.loop for t in dash.takes)
+    dash.loop.value = True
+    assert all(t.player.loop for t in dash.takes) and dash.loop.button_style == "info"
+    _generate(dash, dash.next_seed_button)                       # a take made while Loop is on loops too
+    assert len(dash.takes) == 3 and dash.takes[-1].player.loop
+    dash.loop.value = False
+    assert not any(t.player.loop for t in dash.takes)
+
+
+def test_each_take_has_a_download_link_holding_its_sound(model):
+    import base64, io, re
+    dash = GenerationDashboard(model)
+    dash.count.value, dash.duration.value, dash.seed.value = 2, 0.5, 1234
+    _generate(dash)
+    for take in dash.takes:
+        link = take.download.value
+        name = re.search(r'download="([^"]+)"', link).group(1)
+        assert name == f"take_{take.number}_seed_{take.seed}.wav" and name in ("take_1_seed_1234.wav", "take_2_seed_1235.wav")
+        wav = base64.b64decode(re.search(r'href="data:audio/wav;base64,([^"]+)"', link).group(1))
+        assert wav == take.player.value                          # what you download is what you heard
+        audio, rate = sf.read(io.BytesIO(wav))
+        assert rate == take.generated.sample_rate and len(audio) == len(take.generated.audio)
+        assert take.download in take.widget.children[0].children[-1].children
+
+
+def test_messages_speak_of_buttons_and_count_right(model, setup, tmp_path):
+    dash = GenerationDashboard()
+    said = [dash.status.value]
+    dash.load_button.click(); said.append(dash.status.value)
+    dash.load_model(load_model(setup[1])); said.append(dash.status.value)
+    dash.load_model(model)
+    dash.count.value, dash.duration.value = 1, 0.5
+    dash.generate_button.click(); said.append(dash.status.value); dash.wait(60); said.append(dash.status.value)
+    assert "Made 1 one-shot (seed 0)" in dash.status.value
+    dash.count.value = 2
+    _generate(dash); said.append(dash.status.value)
+    assert "Made 2 one-shots (seeds 0–1)" in dash.status.value
+    dash.save_button.click(); said.append(dash.save_status.value)
+    dash.kit_button.click(); dash.save_kit(); said.append(dash.kit_status.value)
+    dash.save_path.value, dash.kit_folder.value = str(tmp_path / "t.wav"), str(tmp_path)
+    dash.takes[0].keep_button.value = True
+    dash.save_button.click(); said.append(dash.save_status.value)
+    assert "Saved 1 take in" in dash.save_status.value
+    dash.save_kit(); said.append(dash.kit_status.value)
+    assert "Exported take 1 as the kit" in dash.kit_status.value
+    dash.takes[1].keep_button.value = True; dash.takes[2].keep_button.value = True
+    dash.save_button.click(); said.append(dash.save_status.value)
+    assert "Saved 2 takes in" in dash.save_status.value
+    dash.takes[0].discard_button.click(); said.append(dash.status.value)
+    for text in map(words, said):
+        assert "--" not in text and not re.search(r"(?<![.\w-])distill\s", text), text   # no `distill COMMAND`, no --flag
+        assert not re.search(r"\b1 (takes|one-shots|seeds|files)\b|\b([02-9]|\d\d+) (take|one-shot|seed)\b(?!s)", text), text
+    # the title shows, and nothing empty before the first take (see test_before_a_model_a_title_and_nothing_empty)
+    assert "Distill · generate" in GenerationDashboard().widget.children[0].value

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/12_ui_generate.ipynb #ad6b663b
 from __future__ import annotations
-import html, inspect, time
+import base64, html, inspect, time
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +20,7 @@ from .common import (BackgroundJob, WidgetView, LABEL, status_html, light_html, 
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['spectrogram_figure', 'novelty_html', 'Take', 'GenerationDashboard']
+__all__ = ['spectrogram_figure', 'novelty_html', 'download_html', 'Take', 'GenerationDashboard']
 
 # %% ../../nbs/12_ui_generate.ipynb #9cb9f3f5
 def spectrogram_figure(generated: Generated, audio: AudioParams, size: tuple[float, float] = (4.4, 1.7)):
@@ -49,21 +49,29 @@ def novelty_html(generated: Generated, missing: str = "novelty not checked: this
     if n is None: return f'<span class="distill-muted">{html.escape(missing)}</span>'
     return light_html(_VERDICT_LIGHT[n.verdict], html.escape(n.sentence()))
 
+def download_html(wav: bytes, filename: str, label: str = "Download") -> str:
+    "A link that saves `wav` as `filename` from the browser; the sound travels in the link (a data URL), so no server is needed."
+    url = "data:audio/wav;base64," + base64.b64encode(wav).decode("ascii")
+    return (f'<a download="{html.escape(filename)}" href="{url}" title="Save this take as {html.escape(filename)}" '
+            f'style="text-decoration:underline">⬇ {html.escape(label)}</a>')
+
 class Take(WidgetView):
-    "One generated sound in the takes list: number, seed, mode, length, novelty, a player, a spectrogram, Keep and Discard."
+    "One generated sound in the takes list: number, seed, mode, length, novelty, a player, a download link, a spectrogram, Keep and Discard."
     def __init__(self, number: int, generated: Generated, audio: AudioParams, on_discard: Callable | None = None,
-                 on_keep: Callable | None = None, missing_novelty: str | None = None):
+                 on_keep: Callable | None = None, missing_novelty: str | None = None, loop: bool = False):
         self.number, self.generated, self.saved_to = number, generated, None
         self.header = W.HTML()
         self.novelty = W.HTML(novelty_html(generated, *([missing_novelty] if missing_novelty else [])))
         self.player = audio_player(generated.audio, generated.sample_rate)
+        self.player.loop = loop
+        self.download = W.HTML(download_html(self.player.value, self.filename))
         self.picture = W.Image(value=figure_png(spectrogram_figure(generated, audio)), format="png")
         self.keep_button = W.ToggleButton(value=False, description="Keep", icon="check", tooltip="Mark this take for Save",
                                           layout=W.Layout(width="auto"))
         self.discard_button = button("Discard", "trash", tooltip="Remove this take from the list")
         self.keep_button.observe(lambda _: (self._show(), on_keep and on_keep(self)), "value")
         self.discard_button.on_click(lambda _: on_discard and on_discard(self))
-        self.widget = row(W.VBox([self.header, self.novelty, self.player, row(self.keep_button, self.discard_button)],
+        self.widget = row(W.VBox([self.header, self.novelty, self.player, row(self.keep_button, self.discard_button, self.download)],
                                  layout=W.Layout(width="440px")), self.picture, align_items="flex-start")
         self.widget.add_class("distill-take")
         self._show()
@@ -72,6 +80,8 @@ class Take(WidgetView):
     def kept(self) -> bool: return self.keep_button.value
     @property
     def seed(self) -> int: return self.generated.sampling.seed
+    @property
+    def filename(self) -> str: return f"take_{self.number}_seed_{self.seed}.wav"   # what Download saves it as
 
     def mark_saved(self, path: Path):
         "Remember (and show) the file this take was saved to."
@@ -124,6 +134,8 @@ class GenerationDashboard(WidgetView):
         self.status = W.HTML(status_html("Load a model with a prior to generate."))
         # takes and saving
         self.no_takes = W.HTML('<span class="distill-muted">No takes yet: press Generate.</span>')
+        self.loop = W.ToggleButton(value=False, description="Loop", icon="repeat", tooltip="Play every take round and round",
+                                   layout=W.Layout(width="auto"))
         self.takes_box = W.VBox()
         self.save_path = W.Text(value=str(save_as), description="Save kept as", style=LABEL, layout=wide())
         self.save_bits = W.Dropdown(options=[("16-bit", "16"), ("24-bit", "24"), ("float", "float")],
@@ -151,9 +163,10 @@ def _connect(self: GenerationDashboard):
                             self.kit_button: self.save_kit}.items():
         clicked.on_click(lambda _, action=action: action())
     self.mode.observe(lambda _: self._show_mode(), "value")
+    self.loop.observe(lambda _: self._set_loop(), "value")
     for w, name in [(self.status, "status-line"), (self.takes_box, "takes"), (self.save_status, "save-status"),
                     (self.generate_button, "generate-button"), (self.next_seed_button, "next-seed"), (self.save_button, "save"),
-                    (self.kit_button, "export-kit"), (self.kit_status, "kit-status")]:
+                    (self.kit_button, "export-kit"), (self.kit_status, "kit-status"), (self.loop, "loop")]:
         w.add_class(f"distill-{name}")
 
 @patch
@@ -166,7 +179,7 @@ def _lay_out(self: GenerationDashboard):
         heading("Sampling"),
         self.temperature, self.top_p, row(self.top_k, self.seed), self.help,
         row(self.generate_button, self.next_seed_button, self.cancel_button, self.progress), self.status,
-        heading("Takes"), self.no_takes, self.takes_box,
+        heading("Takes"), row(self.loop, self.no_takes), self.takes_box,
         row(self.save_path, self.save_bits, self.save_rate, self.save_button), self.save_status,
         row(self.kit_name, self.kit_folder, self.kit_button), self.kit_status,
     ], subtitle="One-shots or a texture from a model's prior: listen to each take, keep the good ones, save them.")
@@ -212,7 +225,8 @@ def load_model(self: GenerationDashboard, model: DistillModel):
     try:
         require_prior(model)
         self._say("Ready.", "ok")
-    except NoPriorError as e: self._say(str(e), "error")
+    except NoPriorError:   # the core's message names a command; here there are buttons
+        self._say(f"{model.name} has no prior yet: train one with the Train prior button of the training dashboard, then press Load.", "error")
     self._buttons()
 
 @patch
@@ -299,7 +313,7 @@ def add_take(self: GenerationDashboard, generated: Generated, missing_novelty: s
     "Put `generated` at the end of the takes list."
     self.numbered += 1
     take = Take(self.numbered, generated, self.model.audio, on_discard=self.discard, on_keep=lambda _: self._buttons(),
-                missing_novelty=missing_novelty)
+                missing_novelty=missing_novelty, loop=self.loop.value)
     self.takes.append(take); self.used_seeds.add(take.seed)
     self._show_takes()
     return take
@@ -312,6 +326,12 @@ def discard(self: GenerationDashboard, take: Take):
     self._show_takes(); close_widgets(take.widget)
     self._say(f"Discarded take {take.number}.")
     self._buttons()
+
+@patch
+def _set_loop(self: GenerationDashboard):
+    "Loop, or stop looping, every take's player as the Loop toggle says."
+    for take in self.takes: take.player.loop = self.loop.value
+    self.loop.button_style = "info" if self.loop.value else ""
 
 @patch
 def _show_takes(self: GenerationDashboard):
