@@ -23,9 +23,9 @@ from .generate import decode_span, decode_vectors, PIECE_COLUMNS
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'EditHistory', 'model_codebooks', 'CodeGrid', 'encode_audio',
-           'encode_audio_file', 'decode_grid', 'grid_to_audio', 'load_grid', 'entry_peaks_db', 'ranked_entries',
-           'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours', 'plot_code_grid']
+__all__ = ['CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'EditHistory', 'model_codebooks', 'CodeGrid', 'columns_text',
+           'encode_audio', 'encode_audio_file', 'decode_grid', 'grid_to_audio', 'load_grid', 'entry_peaks_db',
+           'ranked_entries', 'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours', 'plot_code_grid']
 
 # %% ../nbs/08_codes.ipynb #a6cc8fcc
 class CodeError(ValueError):
@@ -299,6 +299,10 @@ def redo(self: CodeGrid) -> str:
     return self._step(self.history.redo_stack, self.history.undo_stack, "redo")
 
 # %% ../nbs/08_codes.ipynb #8fd42337
+def columns_text(start: int, end: int) -> str:
+    "Columns `[start, end)` as people read them: the last column named is the last one included."
+    return f"column {start}" if end - start == 1 else f"columns {start}–{end - 1}"
+
 @patch
 def _level_names(self: CodeGrid, levels) -> str:
     # edit labels are read by people: levels count from 1 and carry their role
@@ -319,7 +323,7 @@ def fill_region(self: CodeGrid, levels, start: int, end: int, index: int) -> "Co
     levels, (start, end), index = self._level_list(levels), self._check_range(start, end), self._check_index(index)
     indices = self.indices.clone()
     indices[levels, start:end] = index
-    return self._commit(f"fill level {self._level_names(levels)} columns {start}–{end} with {index}", indices, self._cleared(levels, start, end))
+    return self._commit(f"fill level {self._level_names(levels)} {columns_text(start, end)} with {index}", indices, self._cleared(levels, start, end))
 
 @patch
 def swap_region(self: CodeGrid, other: "CodeGrid", levels, start: int, end: int, other_start: int | None = None) -> "CodeGrid":
@@ -337,7 +341,7 @@ def swap_region(self: CodeGrid, other: "CodeGrid", levels, start: int, end: int,
         dim = (self.embeddings if self.embeddings is not None else other.embeddings).shape[-1]
         embeddings = _rows_or_nan(self, dim).clone()
         embeddings[levels, start:end] = _rows_or_nan(other, dim)[levels, other_start:other_start + n]
-    return self._commit(f"swap level {self._level_names(levels)} columns {start}–{end} with {other.name} from column {other_start}", indices, embeddings)
+    return self._commit(f"swap level {self._level_names(levels)} {columns_text(start, end)} with {other.name} from column {other_start}", indices, embeddings)
 
 @patch
 def _amounts(self: CodeGrid, amount) -> list[float]:
@@ -382,7 +386,7 @@ def regenerate_region(self: CodeGrid, model: DistillModel, start: int, end: int,
         raise CodeError(f"the prior returned codes of shape {tuple(codes.shape)}, expected {tuple(self.indices.shape)}")
     indices = self.indices.clone()
     indices[:, start:end] = codes[:, start:end].to(indices)  # outside the region nothing may change
-    return self._commit(f"re-generate columns {start}–{end}", indices, self._cleared(list(range(self.levels)), start, end))
+    return self._commit(f"re-generate {columns_text(start, end)}", indices, self._cleared(list(range(self.levels)), start, end))
 
 # --- code files
 @patch

@@ -1,9 +1,10 @@
 """The codes editor, driven as a person would (set values, click buttons), and once in a real browser."""
-import html, json, os, sys, time
+import html, io, json, os, sys, time
 from pathlib import Path
 
 import nbformat
 import pytest
+import soundfile as sf
 import torch
 
 from distill.audio import load_audio, write_audio
@@ -11,7 +12,8 @@ from distill.codes import load_grid, encode_audio_file
 from distill.data import synth_demo_corpus
 from distill.modelfile import load_model
 from distill.train import TrainParams, train_vqvae
-from distill.ui.codes import CodesEditor, selection_text
+import distill.ui.codes as ui_codes
+from distill.ui.codes import CodesEditor, selection_text, waveform_envelope, ENVELOPE_STEPS, SELECTION_CONTEXT
 
 TINY = dict(hidden=32, latent_dim=16, codebook_size=16, codebook_dim=8, res_blocks=1)
 RATE = 44100
@@ -32,6 +34,8 @@ def setup(tmp_path_factory):
     take = torch.cat([load_audio(f, RATE)[0] for f in files])
     write_audio(root / "take.wav", take, RATE)                  # ~6.5 s
     write_audio(root / "long.wav", take.repeat(5)[: 30 * RATE], RATE)  # 30 s
+    kick = load_audio(files[0], RATE)[0][: int(0.65 * RATE)]
+    write_audio(root / "kick.wav", torch.nn.functional.pad(kick, (0, int(0.65 * RATE) - len(kick))), RATE)   # 0.65 s
     return dict(root=root, files=files, model_path=model_path, model=load_model(model_path))
 
 
@@ -67,7 +71,7 @@ def test_click_a_cell_set_it_undo_redo(editor):
     editor.set_button.click()
     assert int(g.indices[1, 9]) == editor.code.value and int((g.indices != before).sum()) == 1
     assert editor.timeline.marks[g.columns + 9] == 1 and not editor.undo_button.disabled
-    assert "1 edit(s)" in editor.history_info.value
+    assert "1 edit: last — set level 2 (Timbre) column 9" in editor.history_info.value
     editor.undo_button.click()
     assert torch.equal(g.indices, before) and editor.timeline.marks[g.columns + 9] == 0 and not editor.redo_button.disabled
     editor.redo_button.click()
@@ -213,9 +217,127 @@ def test_the_editor_shows_itself_as_the_last_expression_of_a_cell():
     assert {"distill-dashboard", "distill-codes"} <= set(editor.widget._dom_classes)
 
 
+def _sent(editor, monkeypatch):
+    "The messages the timeline sends its front end (play, stop, scroll), recorded."
+    sent = []
+    monkeypatch.setattr(editor.timeline, "send", lambda content, buffers=None: sent.append(content))
+    return sent
+
+
+def _wav_frames(data: bytes) -> int: return sf.info(io.BytesIO(data)).frames
+
+
+def test_a_model_given_at_construction_is_named_in_the_first_status(setup):
+    editor = CodesEditor(setup["model"])
+    assert "Model tiny loaded. Choose a recording and press Encode / open." in editor.status.value
+    assert "distill-status-ok" in editor.status.value and not editor.encode_button.disabled
+    assert "Load a model with .load_model(…), then choose a recording and press Encode / open." in CodesEditor().status.value
+
+
+def test_the_waveform_lies_under_the_columns(setup, editor):
+    g, t, n = editor.grid, editor.timeline, editor._samples_per_column
+    assert len(t.envelope) == g.columns * ENVELOPE_STEPS * 2 and t.envelope_steps == ENVELOPE_STEPS   # (min, max) per step
+    assert t.envelope_label == "original"
+    original = load_audio(setup["root"] / "take.wav", RATE)[0]
+    assert t.envelope == waveform_envelope(original, g.columns, n).tobytes()          # column c's samples under column c
+    assert any(t.envelope)                                                            # not silence
+    envelope = t.envelope
+    _select(editor, 0, 0, 4, 5); editor.code.value = 1; editor.set_button.click()
+    assert t.envelope == envelope                                                     # an edit redraws cells only
+    editor.decode_button.click(); editor.wait()
+    assert t.envelope_label == "edited" and len(t.envelope) == g.columns * ENVELOPE_STEPS * 2
+
+
+def test_a_short_sound_fills_the_view_with_a_zoom_readout(setup):
+    editor = CodesEditor(setup["model"], setup["root"] / "kick.wav").wait()
+    g, t = editor.grid, editor.timeline
+    assert g.columns <= 16                                                            # a strip of 8 px columns before
+    assert g.columns * t.cell_width >= 600 and t.cell_width == editor.zoom.value <= editor.zoom.max
+    assert f"{t.cell_width} px/column · all 0.65 s in view" in editor.zoom_info.value
+    t.view_width = 1400                                                               # the browser reports a wider view
+    assert g.columns * t.cell_width > 900 and "all 0.65 s in view" in editor.zoom_info.value
+    editor.zoom.value = 20                                                            # the person zooms: it stays theirs
+    assert t.cell_width == 20 and "20 px/column" in editor.zoom_info.value
+    t.view_width = 900
+    assert t.cell_width == 20
+    long = CodesEditor(setup["model"], setup["root"] / "long.wav").wait()            # a long one scrolls, legibly
+    assert long.timeline.cell_width == 8 and "8 px/column · 5.2 s of 30.0 s in view" in html.unescape(long.zoom_info.value)
+
+
+def test_short_players_show_their_length(setup, monkeypatch):
+    editor = CodesEditor(setup["model"], setup["root"] / "kick.wav").wait()
+    assert "0.65 s" in editor.original_length.value and editor.edited_length.value == ""   # <audio> would say 0:00
+    assert editor.timeline.sound_label == "original" and editor.timeline.sound_seconds == pytest.approx(0.65, abs=1e-3)
+    sent = _sent(editor, monkeypatch)
+    editor.decode_button.click(); editor.wait()
+    assert editor.edited_length.value.endswith(f"{editor.grid.duration:.2f} s</span>")
+    assert editor.timeline.sound_label == "edited" and editor.timeline.sound_seconds == pytest.approx(editor.grid.duration)
+    assert _wav_frames(editor.timeline.sound) == editor.grid.columns * editor._samples_per_column
+    assert sent == [{"play": True}] and "playing on the timeline" in editor.status.value
+
+
+def test_play_selection_decodes_only_the_selected_columns(setup, editor, monkeypatch):
+    g, t, n = editor.grid, editor.timeline, editor._samples_per_column
+    decoded, decode = [], ui_codes.grid_to_audio
+    monkeypatch.setattr(ui_codes, "grid_to_audio", lambda model, grid, *a, **k: decoded.append(grid.columns) or decode(model, grid, *a, **k))
+    sent = _sent(editor, monkeypatch)
+    _select(editor, 1, 1, 20, 31)                                                     # columns 20–30, one level: all levels play
+    editor.play_selection_button.click()
+    assert editor.play_selection_button.disabled
+    editor.wait()
+    assert decoded == [11 + 2 * SELECTION_CONTEXT] and decoded[0] < g.columns / 4    # the region and a little context
+    assert _wav_frames(t.sound) == 11 * n and t.sound_seconds == pytest.approx(11 * g.seconds_per_column)
+    assert t.sound_start == pytest.approx(20 * g.seconds_per_column)                  # the playhead starts at the selection
+    assert t.sound_label == "columns 20–30" and sent == [{"play": True}]
+    assert "Playing columns 20–30 of the edited grid" in editor.status.value
+    assert t.envelope_label == "original" and editor.edited_player.value == b""       # the whole file was not decoded
+    _select(editor, 0, 2, 0, 1)                                                       # one column at the very start
+    editor.play_selection(); editor.wait()
+    assert decoded[-1] == 1 + SELECTION_CONTEXT and _wav_frames(t.sound) == n and t.sound_start == 0
+    editor.timeline.selection = {}
+    editor.play_selection()
+    assert "select a cell" in editor.status.value
+
+
+def test_play_original_plays_the_recording_over_its_waveform(setup, editor, monkeypatch):
+    sent = _sent(editor, monkeypatch)
+    editor.decode(); editor.wait()
+    assert editor.timeline.envelope_label == "edited"
+    editor.play_original_button.click()
+    assert editor.timeline.envelope_label == "original" and editor.timeline.sound_label == "original"
+    assert sent == [{"play": True}, {"play": True}] and "Playing the original" in editor.status.value
+    from_codes = CodesEditor(setup["model"])
+    editor.save(setup["root"] / "take.codes.json")
+    from_codes.open(setup["root"] / "take.codes.json"); from_codes.wait()
+    assert from_codes.play_original_button.disabled and from_codes.timeline.envelope == b"" and from_codes.timeline.sound == b""
+    assert "Press Decode to hear it." in from_codes.status.value
+
+
+def test_history_and_selection_name_the_same_columns(editor):
+    _select(editor, 0, 1, 2, 13)                                                      # a drag from column 2 to column 12
+    assert "× columns 2–12," in editor.selection_info.value and "(11 columns)" in editor.selection_info.value
+    editor.code.value = 4
+    editor.set_button.click()
+    assert "1 edit: last — fill level 1 (Structure), 2 (Timbre) columns 2–12 with 4" in editor.history_info.value
+    _select(editor, 2, 2, 5, 6)
+    editor.set_button.click()
+    _select(editor, 0, 2, 7, 8)
+    assert "× column 7," in editor.selection_info.value and "(1 column)" in editor.selection_info.value
+    editor.code.value = 4                                                             # selecting one cell showed its code
+    editor.set_button.click()
+    assert "3 edits: last — fill level 1 (Structure), 2 (Timbre), 3 (Detail) column 7 with 4" in editor.history_info.value
+
+
 # ---------------------------------------------------------------- in a real browser
 
 CELL_JS = """() => { const t = document.querySelector('.distill-codes'); return t ? t.innerText : ''; }"""
+# where the playhead is (px into the grid), sampled every 100 ms while it shows, from when it first shows (at most 60 s)
+PLAYHEAD_JS = """async () => {
+  const head = document.querySelector('.distill-codes .dt-playhead'), xs = [], sleep = (ms) => new Promise(r => setTimeout(r, ms));
+  for (let i = 0; i < 600 && head.style.display !== 'block'; i++) await sleep(100);
+  while (head.style.display === 'block' && xs.length < 8) { xs.push(parseFloat(head.style.left)); await sleep(100); }
+  return xs;
+}"""
 
 
 @pytest.mark.e2e
@@ -270,6 +392,26 @@ editor""")]
             wait_until(page, lambda: "set level 1 (Structure) column 255 to 3" in text(), 20, "the edit in the history line")
             page.locator(".distill-codes button.distill-undo").click()
             wait_until(page, lambda: "Undid: set level 1 (Structure) column 255 to 3" in text(), 20, "the undo")
+            # the waveform lies under the rows, on the same scale
+            assert canvas.bounding_box()["height"] >= 18 + 3 * 26 + 6 + 56
+            wait_until(page, lambda: "wave · original" in text() and "original · " in text(), 20, "the waveform and the player")
+            # play a selection: the playhead crosses just its columns, following the sound
+            page.locator(".distill-codes .dt-scroller").evaluate("s => { s.scrollLeft = 0; }")
+            page.wait_for_timeout(300)
+            page.mouse.move(box["x"] + 20 * 8 + 3, box["y"] + 5); page.mouse.down()     # on the time axis: all levels
+            page.mouse.move(box["x"] + 40 * 8 + 3, box["y"] + 5, steps=4); page.mouse.up()
+            wait_until(page, lambda: "columns 20–40" in text(), 20, "the selected columns")
+            page.locator(".distill-codes button.distill-play-selection").click()
+            xs = page.evaluate(PLAYHEAD_JS)
+            assert len(xs) >= 3 and xs == sorted(xs) and xs[-1] > xs[0], xs
+            assert 20 * 8 <= xs[0] and xs[-1] <= 41 * 8, xs
+            wait_until(page, lambda: "columns 20–40 · 0.975 s from 0.93 s" in text(), 20, "the played selection in the readout")
+            # Decode plays the whole edited grid from its start
+            page.locator(".distill-codes button.distill-decode").click()
+            xs = page.evaluate(PLAYHEAD_JS)
+            assert len(xs) >= 3 and xs[0] < 8 * 8 and xs[-1] > xs[0], xs
+            wait_until(page, lambda: "wave · edited" in text(), 20, "the edited waveform")
+            page.locator(".distill-codes .dt-play").click()                                  # and the player stops it
             screenshot = Path(__file__).resolve().parents[1] / "artifacts" / "e2e_codes_editor.png"
             screenshot.parent.mkdir(exist_ok=True)
             page.locator(".distill-codes").screenshot(path=str(screenshot))

@@ -16,20 +16,35 @@ import traitlets
 from ..audio import load_audio
 from ..modelfile import DistillModel, load_model as load_model_file, default_output, unused_path
 from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load_grid, audition_code,
-                           solo_preview, grid_colours)
+                           solo_preview, grid_colours, columns_text)
 from ..generate import SamplingParams
-from .common import (BackgroundJob, WidgetView, LABEL, status_html, audio_player, set_audio, heading, row, button,
-                               dashboard_box)
+from .common import (BackgroundJob, WidgetView, LABEL, status_html, audio_player, set_audio, wav_bytes, heading, row,
+                               button, dashboard_box)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CodeTimeline', 'selection_text', 'CodesEditor']
+__all__ = ['ENVELOPE_STEPS', 'DEFAULT_CELL_WIDTH', 'MAX_CELL_WIDTH', 'SELECTION_CONTEXT', 'waveform_envelope', 'CodeTimeline',
+           'selection_text', 'default_cell_width', 'zoom_text', 'CodesEditor', 'region_audio']
+
+# %% ../../nbs/13_ui_codes.ipynb #fd7ae034
+ENVELOPE_STEPS = 16   # (min, max) pairs per code column: at the widest zoom (96 px) each spans 6 px
+
+def waveform_envelope(audio, columns: int, samples_per_column: int, steps: int = ENVELOPE_STEPS) -> np.ndarray:
+    "The waveform as int8 (min, max) pairs `[columns × steps, 2]`, aligned with the grid's columns and scaled to its peak."
+    if columns == 0: return np.zeros((0, 2), np.int8)
+    n = columns * samples_per_column
+    a = np.asarray(audio, dtype=np.float32).reshape(-1)[:n]
+    a = np.pad(a, (0, n - len(a)))                             # a decoded tail may be a few samples short
+    starts = np.arange(columns * steps) * samples_per_column // steps
+    low, high = np.minimum.reduceat(a, starts), np.maximum.reduceat(a, starts)
+    scale = 127 / max(float(np.abs(a).max()), 1e-3)           # a quiet sound still shows its shape; silence stays flat
+    return np.round(np.stack([low, high], -1) * scale).astype(np.int8)
 
 # %% ../../nbs/13_ui_codes.ipynb #617df8d2
 _TIMELINE_JS = Path(str(importlib.resources.files("distill.ui") / "codes_timeline.js"))   # the front end, in its own file
 
 class CodeTimeline(anywidget.AnyWidget):
-    "A code grid as a scrollable coloured timeline; clicking or dragging sets `selection` {level0, level1, start, end}."
+    "A code grid as a scrollable coloured timeline over its waveform, with a player; clicking or dragging sets `selection`."
     _esm = _TIMELINE_JS
     levels = traitlets.Int(0).tag(sync=True)
     columns = traitlets.Int(0).tag(sync=True)
@@ -41,6 +56,17 @@ class CodeTimeline(anywidget.AnyWidget):
     cell_width = traitlets.Int(8).tag(sync=True)
     row_height = traitlets.Int(26).tag(sync=True)
     selection = traitlets.Dict({}).tag(sync=True)   # {} or level0, level1 (inclusive), start, end (exclusive) columns
+    # the waveform under the rows
+    envelope = traitlets.Bytes(b"").tag(sync=True)  # int8 (min, max) pairs, `envelope_steps` per column (`waveform_envelope`)
+    envelope_steps = traitlets.Int(ENVELOPE_STEPS).tag(sync=True)
+    envelope_label = traitlets.Unicode("").tag(sync=True)   # whose waveform: "original", "edited"
+    wave_height = traitlets.Int(56).tag(sync=True)
+    # the player: the browser plays `sound` itself, so the playhead follows what is heard
+    sound = traitlets.Bytes(b"").tag(sync=True)     # 16-bit WAV
+    sound_start = traitlets.Float(0.0).tag(sync=True)     # where on the grid the sound starts (s)
+    sound_seconds = traitlets.Float(0.0).tag(sync=True)
+    sound_label = traitlets.Unicode("").tag(sync=True)
+    view_width = traitlets.Int(900).tag(sync=True)  # pixels of grid in view, as the browser reports them
 
     def show(self, grid: CodeGrid, edited: torch.Tensor | None = None):
         "Draw `grid`; `edited` marks cells that differ from the recording's own codes."
@@ -53,20 +79,50 @@ class CodeTimeline(anywidget.AnyWidget):
             self.indices = grid.indices.numpy().astype("<u2").tobytes()
             self.marks = marks.tobytes()
 
+    def show_waveform(self, audio, samples_per_column: int, label: str = ""):
+        "Draw `audio` (the whole grid's length; None: no waveform) under the rows."
+        with self.hold_sync():
+            self.envelope = b"" if audio is None else waveform_envelope(audio, self.columns, samples_per_column, self.envelope_steps).tobytes()
+            self.envelope_label = label if audio is not None else ""
+
+    def load_sound(self, audio, sample_rate: int, start: float = 0.0, label: str = ""):
+        "Give the player `audio` (None: nothing), which starts `start` seconds into the grid."
+        with self.hold_sync():
+            self.sound = wav_bytes(audio, sample_rate) if audio is not None else b""
+            self.sound_seconds = len(audio) / sample_rate if audio is not None else 0.0
+            self.sound_start, self.sound_label = float(start), label
+
+    def play(self): self.send({"play": True})
+    def stop(self): self.send({"stop": True})
     def scroll_to(self, column: int): self.send({"scroll_to": int(column)})
 
 # %% ../../nbs/13_ui_codes.ipynb #14ddc8ae
+def _count(n: int, word: str) -> str: return f"{n} {word}{'' if n == 1 else 's'}"
+
 def selection_text(grid: CodeGrid | None, selection: dict) -> str:
-    "What is selected, in words: one cell with its code, or a region of levels × seconds."
+    "What is selected, in words: one cell with its code, or a region of levels × columns."
     if grid is None: return "Encode a recording to see its codes."
-    if not selection: return "Click a cell to select it; drag (or shift-click) for a region; click the time axis for all levels."
+    if not selection: return "Click a cell to select it; drag (or shift-click) for a region; click the time axis or the waveform for all levels."
     l0, l1, s, e = selection["level0"], selection["level1"], selection["start"], selection["end"]
     t = lambda c: f"{c * grid.seconds_per_column:.2f} s"
     if l0 == l1 and e - s == 1:
         blended = " (blended)" if bool(grid.blended[l0, s]) else ""
         return f"Level {l0 + 1} {grid.roles[l0]} · column {s} at {t(s)} · code {int(grid.indices[l0, s])}{blended}"
     levels = f"level {l0 + 1} {grid.roles[l0]}" if l0 == l1 else f"levels {l0 + 1}–{l1 + 1}"
-    return f"Region: {levels} × {t(s)}–{t(e)} ({e - s} columns)"
+    return f"Region: {levels} × {columns_text(s, e)}, {t(s)}–{t(e)} ({_count(e - s, 'column')})"
+
+# %% ../../nbs/13_ui_codes.ipynb #54e3af96
+DEFAULT_CELL_WIDTH, MAX_CELL_WIDTH = 8, 96   # px a column: the least a new grid gets (legible, clickable), the zoom's top
+
+def default_cell_width(columns: int, view_width: int = 900) -> int:
+    "Pixels per column for a newly shown grid: a short one fills the view, a long one scrolls at a legible width."
+    return int(min(MAX_CELL_WIDTH, max(DEFAULT_CELL_WIDTH, view_width // max(1, columns))))
+
+def zoom_text(cell_width: int, columns: int, seconds_per_column: float, view_width: int = 900) -> str:
+    "The zoom readout: pixels per column, and how much of the grid is in view."
+    total = columns * seconds_per_column
+    if columns * cell_width <= view_width: return f"{cell_width} px/column · all {total:.2f} s in view"
+    return f"{cell_width} px/column · {view_width / cell_width * seconds_per_column:.1f} s of {total:.1f} s in view"
 
 # %% ../../nbs/13_ui_codes.ipynb #d92690a6
 class CodesEditor(WidgetView):
@@ -75,9 +131,12 @@ class CodesEditor(WidgetView):
         self.model: DistillModel | None = None
         self.grid: CodeGrid | None = None           # the grid being edited ("A")
         self.encoded: torch.Tensor | None = None    # A's codes as encoded, to mark edited cells
+        self.original: torch.Tensor | None = None   # A's recording (None for a code file)
         self.other: CodeGrid | None = None          # the second recording ("B")
         self.job: BackgroundJob | None = None
         self.working = False                        # from a background request until its result is shown
+        self.zoom_fits = True                       # zoom to fill the view until the person moves the slider
+        self._fitting = False
 
         self.model_info = W.HTML(status_html("No model loaded: call .load_model(model)."))
         self.path = W.Text(value=str(path or ""), description="Recording", placeholder="a sound file, or a saved code file (.json)",
@@ -86,7 +145,9 @@ class CodesEditor(WidgetView):
         self.save_path = W.Text(description="Save codes", placeholder="codes.json", style=LABEL, layout=W.Layout(width="360px"))
         self.save_button = button("Save", "save")
         self.timeline = CodeTimeline()
-        self.zoom = W.IntSlider(value=8, min=2, max=40, description="Zoom", style=LABEL, readout=False, layout=W.Layout(width="260px"))
+        self.zoom = W.IntSlider(value=DEFAULT_CELL_WIDTH, min=2, max=MAX_CELL_WIDTH, description="Zoom", style=LABEL, readout=False,
+                                layout=W.Layout(width="260px"))
+        self.zoom_info = W.HTML()
         self.selection_info = W.HTML(selection_text(None, {}))
         # one cell
         self.code = W.BoundedIntText(value=0, min=0, max=0, description="Code", style=LABEL, layout=W.Layout(width="170px"))
@@ -94,7 +155,7 @@ class CodesEditor(WidgetView):
         self.audition_button = button("Audition code", "volume-up", tooltip="Hear this code of the selected level on its own")
         self.solo_column_button = button("Solo column", "pause", tooltip="Hear the selected column held still")
         self.solo_level_button = button("Solo level", "bars", tooltip="Hear the selected level alone (others neutral)")
-        self.audition_player = audio_player()
+        self.audition_player, self.audition_length = audio_player(), W.HTML()
         # second recording
         self.other_path = W.Text(description="Recording B", placeholder="a second sound file or code file",
                                  style=LABEL, layout=W.Layout(width="520px"))
@@ -113,12 +174,15 @@ class CodesEditor(WidgetView):
                                          layout=W.Layout(width="320px"))
         self.seed = W.IntText(value=sampling.seed, description="Seed", style=LABEL, layout=W.Layout(width="170px"))
         self.regenerate_button = button("Re-generate region", "magic", tooltip="Let the prior re-sample the selected time range")
-        # history, decoding, A/B
+        # history, decoding and playing, A/B
         self.undo_button, self.redo_button = button("Undo", "undo"), button("Redo", "repeat")
         self.history_info = W.HTML()
-        self.decode_button = button("Decode", "play", "primary")
+        self.decode_button = button("Decode", "play", "primary", tooltip="Decode the edited grid and play it on the timeline")
+        self.play_selection_button = button("Play selection", "play-circle", tooltip="Decode only the selected columns and play them")
+        self.play_original_button = button("Play original", "play", tooltip="Play the recording on the timeline")
         self.original_player, self.edited_player = audio_player(), audio_player()
-        self.status = W.HTML(status_html("Load a model, then encode a recording."))
+        self.original_length, self.edited_length = W.HTML(), W.HTML()
+        self.status = W.HTML(status_html("Load a model with .load_model(…), then choose a recording and press Encode / open."))
 
         self._connect(); self._lay_out()
         if model is not None: self.load_model(model)
@@ -132,16 +196,20 @@ def _connect(self: CodesEditor):
     for w, name in [(self.timeline, "timeline"), (self.status, "status-line"), (self.encode_button, "encode"),
                     (self.decode_button, "decode"), (self.undo_button, "undo"), (self.redo_button, "redo"),
                     (self.set_button, "set"), (self.code, "code"), (self.selection_info, "selection"),
-                    (self.history_info, "history"), (self.swap_button, "swap"), (self.blend_button, "blend")]:
+                    (self.history_info, "history"), (self.swap_button, "swap"), (self.blend_button, "blend"),
+                    (self.play_selection_button, "play-selection"), (self.play_original_button, "play-original"),
+                    (self.zoom, "zoom"), (self.zoom_info, "zoom-info")]:
         w.add_class(f"distill-{name}")
     actions = {self.encode_button: self.open, self.save_button: self.save, self.set_button: self.set_code,
                self.audition_button: self.audition, self.solo_column_button: self.solo_column,
                self.solo_level_button: self.solo_level, self.other_button: self.load_other, self.swap_button: self.swap,
                self.blend_button: self.blend, self.regenerate_button: self.regenerate, self.undo_button: self.undo,
-               self.redo_button: self.redo, self.decode_button: self.decode}
+               self.redo_button: self.redo, self.decode_button: self.decode, self.play_selection_button: self.play_selection,
+               self.play_original_button: self.play_original}
     for clicked, action in actions.items(): clicked.on_click(lambda _, action=action: action())
     self.timeline.observe(lambda _: self._show_selection(), "selection")
-    self.zoom.observe(lambda ch: setattr(self.timeline, "cell_width", ch.new), "value")
+    self.zoom.observe(self._zoomed, "value")
+    self.timeline.observe(lambda _: self._fit_zoom() if self.zoom_fits else self._show_zoom(), "view_width")
 
 @patch
 def _lay_out(self: CodesEditor):
@@ -149,16 +217,19 @@ def _lay_out(self: CodesEditor):
     self.widget = dashboard_box("codes", "Distill · codes editor", [
         self.model_info,
         row(self.path, self.encode_button), row(self.save_path, self.save_button),
-        self.timeline, row(self.zoom, self.selection_info),
+        self.timeline, row(self.zoom, self.zoom_info), self.selection_info,
         heading("Edit"),
-        row(self.code, self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.audition_player),
+        row(self.code, self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button,
+            self.audition_player, self.audition_length),
         heading("Second recording: swap and blend"),
         row(self.other_path, self.other_button), self.other_info,
         row(self.other_start, self.swap_button), row(self.blend_amount, self.blend_levels, self.blend_button),
         heading("Prior"), row(self.temperature, self.seed, self.regenerate_button),
         heading("Listen"),
         row(self.undo_button, self.redo_button, self.history_info),
-        row(self.decode_button, W.HTML("&nbsp;original&nbsp;"), self.original_player, W.HTML("&nbsp;edited&nbsp;"), self.edited_player),
+        row(self.decode_button, self.play_selection_button, self.play_original_button),
+        row(W.HTML("original&nbsp;"), self.original_player, self.original_length,
+            W.HTML("&nbsp;&nbsp;edited&nbsp;"), self.edited_player, self.edited_length),
         self.status], width="100%")
 
 # %% ../../nbs/13_ui_codes.ipynb #75422ecb
@@ -193,8 +264,10 @@ def _background(self: CodesEditor, work, done, message: str):
 def _buttons(self: CodesEditor):
     ready, has_b = self.grid is not None, self.other is not None
     has_prior = self.model is not None and self.model.prior is not None
-    for b in (self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.save_button, self.decode_button):
+    for b in (self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.save_button,
+              self.decode_button, self.play_selection_button):
         b.disabled = not ready
+    self.play_original_button.disabled = not ready or self.original is None
     self.encode_button.disabled = self.model is None
     self.other_button.disabled = self.model is None
     self.swap_button.disabled = self.blend_button.disabled = not (ready and has_b)
@@ -202,7 +275,8 @@ def _buttons(self: CodesEditor):
     self.regenerate_button.tooltip = "Let the prior re-sample the selected time range" if has_prior else "This model has no prior: train one first"
     self.undo_button.disabled = not (ready and self.grid.can_undo)
     self.redo_button.disabled = not (ready and self.grid.can_redo)
-    if self.busy: self.encode_button.disabled = self.decode_button.disabled = self.other_button.disabled = True
+    if self.busy:
+        for b in (self.encode_button, self.decode_button, self.play_selection_button, self.other_button): b.disabled = True
 
 @patch
 def _refresh(self: CodesEditor, message: str | None = None):
@@ -211,7 +285,7 @@ def _refresh(self: CodesEditor, message: str | None = None):
         edited = self.grid.indices != self.encoded if self.encoded is not None and self.encoded.shape == self.grid.indices.shape else None
         self.timeline.show(self.grid, edited)
         labels = self.grid.history.labels
-        self.history_info.value = f'<span class="distill-muted">{len(labels)} edit(s){": last — " + html.escape(labels[-1]) if labels else ""}</span>'
+        self.history_info.value = f'<span class="distill-muted">{_count(len(labels), "edit")}{": last — " + html.escape(labels[-1]) if labels else ""}</span>'
     self._show_selection()
     self._buttons()
     if message: self._say(message, "ok")
@@ -222,6 +296,29 @@ def _show_selection(self: CodesEditor):
     self.selection_info.value = html.escape(selection_text(self.grid, selection))
     if self.grid is not None and selection and selection["end"] - selection["start"] == 1 and selection["level0"] == selection["level1"]:
         self.code.value = int(self.grid.indices[selection["level0"], selection["start"]])
+
+# --- zoom
+@patch
+def _zoomed(self: CodesEditor, change):
+    "The slider moved: by the person (then the zoom stays theirs) or by `_fit_zoom`."
+    self.timeline.cell_width = change.new
+    if not self._fitting: self.zoom_fits = False
+    self._show_zoom()
+
+@patch
+def _fit_zoom(self: CodesEditor):
+    "Zoom so that a short grid fills the view."
+    if self.grid is None: return
+    self._fitting = True
+    try: self.zoom.value = default_cell_width(self.grid.columns, self.timeline.view_width)
+    finally: self._fitting = False
+    self._show_zoom()
+
+@patch
+def _show_zoom(self: CodesEditor):
+    g = self.grid
+    self.zoom_info.value = "" if g is None else \
+        f'<span class="distill-muted">{html.escape(zoom_text(self.zoom.value, g.columns, g.seconds_per_column, self.timeline.view_width))}</span>'
 
 # %% ../../nbs/13_ui_codes.ipynb #5c7a5f17
 @patch
@@ -244,11 +341,17 @@ def load_model(self: CodesEditor, model: DistillModel | str | Path):
     self.code.max = m.config.codebook_size - 1
     self.blend_levels.children = [W.Checkbox(value=True, description=f"{l + 1} {r}", indent=False, layout=W.Layout(width="120px"))
                                   for l, r in enumerate(m.roles)]
-    if self.grid is not None and self.grid.model_hash != m.identity:
-        self.grid = self.other = self.encoded = None
+    dropped = self.grid is not None and self.grid.model_hash != m.identity
+    if dropped:
+        self.grid = self.other = self.encoded = self.original = None
         self.timeline.show(CodeGrid(torch.zeros(m.config.rvq_levels, 0, dtype=torch.long), m.name, "", m.audio.sample_rate,
                                     m.seconds_per_column, m.config.codebook_size))
+        self.timeline.show_waveform(None, 1); self.timeline.load_sound(None, m.audio.sample_rate)
+        self._show_zoom()
     self._refresh()
+    if self.grid is None:
+        closed = " The grid of the previous model was closed." if dropped else ""
+        self._say(f"Model {m.name} loaded.{closed} Choose a recording and press Encode / open.", "ok")
 
 @patch
 def _read(self: CodesEditor, path: str) -> tuple[CodeGrid, torch.Tensor | None]:
@@ -268,15 +371,22 @@ def _read_in_background(self: CodesEditor, field: W.Text, path, done):
 
 @patch
 def open(self: CodesEditor, path: str | Path | None = None):
-    "Encode a recording (or open a code file) as the grid to edit."
+    "Encode a recording (or open a code file) as the grid to edit; it fills the view and its waveform is drawn."
     def done(target, result):
         grid, audio = result
-        self.grid, self.encoded = grid, grid.indices.clone()
+        self.grid, self.encoded, self.original = grid, grid.indices.clone(), audio
         self.timeline.selection = {}
-        set_audio(self.original_player, audio, self.model.audio.sample_rate)
-        set_audio(self.edited_player)
+        rate = self.model.audio.sample_rate
+        self._hear(self.original_player, self.original_length, audio, rate)
+        self._hear(self.edited_player, self.edited_length)
         if not self.save_path.value: self.save_path.value = str(default_output(target, ".codes.json"))   # not beside the sounds
-        self._refresh(f"{grid.name}: {grid.levels} levels × {grid.columns} columns ({grid.duration:.2f} s). Click a cell to select it.")
+        hint = " Press ▶ Play under the grid to hear it." if audio is not None else " Press Decode to hear it."
+        self._refresh(f"{grid.name}: {grid.levels} levels × {_count(grid.columns, 'column')} ({grid.duration:.2f} s). "
+                      f"Click a cell to select it.{hint}")
+        self.timeline.show_waveform(audio, self._samples_per_column, "original")
+        self.timeline.load_sound(audio, rate, 0.0, "original")
+        self.zoom_fits = True
+        self._fit_zoom()
     self._read_in_background(self.path, path, done)
 
 @patch
@@ -285,7 +395,8 @@ def load_other(self: CodesEditor, path: str | Path | None = None):
     def done(target, result):
         self.other = result[0]
         self.other_start.max = max(0.0, self.other.duration - self.other.seconds_per_column)
-        self.other_info.value = f'<span class="distill-muted">B: {html.escape(self.other.name)}, {self.other.columns} columns ({self.other.duration:.2f} s)</span>'
+        self.other_info.value = (f'<span class="distill-muted">B: {html.escape(self.other.name)}, {_count(self.other.columns, "column")} '
+                                 f'({self.other.duration:.2f} s)</span>')
         self._refresh(f"B loaded: {self.other.name}.")
     self._read_in_background(self.other_path, path, done)
 
@@ -360,11 +471,20 @@ def redo(self: CodesEditor): self._edit(lambda: self.grid.redo(), lambda label: 
 
 # %% ../../nbs/13_ui_codes.ipynb #ba5ba871
 # --- listening
+@patch(as_prop=True)
+def _samples_per_column(self: CodesEditor) -> int: return self.model.config.downsample * self.model.audio.hop_length
+
+@patch
+def _hear(self: CodesEditor, player: W.Audio, length: W.HTML, audio=None, rate: int = 44100):
+    "Put `audio` in `player` and its length beside it (a browser's player shows a sound under a second as 0:00)."
+    set_audio(player, audio, rate)
+    length.value = "" if audio is None else f'<span class="distill-muted">{len(audio) / rate:.2f} s</span>'
+
 @patch
 def _play(self: CodesEditor, make_audio, message: str):
     def act():
         if self.grid is None: raise CodeError("encode a recording first")
-        set_audio(self.audition_player, make_audio(), self.model.audio.sample_rate)
+        self._hear(self.audition_player, self.audition_length, make_audio(), self.model.audio.sample_rate)
         self._say(message)
     self._guard(act)
 
@@ -386,10 +506,51 @@ def solo_level(self: CodesEditor):
 
 @patch
 def decode(self: CodesEditor):
-    "Decode the edited grid (in the background) into the 'edited' player."
+    "Decode the edited grid (in the background) into the 'edited' player, draw its waveform and play it on the timeline."
     if self.grid is None: self._say("Encode a recording first.", "error"); return
     grid, rate = self.grid.copy(keep_history=False), self.model.audio.sample_rate
     def done(audio):
-        set_audio(self.edited_player, audio, rate)
-        self._say(f"Decoded {len(audio) / rate:.2f} s: compare 'original' and 'edited'.", "ok")
+        self._hear(self.edited_player, self.edited_length, audio, rate)
+        self.timeline.show_waveform(audio, self._samples_per_column, "edited")
+        self.timeline.load_sound(audio, rate, 0.0, "edited")
+        self.timeline.play()
+        self._say(f"Decoded {len(audio) / rate:.2f} s, playing on the timeline: compare 'original' and 'edited'.", "ok")
     self._background(lambda: grid_to_audio(self.model, grid), done, "Decoding (Griffin-Lim)…")
+
+# %% ../../nbs/13_ui_codes.ipynb #a4131b0c
+SELECTION_CONTEXT = 4   # columns decoded either side of a selection, then cut off
+
+def region_audio(model: DistillModel, grid: CodeGrid, start: int, end: int, context: int = SELECTION_CONTEXT) -> torch.Tensor:
+    "Columns `[start, end)` of `grid` as sound, `(end - start) × samples per column` long."
+    if not 0 <= start < end <= grid.columns: raise CodeError(f"columns [{start}, {end}) are not inside {grid.name} ({grid.columns} columns)")
+    a, b = max(0, start - context), min(grid.columns, end + context)
+    part = grid.copy(keep_history=False)
+    part.indices = part.indices[:, a:b]
+    if part.embeddings is not None: part.embeddings = part.embeddings[:, a:b]
+    n = model.config.downsample * model.audio.hop_length
+    return grid_to_audio(model, part)[(start - a) * n:(end - a) * n]
+
+@patch
+def play_selection(self: CodesEditor):
+    "Decode only the selected columns of the edited grid (in the background) and play them on the timeline."
+    def act():
+        _, start, end = self._selected()
+        grid, model, rate, what = self.grid.copy(keep_history=False), self.model, self.model.audio.sample_rate, columns_text(start, end)
+        def done(audio):
+            self.timeline.load_sound(audio, rate, start * grid.seconds_per_column, what)
+            self.timeline.play()
+            self._say(f"Playing {what} of the edited grid ({len(audio) / rate:.2f} s).", "ok")
+        self._background(lambda: region_audio(model, grid, start, end), done, f"Decoding {what}…")
+    self._guard(act)
+
+@patch
+def play_original(self: CodesEditor):
+    "Play the recording on the timeline, over its own waveform."
+    def act():
+        if self.original is None: raise CodeError("a code file has no recording to play: press Decode to hear its codes")
+        rate = self.model.audio.sample_rate
+        self.timeline.show_waveform(self.original, self._samples_per_column, "original")
+        self.timeline.load_sound(self.original, rate, 0.0, "original")
+        self.timeline.play()
+        self._say(f"Playing the original ({len(self.original) / rate:.2f} s).", "ok")
+    self._guard(act)
