@@ -417,9 +417,13 @@ def _add_library(sub):
     l.add_argument("--json", action="store_true")
     l.set_defaults(func=cmd_library)
 
-def _entry_dict(e) -> dict:
+def _entry_dict(e, query: str | None = None) -> dict:
+    "A library entry as JSON; for a search, with the fields that matched (`library.search_matches`)."
     from dataclasses import asdict
-    d = asdict(e); d["path"] = str(d["path"]); return d
+    from distill.library import search_matches
+    d = asdict(e); d["path"] = str(d["path"])
+    if query is not None: d["matched"] = [str(m) for m in search_matches(e, query)]
+    return d
 
 def _need(a, field):
     value = a.target
@@ -430,7 +434,7 @@ def _tags(s):
     return [t.strip() for t in (s or "").split(",") if t.strip()]
 
 def cmd_library(a):
-    from distill.library import Library
+    from distill.library import Library, search_matches, match_sentence
     lib = Library()
     if a.action == "list": entries = lib.list(sort=a.sort, has_prior=a.has_prior)
     elif a.action == "search": entries = lib.search(_need(a, "query"), has_prior=a.has_prior)
@@ -444,11 +448,13 @@ def cmd_library(a):
         n = lib.rebuild(); _err(f"rebuilt the index from {n} model files")
         if a.json: _emit_json(dict(rebuilt=n))
         return 0
-    if a.json: _emit_json([_entry_dict(e) for e in entries]); return 0
-    if not entries: print("no models" + (f" match {a.target!r}" if a.action == "search" else " in the library yet")); return 0
+    query = a.target if a.action == "search" else None
+    if a.json: _emit_json([_entry_dict(e, query) for e in entries]); return 0
+    if not entries: print("no models" + (f" match {a.target!r}" if query else " in the library yet")); return 0
     for e in entries:
         prior = "prior" if e.has_prior else "no prior"
         print(f"{e.name:<24} {e.health:<6} {e.levels}×{e.codebook_size:<4} {prior:<8} {','.join(e.tags):<20} {e.health_sentence}")
+        if query: print(f"  {match_sentence(search_matches(e, query))}")   # why it is a hit
     return 0
 
 # %% ../nbs/15_cli.ipynb #0323690c

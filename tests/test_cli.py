@@ -78,6 +78,9 @@ def test_library_commands(tiny_model, tmp_path):
     assert json.loads(r.stdout)[0]["name"] == "drums"
     r = run_cli("library", "search", "acoustic", "--json", env=env)
     assert [e["name"] for e in json.loads(r.stdout)] == ["drums"]
+    assert json.loads(r.stdout)[0]["matched"] == ["tag acoustic"]
+    r = run_cli("library", "search", "acoustic", env=env)   # a search says why each hit matched
+    assert "matched: tag acoustic" in r.stdout
     r = run_cli("library", "list", env=env)
     assert r.returncode == 0 and "drums" in r.stdout
     r = run_cli("library", "add", tiny_model, "--name", "../evil", env=env)
