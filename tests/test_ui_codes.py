@@ -267,10 +267,13 @@ def test_a_short_sound_fills_the_view_with_a_zoom_readout(setup):
 def test_short_players_show_their_length(setup, monkeypatch):
     editor = CodesEditor(setup["model"], setup["root"] / "kick.wav").wait()
     assert "0.65 s" in editor.original_length.value and editor.edited_length.value == ""   # <audio> would say 0:00
+    boxes = editor._player_boxes   # no "edited" label without a player beside it, before Decode
+    assert boxes["original"].layout.display != "none" and boxes["edited"].layout.display == "none"
     assert editor.timeline.sound_label == "original" and editor.timeline.sound_seconds == pytest.approx(0.65, abs=1e-3)
     sent = _sent(editor, monkeypatch)
     editor.decode_button.click(); editor.wait()
     assert editor.edited_length.value.endswith(f"{editor.grid.duration:.2f} s</span>")
+    assert boxes["edited"].layout.display != "none"
     assert editor.timeline.sound_label == "edited" and editor.timeline.sound_seconds == pytest.approx(editor.grid.duration)
     assert _wav_frames(editor.timeline.sound) == editor.grid.columns * editor._samples_per_column
     assert sent == [{"play": True}] and "playing on the timeline" in editor.status.value

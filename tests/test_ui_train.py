@@ -83,6 +83,8 @@ def test_training_fills_plot_table_heatmap_light_preview_and_opens_the_prior_pan
     assert health_verdict(level_health(model.usage)).sentence in dash.light.value
     assert "Finished 2 epochs" in dash.status.value and "tiny.distill" in dash.status.value
     assert len(dash.preview_original.value) > 1000 and len(dash.preview_reconstruction.value) > 1000
+    import re   # the preview's length in words (a browser's player reads "0:00" under a second)
+    assert re.search(r"\d\.\d\d s\)", dash.preview_caption.value)
     assert dash.prior.model_path.value == str(path) and not dash.prior.start_button.disabled
     assert not dash.start_button.disabled and dash.cancel_button.disabled and not dash.resume_button.disabled
 
@@ -302,6 +304,8 @@ def test_a_finished_model_plays_back_a_training_and_an_unseen_file_at_once(demo_
     from distill.data import split_files
     train_files, val_files = split_files(dash.scan.files, 0.1, 0)
     assert Path(train_files[0]).name in train and Path(val_files[0]).name in val
+    import soundfile as sf   # the length in words beside the players (a browser's player reads "0:00" under a second)
+    assert f"{sf.info(train_files[0]).duration:.2f} s" in train
     assert dash.library_name.value == "heard"
     assert not dash.open_generator_button.disabled and not dash.add_library_button.disabled
 

@@ -18,7 +18,7 @@ from ..modelfile import DistillModel, load_model as load_model_file, default_out
 from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load_grid, audition_code,
                            solo_preview, grid_colours, columns_text)
 from ..generate import SamplingParams
-from .common import (BackgroundJob, WidgetView, LABEL, status_html, audio_player, set_audio, wav_bytes, heading, row,
+from .common import (BackgroundJob, WidgetView, LABEL, status_html, audio_player, set_audio, set_visible, wav_bytes, heading, row,
                                button, dashboard_box)
 from fastcore.basics import patch
 
@@ -182,6 +182,9 @@ class CodesEditor(WidgetView):
         self.play_original_button = button("Play original", "play", tooltip="Play the recording on the timeline")
         self.original_player, self.edited_player = audio_player(), audio_player()
         self.original_length, self.edited_length = W.HTML(), W.HTML()
+        self._player_boxes = {name: row(W.HTML(f"&nbsp;&nbsp;{name}&nbsp;"), player, length) for name, player, length in
+                              [("original", self.original_player, self.original_length), ("edited", self.edited_player, self.edited_length)]}
+        for box in self._player_boxes.values(): set_visible(box, False)   # a name with no player beside it says nothing
         self.status = W.HTML(status_html("Load a model with .load_model(…), then choose a recording and press Encode / open."))
 
         self._connect(); self._lay_out()
@@ -228,8 +231,7 @@ def _lay_out(self: CodesEditor):
         heading("Listen"),
         row(self.undo_button, self.redo_button, self.history_info),
         row(self.decode_button, self.play_selection_button, self.play_original_button),
-        row(W.HTML("original&nbsp;"), self.original_player, self.original_length,
-            W.HTML("&nbsp;&nbsp;edited&nbsp;"), self.edited_player, self.edited_length),
+        row(*self._player_boxes.values()),
         self.status], width="100%")
 
 # %% ../../nbs/13_ui_codes.ipynb #75422ecb
@@ -476,9 +478,12 @@ def _samples_per_column(self: CodesEditor) -> int: return self.model.config.down
 
 @patch
 def _hear(self: CodesEditor, player: W.Audio, length: W.HTML, audio=None, rate: int = 44100):
-    "Put `audio` in `player` and its length beside it (a browser's player shows a sound under a second as 0:00)."
+    """Put `audio` in `player` and its length beside it (a browser's player shows a sound under a second as 0:00);
+    a named player ('original', 'edited') shows with its name only while it holds a sound."""
     set_audio(player, audio, rate)
     length.value = "" if audio is None else f'<span class="distill-muted">{len(audio) / rate:.2f} s</span>'
+    for box in self._player_boxes.values():
+        if any(child is player for child in box.children): set_visible(box, audio is not None)
 
 @patch
 def _play(self: CodesEditor, make_audio, message: str):

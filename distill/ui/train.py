@@ -534,9 +534,12 @@ def show_event(self: TrainingDashboard, e):
         self.health_caption.value = f"<b>Codebook health</b> <span class='distill-muted'>(epoch {e.epoch}, training codes)</span>"
         self.health_table.value = health_table_html(e.levels)
     elif isinstance(e, Preview):
-        set_audio(self.preview_original, mel_to_audio(e.original, self.audio), self.audio.sample_rate)
+        original = mel_to_audio(e.original, self.audio)
+        set_audio(self.preview_original, original, self.audio.sample_rate)
         set_audio(self.preview_reconstruction, mel_to_audio(e.reconstruction, self.audio), self.audio.sample_rate)
-        self.preview_caption.value = f"<b>Reconstruction preview</b> <span class='distill-muted'>(epoch {e.epoch}, a validation file)</span>"
+        # the length in words too: a browser's player reads "0:00" for anything under a second
+        self.preview_caption.value = (f"<b>Reconstruction preview</b> <span class='distill-muted'>(epoch {e.epoch}, a validation file, "
+                                      f"{len(original) / self.audio.sample_rate:.2f} s)</span>")
         set_visible(self.preview_box)
     elif isinstance(e, TrainFinished) and e.model_path is not None:
         self.show_model(load_model(e.model_path), f"final, best epoch {e.best_epoch}, all files")
@@ -601,7 +604,8 @@ def show_trained(self: TrainingDashboard, model_path):
         if path:
             try: pair = reconstruction_pair(model, path)
             except ValueError as e: label.value = status_html(str(e), "error")   # e.g. an unreadable unseen file
-            else: label.value = f"<b>{kind} file</b> <span class='distill-muted'>{html.escape(Path(path).name)}</span>"
+            else: label.value = (f"<b>{kind} file</b> <span class='distill-muted'>{html.escape(Path(path).name)} · "
+                                 f"{len(pair[0]) / rate:.2f} s</span>")   # a browser's player reads "0:00" under a second
         set_audio(original, pair[0], rate); set_audio(reconstruction, pair[1], rate)
         set_visible(self.heard_rows[kind], bool(path))
     self.library_name.value, self.after_status.value = model.name, ""
