@@ -294,6 +294,7 @@ def test_a_finished_model_plays_back_a_training_and_an_unseen_file_at_once(demo_
     dash = dashboard(demo_corpus, tmp_path / "heard.distill", epochs=1)   # preview_every=10: no preview during training
     assert dash.after_box.layout.display == "none" and dash.open_generator_button.disabled
     run(dash.start_button, dash)
+    assert "Finished 1 epoch:" in dash.status.value                   # not "1 epochs"
     assert dash.after_box.layout.display != "none" and dash.preview_box.layout.display == "none"
     for kind, (label, original, reconstruction) in dash.heard.items():
         assert wav(original) and wav(reconstruction), kind

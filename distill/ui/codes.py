@@ -18,7 +18,7 @@ from ..modelfile import DistillModel, load_model as load_model_file, default_out
 from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load_grid, audition_code,
                            solo_preview, grid_colours, columns_text)
 from ..generate import SamplingParams
-from .common import (BackgroundJob, WidgetView, LABEL, status_html, audio_player, set_audio, set_visible, wav_bytes, heading, row,
+from .common import (BackgroundJob, WidgetView, LABEL, counted, status_html, audio_player, set_audio, set_visible, wav_bytes, heading, row,
                                button, dashboard_box)
 from fastcore.basics import patch
 
@@ -97,8 +97,6 @@ class CodeTimeline(anywidget.AnyWidget):
     def scroll_to(self, column: int): self.send({"scroll_to": int(column)})
 
 # %% ../../nbs/13_ui_codes.ipynb #14ddc8ae
-def _count(n: int, word: str) -> str: return f"{n} {word}{'' if n == 1 else 's'}"
-
 def selection_text(grid: CodeGrid | None, selection: dict) -> str:
     "What is selected, in words: one cell with its code, or a region of levels × columns."
     if grid is None: return "Encode a recording to see its codes."
@@ -109,7 +107,7 @@ def selection_text(grid: CodeGrid | None, selection: dict) -> str:
         blended = " (blended)" if bool(grid.blended[l0, s]) else ""
         return f"Level {l0 + 1} {grid.roles[l0]} · column {s} at {t(s)} · code {int(grid.indices[l0, s])}{blended}"
     levels = f"level {l0 + 1} {grid.roles[l0]}" if l0 == l1 else f"levels {l0 + 1}–{l1 + 1}"
-    return f"Region: {levels} × {columns_text(s, e)}, {t(s)}–{t(e)} ({_count(e - s, 'column')})"
+    return f"Region: {levels} × {columns_text(s, e)}, {t(s)}–{t(e)} ({counted(e - s, 'column')})"
 
 # %% ../../nbs/13_ui_codes.ipynb #54e3af96
 DEFAULT_CELL_WIDTH, MAX_CELL_WIDTH = 8, 96   # px a column: the least a new grid gets (legible, clickable), the zoom's top
@@ -287,7 +285,7 @@ def _refresh(self: CodesEditor, message: str | None = None):
         edited = self.grid.indices != self.encoded if self.encoded is not None and self.encoded.shape == self.grid.indices.shape else None
         self.timeline.show(self.grid, edited)
         labels = self.grid.history.labels
-        self.history_info.value = f'<span class="distill-muted">{_count(len(labels), "edit")}{": last — " + html.escape(labels[-1]) if labels else ""}</span>'
+        self.history_info.value = f'<span class="distill-muted">{counted(len(labels), "edit")}{": last — " + html.escape(labels[-1]) if labels else ""}</span>'
     self._show_selection()
     self._buttons()
     if message: self._say(message, "ok")
@@ -383,7 +381,7 @@ def open(self: CodesEditor, path: str | Path | None = None):
         self._hear(self.edited_player, self.edited_length)
         if not self.save_path.value: self.save_path.value = str(default_output(target, ".codes.json"))   # not beside the sounds
         hint = " Press ▶ Play under the grid to hear it." if audio is not None else " Press Decode to hear it."
-        self._refresh(f"{grid.name}: {grid.levels} levels × {_count(grid.columns, 'column')} ({grid.duration:.2f} s). "
+        self._refresh(f"{grid.name}: {grid.levels} levels × {counted(grid.columns, 'column')} ({grid.duration:.2f} s). "
                       f"Click a cell to select it.{hint}")
         self.timeline.show_waveform(audio, self._samples_per_column, "original")
         self.timeline.load_sound(audio, rate, 0.0, "original")
@@ -397,7 +395,7 @@ def load_other(self: CodesEditor, path: str | Path | None = None):
     def done(target, result):
         self.other = result[0]
         self.other_start.max = max(0.0, self.other.duration - self.other.seconds_per_column)
-        self.other_info.value = (f'<span class="distill-muted">B: {html.escape(self.other.name)}, {_count(self.other.columns, "column")} '
+        self.other_info.value = (f'<span class="distill-muted">B: {html.escape(self.other.name)}, {counted(self.other.columns, "column")} '
                                  f'({self.other.duration:.2f} s)</span>')
         self._refresh(f"B loaded: {self.other.name}.")
     self._read_in_background(self.other_path, path, done)

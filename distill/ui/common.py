@@ -15,7 +15,7 @@ from ..audio import limit_peaks
 from ..health import LevelHealth, HealthVerdict, health_verdict, level_light, plot_usage_heatmap
 
 # %% auto #0
-__all__ = ['STATUS_COLOURS', 'STATUS_ICONS', 'LIGHT_COLOURS', 'DASHBOARD_CSS', 'LABEL', 'BackgroundJob', 'status_html',
+__all__ = ['STATUS_COLOURS', 'STATUS_ICONS', 'LIGHT_COLOURS', 'DASHBOARD_CSS', 'LABEL', 'BackgroundJob', 'counted', 'status_html',
            'light_html', 'health_table_html', 'heading', 'row', 'button', 'set_visible', 'dashboard_box', 'wav_bytes',
            'set_audio', 'audio_player', 'figure_png', 'usage_heatmap_png', 'close_widgets', 'WidgetView']
 
@@ -54,6 +54,10 @@ class BackgroundJob:
 # %% ../../nbs/10_ui_common.ipynb #06ac827d
 STATUS_COLOURS = {"info": "inherit", "ok": "#2e7d32", "warn": "#a86b00", "error": "#d62d20"}
 STATUS_ICONS = {"info": "", "ok": "✔ ", "warn": "⚠ ", "error": "✖ "}
+
+def counted(n: int, word: str) -> str:
+    "`n` and `word`, plural unless `n` is 1: '1 epoch', '2 epochs', '0 takes'."
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 def status_html(text: str, kind: str = "info") -> str:
     "One status line; `kind` is info / ok / warn / error."

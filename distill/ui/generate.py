@@ -15,7 +15,7 @@ from ..modelfile import DistillModel, load_model, default_output, unused_path, O
 from ..export import export_kit, check_kit_name
 from ..generate import (MODES, SamplingParams, Generated, GenerationCancelled, NoPriorError, default_mode,
                               generate_sounds, save_generated, require_prior)
-from .common import (BackgroundJob, WidgetView, LABEL, status_html, light_html, audio_player, figure_png, button, row,
+from .common import (BackgroundJob, WidgetView, LABEL, counted, status_html, light_html, audio_player, figure_png, button, row,
                                heading, set_visible, close_widgets, dashboard_box)
 from fastcore.basics import patch
 
@@ -358,7 +358,7 @@ def save(self: GenerationDashboard):
     except (ValueError, OSError) as e: say(f"{str(e).rstrip('.')}." + (f" Saved before that: {', '.join(p.name for p in written)}." if written else ""), "error")
     else:
         names = ", ".join(f"{p.name} (take {t.number})" for p, t in zip(written, todo))
-        say(f"Saved {len(written)} take{'s' * (len(written) > 1)} in {Path(path).parent.resolve()}: {names}.", "ok")
+        say(f"Saved {counted(len(written), 'take')} in {Path(path).parent.resolve()}: {names}.", "ok")
     self._buttons()
 
 # %% ../../nbs/12_ui_generate.ipynb #d5228b2c
@@ -376,4 +376,4 @@ def save_kit(self: GenerationDashboard):
                          sample_rate=self.save_rate.value or None)
     except (ValueError, OSError) as e: return say(f"{str(e).rstrip('.')}.", "error")
     takes = ", ".join(str(t.number) for t in kept)
-    say(f"Exported take{'s' * (len(kept) > 1)} {takes} as the kit {kit.name}: {kit.sentence()}.", "ok")
+    say(f"Exported {'take' if len(kept) == 1 else 'takes'} {takes} as the kit {kit.name}: {kit.sentence()}.", "ok")

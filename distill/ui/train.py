@@ -20,7 +20,7 @@ from ..train import (TrainParams, TrainStarted, EpochEnd, TrainWarning, Preview,
                            train_vqvae, checkpoint_path)
 from ..prior import MemorisationWarning, PriorTrainParams, train_prior
 from ..library import Library, LibraryError
-from .common import (BackgroundJob, WidgetView, LABEL, STATUS_COLOURS, status_html, light_html, health_table_html,
+from .common import (BackgroundJob, WidgetView, LABEL, STATUS_COLOURS, counted, status_html, light_html, health_table_html,
                                usage_heatmap_png, figure_png, audio_player, set_audio, heading, row, button, set_visible,
                                dashboard_box)
 from .generate import GenerationDashboard
@@ -91,7 +91,7 @@ class TrainingPanel(WidgetView):
     plot_title = "Loss per epoch"
     start_text = "Starting…"                        # the status line while the stage prepares its data
     started_text = "{dataset[files]} files"         # after "Started epoch 0/40 on cpu: ", filled from `TrainStarted`
-    trained_text = "Finished {epochs} epochs"       # before ": best validation …" at the end
+    trained_text = "Finished {epochs}"              # before ": best validation …" at the end; {epochs}: '1 epoch', '2 epochs'…
 
     def __init__(self, epochs: int, idle_text: str = ""):
         self.job: BackgroundJob | None = None
@@ -264,7 +264,7 @@ def _finished(self: TrainingPanel, e: TrainFinished):
                                         f"kept in {Path(e.model_path).name}. Resume continues from the checkpoint.", "warn")
     else:
         self.progress.bar_style, self.progress.value = "success", self.progress.max
-        self.status.value = status_html(f"{self.trained_text.format(epochs=e.epochs_run)}: {figures}; "
+        self.status.value = status_html(f"{self.trained_text.format(epochs=counted(e.epochs_run, 'epoch'))}: {figures}; "
                                         f"saved in {Path(e.model_path).name}.", "ok")
 
 @patch
@@ -280,7 +280,7 @@ class PriorPanel(TrainingPanel):
     measure, keys, digits = "perplexity", ("train_perplexity", "val_perplexity"), 2
     plot_title = "Prior perplexity (lower is better)"
     start_text = "Encoding the dataset through the model…"
-    trained_text = "Prior trained in {epochs} epochs"
+    trained_text = "Prior trained in {epochs}"
 
     def __init__(self, dataset_folder: Callable[[], str], train_params: dict | None = None,
                  config_overrides: dict | None = None, api: tuple | None = None):
