@@ -146,11 +146,11 @@ class DistillModel:
         out = self.to_audio(self.decode_mel(self.encode_audio(audio, gain))) / gain
         return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
-    def describe(self) -> str:
-        "A few lines for people: what `describe_metadata` says of the file this model would write."
+    def describe(self, **hints) -> str:
+        "A few lines for people: what `describe_metadata` says of the file this model would write (`hints` go to it)."
         meta = model_metadata(self)
         if self.prior is not None: meta.update(prior_metadata(self.prior, self.prior_training, self.prior_metrics))
-        return describe_metadata(meta, self.name)
+        return describe_metadata(meta, self.name, **hints)
 
 # %% ../nbs/04_modelfile.ipynb #b2b17036
 def model_metadata(model: DistillModel) -> dict:
@@ -192,8 +192,9 @@ def save_model(model: DistillModel, path, extra_tensors: dict | None = None, ext
     return model.path
 
 # %% ../nbs/04_modelfile.ipynb #a369a03f
-def describe_metadata(meta: dict, name: str) -> str:
-    "A few lines for people about a model file's metadata (`read_metadata`): shape, data, training, health, prior."
+def describe_metadata(meta: dict, name: str, prior_hint: str = "train one with `distill train-prior`") -> str:
+    """A few lines for people about a model file's metadata (`read_metadata`): shape, data, training, health, prior
+    (`prior_hint` says how to get one where there is none: a dashboard names its button)."""
     c, a, d, m = meta["config"], meta["audio"], meta.get("dataset") or {}, meta.get("metrics") or {}
     ms = 1000 * c["downsample"] * a["hop_length"] / a["sample_rate"]
     lines = [f"{name}: RVQ-VAE, {c['rvq_levels']} levels × {c['codebook_size']} codes (dim {c['codebook_dim']}), "
@@ -204,7 +205,7 @@ def describe_metadata(meta: dict, name: str) -> str:
     if m.get("health"): lines.append(f"health: {m['health']['light']} — {m['health']['sentence']}")
     pm = meta.get("prior_metrics") or {}
     lines.append("prior: " + (("yes" + (f", validation perplexity {pm['val_perplexity']:.1f}" if "val_perplexity" in pm else ""))
-                              if meta.get("prior_config") else "no — train one with `distill train-prior`"))
+                              if meta.get("prior_config") else f"no — {prior_hint}"))
     return "\n".join(lines)
 
 # %% ../nbs/04_modelfile.ipynb #a038441b

@@ -86,6 +86,7 @@ def test_training_fills_plot_table_heatmap_light_preview_and_opens_the_prior_pan
     import re   # the preview's length in words (a browser's player reads "0:00" under a second)
     assert re.search(r"\d\.\d\d s\)", dash.preview_caption.value)
     assert dash.prior.model_path.value == str(path) and not dash.prior.start_button.disabled
+    assert "Train prior button" in dash.prior.model_info.value and "distill train-prior" not in dash.prior.model_info.value
     assert not dash.start_button.disabled and dash.cancel_button.disabled and not dash.resume_button.disabled
 
 

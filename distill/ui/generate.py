@@ -217,7 +217,7 @@ def load_model(self: GenerationDashboard, model: DistillModel):
     "Use `model` (already loaded) for generation; the mode goes to what its corpus suggests."
     self.model, self.used_seeds = model, set()
     if model.path: self.model_path.value = str(model.path)
-    self.model_info.value = f"<pre style='margin:0'>{html.escape(model.describe())}</pre>"
+    self.model_info.value = f"<pre style='margin:0'>{html.escape(model.describe(prior_hint='train one with the Train prior button of the training dashboard'))}</pre>"
     self.top_k.max = model.config.codebook_size
     self.kit_name.value = model.name
     self.mode.value = default_mode(model)

@@ -27,8 +27,9 @@ from .generate import GenerationDashboard
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CODEBOOK_SIZES', 'PREVIEW_SECONDS', 'codebook_size_options', 'history_figure', 'warnings_html', 'epoch_figures',
-           'epoch_line', 'TrainingPanel', 'PriorPanel', 'TrainingDashboard', 'preview_files', 'reconstruction_pair']
+__all__ = ['CODEBOOK_SIZES', 'PRIOR_HINT', 'PREVIEW_SECONDS', 'codebook_size_options', 'history_figure', 'warnings_html',
+           'epoch_figures', 'epoch_line', 'TrainingPanel', 'PriorPanel', 'TrainingDashboard', 'preview_files',
+           'reconstruction_pair']
 
 # %% ../../nbs/11_ui_train.ipynb #4e1e22be
 CODEBOOK_SIZES = (16, 32, 64, 128, 256, 512, 1024)
@@ -81,6 +82,8 @@ def epoch_line(e: EpochEnd, measure: str = "loss", keys: tuple[str, str] = ("tra
             f"{e.seconds:.1f} s{' · best so far' if e.best else ''}")
 
 def _pre(text: str) -> str: return f'<pre class="distill-muted" style="margin:0;white-space:pre-wrap">{html.escape(text)}</pre>'
+
+PRIOR_HINT = "train one with the Train prior button below"   # what a model description says where there is no prior
 
 # %% ../../nbs/11_ui_train.ipynb #7716cb1b
 class TrainingPanel(WidgetView):
@@ -310,7 +313,7 @@ class PriorPanel(TrainingPanel):
     def set_model(self, path, model: DistillModel | None = None):
         "Make the panel available for the model file at `path`."
         self.loaded = self.model_path.value = str(path)
-        if model is not None: self.model_info.value = _pre(model.describe())
+        if model is not None: self.model_info.value = _pre(model.describe(prior_hint=PRIOR_HINT))
         replaces = model is not None and model.prior is not None   # training a prior writes it into this model file
         self.status.value = status_html("Ready: Train prior replaces the prior this model already has." if replaces
                                         else "Ready to train the prior of this model.", "warn" if replaces else "info")
@@ -331,7 +334,7 @@ class PriorPanel(TrainingPanel):
 
     def show_event(self, e):
         if isinstance(e, TrainFinished) and e.model_path is not None:
-            self.model_info.value = _pre(load_model(e.model_path).describe())   # now says it has a prior
+            self.model_info.value = _pre(load_model(e.model_path).describe(prior_hint=PRIOR_HINT))   # now says it has a prior
 
 # %% ../../nbs/11_ui_train.ipynb #0d2cd7dc
 class TrainingDashboard(TrainingPanel):
