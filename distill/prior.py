@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
-from .data import DatasetScan, scan_dataset, load_mels, split_files
+from .data import Augment, DatasetScan, scan_dataset, load_mels, split_files
 from .prior_model import PriorConfig, auto_prior_config, codes_to_tokens, tokens_to_codes, start_token, Prior
 from .modelfile import (DistillModel, load_model, write_container, read_metadata, ModelFileError,
                                prior_metadata, update_model_file, stored_weights)
@@ -25,7 +25,8 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['CodeStream', 'encode_stream', 'mel_ceiling', 'window_batch', 'epoch_windows', 'validation_windows',
            'PriorTrainParams', 'MemorisationWarning', 'is_memorising', 'save_prior', 'prior_checkpoint_path',
-           'evaluate_prior', 'unigram_bits_per_column', 'PriorData', 'prepare_prior_data', 'PriorStage', 'train_prior']
+           'evaluate_prior', 'unigram_bits_per_column', 'PriorData', 'varied_copies', 'join_streams',
+           'prepare_prior_data', 'PriorStage', 'train_prior']
 
 # %% ../nbs/06_prior.ipynb #38ba7f70
 @dataclass
@@ -71,8 +72,10 @@ def window_batch(stream: CodeStream, start_columns: list[int], columns: int, con
     return ids, targets
 
 def epoch_windows(stream: CodeStream, count: int, generator: torch.Generator) -> list[int]:
-    "Window start columns for one epoch: every file start (about a quarter of the windows), then random columns, shuffled."
+    "Window start columns for one epoch: every file start (at least a quarter of the windows; a random quarter when there are more), then random columns, shuffled."
     starts = list(stream.starts) * max(1, count // max(len(stream.starts) * 4, 1))
+    if len(starts) > count // 2:   # more starts than the epoch has room for (many files, or their varied copies): a quarter
+        starts = [starts[i] for i in sorted(torch.randperm(len(starts), generator=generator)[: count // 4].tolist())]
     extra = torch.randint(0, stream.columns, (max(0, count - len(starts)),), generator=generator).tolist()
     order = torch.randperm(len(starts) + len(extra), generator=generator).tolist()
     both = starts + extra
@@ -97,6 +100,10 @@ class PriorTrainParams:
     min_files: int = 5               # fewer usable files than this is refused
     min_steps_per_epoch: int = 20    # small corpora are passed over several times per epoch
     gap_seconds: float = 0.25        # silence appended to every file in the code stream
+    augment_copies: int = 0          # extra code streams from varied copies of the training audio (off: see `varied_copies`)
+    augment_gain_db: float = 3.0     # … each copy's largest change of gain (±dB),
+    augment_pitch_bands: float = 1.0 # … of pitch (± mel bands),
+    augment_stretch: float = 0.10    # … and of duration (± fraction)
     memorisation_margin: float = 0.05  # validation perplexity this far above its best counts as rising
     memorisation_patience: int = 2     # … for this many epochs in a row
     memorisation_ratio: float = 3.0    # validation / training perplexity beyond this is a wide gap
@@ -179,6 +186,25 @@ class PriorData:
     val: CodeStream
     ceiling: list[float]      # `mel_ceiling` of every file
     gain_db: float = 0.0      # the median gain (dB) that brought the files to the loudness the model hears
+    practice: CodeStream | None = None   # what training windows are cut from: `train` and its varied copies
+
+    def __post_init__(self):
+        if self.practice is None: self.practice = self.train
+
+def varied_copies(model: DistillModel, mels: list[torch.Tensor], gap: int, params: PriorTrainParams) -> CodeStream:
+    """`params.augment_copies` passes over `mels`, each file a little louder or softer, higher or lower, faster or
+    slower (`distill.data.Augment`, drawn from `params.seed`), encoded into one code stream: new code sequences of
+    the same sounds, so a prior on a small corpus learns how its codes move rather than which files it holds."""
+    vary = Augment(gain_db=params.augment_gain_db, pitch_bands=params.augment_pitch_bands, stretch=params.augment_stretch,
+                   floor_db=model.audio.floor_db)
+    g = torch.Generator().manual_seed(params.seed)
+    return encode_stream(model, [vary(m, g) for _ in range(params.augment_copies) for m in mels], gap)
+
+def join_streams(*streams: CodeStream) -> CodeStream:
+    "One stream holding each of `streams` in turn (file starts shifted to match)."
+    starts, offset = [], 0
+    for s in streams: starts += [x + offset for x in s.starts]; offset += s.columns
+    return CodeStream(torch.cat([s.tokens for s in streams]), starts, streams[0].levels)
 
 def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, progress=None) -> PriorData:
     "Scan (if given a folder), split by file as the VQ-VAE was, and encode both sides into code streams."
@@ -189,9 +215,10 @@ def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, p
     gap = max(0, round(params.gap_seconds / model.seconds_per_column))   # silence after each file, in code columns
     gains = []
     mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress, gains)))
-    return PriorData(scan, train_files, val_files, encode_stream(model, [mels[f] for f in train_files], gap),
-                     encode_stream(model, [mels[f] for f in val_files], gap), mel_ceiling(list(mels.values())),
-                     float(torch.tensor([20 * math.log10(g) for g in gains]).median()))
+    train = encode_stream(model, [mels[f] for f in train_files], gap)
+    practice = join_streams(train, varied_copies(model, [mels[f] for f in train_files], gap, params)) if params.augment_copies else train
+    return PriorData(scan, train_files, val_files, train, encode_stream(model, [mels[f] for f in val_files], gap),
+                     mel_ceiling(list(mels.values())), float(torch.tensor([20 * math.log10(g) for g in gains]).median()), practice)
 
 # %% ../nbs/06_prior.ipynb #d47b33fc
 class PriorStage(Stage):
@@ -236,7 +263,7 @@ def train_epoch(self: PriorStage, epoch: int, stop) -> EpochResult:
     p, dd, device = self.params, self.dd, self.device
     for g in self.optimizer.param_groups: g["lr"] = cosine_lr(p.lr, epoch - 1, p.epochs)
     # windows depend only on (seed, epoch): a resumed run sees the batches the uninterrupted run would have
-    windows = epoch_windows(self.data.train, self.per_epoch, torch.Generator().manual_seed(p.seed * 100_003 + epoch))
+    windows = epoch_windows(self.data.practice, self.per_epoch, torch.Generator().manual_seed(p.seed * 100_003 + epoch))
     self.prior.train()
     totals = torch.zeros(2, dtype=torch.float64, device=device)  # summed loss, windows
     # each global batch is split between the processes (only whole global batches when there are several)
@@ -244,7 +271,7 @@ def train_epoch(self: PriorStage, epoch: int, stop) -> EpochResult:
     batches = range(0, max(last, 1), p.batch_size)
     for b, i in enumerate(batches):
         mine = windows[i:i + p.batch_size][dd.rank * share:(dd.rank + 1) * share]
-        ids, targets = window_batch(self.data.train, mine, self.columns, self.prior.config)
+        ids, targets = window_batch(self.data.practice, mine, self.columns, self.prior.config)
         loss = F.cross_entropy(rearrange(self.net(ids.to(device)), 'b t k -> b k t'), targets.to(device))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

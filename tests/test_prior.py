@@ -193,3 +193,25 @@ def test_a_model_saved_again_keeps_its_training_codes(trained, tmp_path):
     before, after = stored_corpus(load_model(copy)), stored_corpus(load_model(again))
     assert after is not None and after.names == before.names
     assert all(torch.equal(a, b) for a, b in zip(before.codes, after.codes))
+
+
+def test_varied_copies_feed_training_only(corpus_and_model, tmp_path):
+    "With `augment_copies`, windows come from the corpus and its varied copies; validation and the stored codes stay the corpus."
+    from distill.prior import prepare_prior_data
+    demo, model_path = corpus_and_model
+    model = load_model(model_path)
+    plain = prepare_prior_data(model, demo, prior_params())
+    varied = prepare_prior_data(model, demo, prior_params(augment_copies=2))
+    assert plain.practice is plain.train
+    assert torch.equal(varied.train.tokens, plain.train.tokens) and torch.equal(varied.val.tokens, plain.val.tokens)
+    assert len(varied.practice.starts) == 3 * len(plain.train.starts)
+    assert torch.equal(varied.practice.tokens[: len(plain.train.tokens)], plain.train.tokens)
+    again = prepare_prior_data(model, demo, prior_params(augment_copies=2))
+    assert torch.equal(again.practice.tokens, varied.practice.tokens)             # the copies are drawn from the seed
+    # …and they are new code sequences, not the corpus again
+    assert not torch.equal(varied.practice.tokens[len(plain.train.tokens):][: len(plain.train.tokens)], plain.train.tokens)
+    path = tmp_path / "varied.distill"; path.write_bytes(model_path.read_bytes())
+    events = list(train_prior(path, demo, prior_params(augment_copies=2, epochs=2), **TINY_PRIOR))
+    assert isinstance(events[-1], TrainFinished) and load_model(path).prior is not None
+    stored = read_tensors(path, "corpus.")["codes"]
+    assert stored.shape[-1] == plain.train.columns                                  # novelty compares with the corpus itself
