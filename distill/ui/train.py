@@ -4,7 +4,7 @@
 
 # %% ../../nbs/11_ui_train.ipynb #f8551010
 from __future__ import annotations
-import html, threading
+import html, math, threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable
@@ -55,6 +55,11 @@ def history_figure(history: list[dict], series: dict[str, str], ylabel: str, bes
                 marker="o" if len(epochs) <= 30 else None, ms=3, lw=1.5)
     if best_epoch: ax.axvline(best_epoch, color="0.55", ls=":", lw=1, label=f"best (epoch {best_epoch})")
     if log: ax.set_yscale("log")
+    values = [h[k] for h in history for k in series if isinstance(h.get(k), (int, float)) and math.isfinite(h[k])]
+    if len(epochs) == 1 and values:   # one point: an axis from zero, not matplotlib's ±5 % around it (0.945–1.050)
+        ax.set_xlim(0.5, 2.5)
+        if not log: ax.set_ylim(0, 1.25 * max(values))
+        ax.text(0.98, 0.05, "one epoch so far", transform=ax.transAxes, ha="right", fontsize=8, color="0.45")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch"); ax.set_ylabel(ylabel); ax.grid(alpha=0.3)
     if title: ax.set_title(title, fontsize=10)
