@@ -82,10 +82,13 @@ def sfz_text(kit: Kit) -> str:
 
 # %% ../nbs/07c_export.ipynb #d97036f8
 HYDROGEN_NS = "http://www.hydrogen-music.org/drumkit"
-# an instrument's settings before its MIDI note and after it, in Hydrogen's own order: neutral, as a new instrument starts
-_INSTRUMENT = dict(volume=1, isMuted="false", pan_L=1, pan_R=1, randomPitchFactor=0, gain=1, filterActive="false",
-                   filterCutoff=1, filterResonance=0, Attack=0, Decay=0, Sustain=1, Release=1000, muteGroup=-1, midiOutChannel=-1)
-_AFTER_NOTE = dict(isStopNote="false", FX1Level=0, FX2Level=0, FX3Level=0, FX4Level=0)
+# Hydrogen 1.2's format (its drumkit.xsd; the kits in hydrogen-drumkits are older and fail it until `h2cli -u`):
+# an instrument's settings before its MIDI note and after it, in the schema's order, neutral as a new instrument starts
+_INSTRUMENT = dict(volume=1, isMuted="false", isSoloed="false", pan_L=1, pan_R=1, pitchOffset=0, randomPitchFactor=0, gain=1,
+                   applyVelocity="true", filterActive="false", filterCutoff=1, filterResonance=0, Attack=0, Decay=0, Sustain=1,
+                   Release=1000, muteGroup=-1, midiOutChannel=-1)
+_AFTER_NOTE = dict(isStopNote="false", sampleSelectionAlgo="VELOCITY", isHihat=-1, lower_cc=0, higher_cc=127,
+                   FX1Level=0, FX2Level=0, FX3Level=0, FX4Level=0)
 
 def _add(parent: ET.Element, tag: str, text=None) -> ET.Element:
     "A child element `tag` of `parent` holding `text`."
@@ -96,13 +99,18 @@ def _add(parent: ET.Element, tag: str, text=None) -> ET.Element:
 def drumkit_xml(kit: Kit, author: str = "Distill", info: str = "", license: str = "") -> ET.ElementTree:
     "Hydrogen's `drumkit.xml` for `kit`: one instrument per sample, one layer each, playing on the sample's key."
     root = ET.Element("drumkit_info", xmlns=HYDROGEN_NS)
-    for tag, text in dict(name=kit.name, author=author, info=info, license=license).items(): _add(root, tag, text)
+    for tag, text in dict(name=kit.name, author=author, info=info, license=license, image="", imageLicense="").items():
+        _add(root, tag, text)
+    component = _add(_add(root, "componentList"), "drumkitComponent")   # one mixer channel that every sample plays through
+    for tag, text in dict(id=0, name="Main", volume=1).items(): _add(component, tag, text)
     instruments = _add(root, "instrumentList")
     for i, s in enumerate(kit.samples):
         instrument = _add(instruments, "instrument")
         settings = dict(id=i, name=s.label, **_INSTRUMENT, midiOutNote=s.key, **_AFTER_NOTE)
         for tag, text in settings.items(): _add(instrument, tag, text)
-        layer = _add(instrument, "layer")
+        part = _add(instrument, "instrumentComponent")
+        for tag, text in dict(component_id=0, gain=1).items(): _add(part, tag, text)
+        layer = _add(part, "layer")
         for tag, text in dict(filename=s.filename, min=0, max=1, gain=1, pitch=0).items(): _add(layer, tag, text)
     ET.indent(root, " ")
     return ET.ElementTree(root)
