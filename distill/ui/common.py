@@ -4,7 +4,7 @@
 
 # %% ../../nbs/10_ui_common.ipynb #4880f974
 from __future__ import annotations
-import html, io, threading, traceback
+import html, io, threading, traceback, weakref
 from typing import Callable, Iterable
 
 import numpy as np
@@ -168,6 +168,19 @@ class WidgetView:
     """Display as the root widget `self.widget`: a dashboard shows itself as the last expression of a cell. A dashboard
     with a `status` line and a background `job` also gets `_say` (one status line) and `wait` (for the job)."""
     widget: W.Widget
+    _made: list = []   # weak references to every view made in this kernel, oldest first
+
+    def __new__(cls, *args, **kwargs):
+        view = super().__new__(cls)
+        WidgetView._made = [r for r in WidgetView._made if r() is not None] + [weakref.ref(view)]
+        return view
+
+    @classmethod
+    def open_views(cls) -> list:
+        "The views of this class (subclasses too) still alive in the kernel whose widgets are not closed, oldest first."
+        views = [r() for r in WidgetView._made]
+        return [v for v in views if isinstance(v, cls) and getattr(getattr(v, "widget", None), "comm", None) is not None]
+
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
     def _say(self, text: str, kind: str = "info"): self.status.value = status_html(text, kind)
     def wait(self, timeout: float | None = None):

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_ui_library.ipynb #ddd8bf8c
 from __future__ import annotations
-import gc, html
+import html
 from pathlib import Path
 
 import ipywidgets as W
@@ -227,14 +227,7 @@ def sort_by(self: LibraryBrowser, key: str):
 # %% ../../nbs/14_ui_library.ipynb #0af9fcdc
 def open_dashboards(kind: type) -> list:
     "The dashboards of class `kind` (subclasses too) alive in this kernel whose widgets are not closed, oldest first."
-    from ipywidgets.widgets import widget as _widget   # its registry of open widgets keeps the order they were made in
-    kinds, found = [kind], []
-    while kinds:
-        k = kinds.pop(); kinds += k.__subclasses__()
-        found += [o for o in gc.get_referrers(k) if type(o) is k]   # an instance refers to its class
-    made = {id(w): i for i, w in enumerate(getattr(_widget, "_instances", {}).values())}
-    live = [d for d in found if getattr(getattr(d, "widget", None), "comm", None) is not None]
-    return sorted(live, key=lambda d: made.get(id(d.widget), -1))
+    return kind.open_views()   # every dashboard is a `WidgetView`, which keeps weak references to them in order
 
 # %% ../../nbs/14_ui_library.ipynb #31b6c48d
 # ---- the opened model -------------------------------------------------------------------------------------
