@@ -70,7 +70,7 @@ CORE_DEFAULTS = {   # for --help only; checked against the core below and in tes
     "VQVAEConfig": dict(rvq_levels=3, codebook_dim=16, commitment_weight=0.25),
     "PriorTrainParams": dict(epochs=30, lr=2e-4, seed=0, device="auto"),
     "SamplingParams": dict(temperature=1.0, top_k=0, top_p=1.0, seed=0),
-    "run_demo": dict(files=32, epochs=40, prior_epochs=6, count=3, duration=4.0, seed=0),
+    "run_demo": dict(files=32, epochs=40, prior_epochs=10, count=3, duration=4.0, seed=0),
 }
 
 def _core_option(parser, flag: str, source: str, help: str = "", **kwargs):

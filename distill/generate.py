@@ -366,7 +366,7 @@ class DemoFinished:
     generated: list[Path]
     def to_json(self) -> dict: return dict(model=str(self.model_path), corpus=str(self.corpus), generated=[str(g) for g in self.generated])
 
-def run_demo(folder, files: int = 32, epochs: int = 40, prior_epochs: int = 6, count: int = 3, duration: float = 4.0,
+def run_demo(folder, files: int = 32, epochs: int = 40, prior_epochs: int = 10, count: int = 3, duration: float = 4.0,
              seed: int = 0, cancel: threading.Event | None = None, progress=None, sampling: SamplingParams | None = None):
     "Synthesise `files` sounds into `folder`/corpus, train a model and its prior there, and generate `count` sounds."
     from distill.data import synth_demo_corpus
@@ -377,8 +377,10 @@ def run_demo(folder, files: int = 32, epochs: int = 40, prior_epochs: int = 6, c
     corpus, model_path = folder / "corpus", folder / "demo.distill"
     synth_demo_corpus(corpus, n_files=files, seed=seed)
     for stage in (lambda: train_vqvae(corpus, model_path, params=TrainParams(epochs=epochs, seed=seed), cancel=cancel, progress=progress),
-                  lambda: train_prior(model_path, corpus, params=PriorTrainParams(epochs=prior_epochs, seed=seed), cancel=cancel,
-                                      progress=progress)):
+                  # 32 short files are few code sequences: the prior learns from them and 4 varied copies, at a higher
+                  # rate, so that 10 epochs teach it how codes move before it learns the files by heart (06_prior)
+                  lambda: train_prior(model_path, corpus, params=PriorTrainParams(epochs=prior_epochs, lr=4e-4, augment_copies=4, seed=seed),
+                                      cancel=cancel, progress=progress)):
         last = None
         for last in stage(): yield last
         if last is None or last.cancelled or last.model_path is None: return
