@@ -209,7 +209,7 @@ def _connect(self: CodesEditor):
                self.play_original_button: self.play_original}
     for clicked, action in actions.items(): clicked.on_click(lambda _, action=action: action())
     self.timeline.observe(lambda _: self._show_selection(), "selection")
-    self.zoom.observe(self._zoomed, "value")
+    self.zoom.observe(lambda change: self._zoomed(change), "value")   # looked up when it fires: defined further down
     self.timeline.observe(lambda _: self._fit_zoom() if self.zoom_fits else self._show_zoom(), "view_width")
 
 @patch
@@ -231,94 +231,6 @@ def _lay_out(self: CodesEditor):
         row(self.decode_button, self.play_selection_button, self.play_original_button),
         row(*self._player_boxes.values()),
         self.status], width="100%")
-
-# %% ../../nbs/13_ui_codes.ipynb #75422ecb
-# --- small helpers
-@patch(as_prop=True)
-def busy(self: CodesEditor) -> bool: return self.working
-
-@patch
-def _guard(self: CodesEditor, action):
-    "Run `action`; a refused edit or bad input becomes the status line, the editor stays as it was."
-    try: return action()
-    except (ValueError, FileNotFoundError) as e: self._say(str(e), "error")
-    except Exception as e: self._say(f"{type(e).__name__}: {e}", "error")
-
-@patch
-def _background(self: CodesEditor, work, done, message: str):
-    "Run `work()` in a background job, then `done(result)`; one job at a time."
-    if self.busy: self._say("Still working on the last request…", "warn"); return
-    self._say(message)
-    results = []
-    def on_done(error):
-        if error: self._say(error, "error")
-        elif results: self._guard(lambda: done(results[0]))
-        self.working = False
-        self._buttons()
-    self.working = True
-    self._buttons()
-    self.job = BackgroundJob(lambda cancel: [work()], results.append, on_done)
-    self.job.start()
-
-@patch
-def _buttons(self: CodesEditor):
-    ready, has_b = self.grid is not None, self.other is not None
-    has_prior = self.model is not None and self.model.prior is not None
-    for b in (self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.save_button,
-              self.decode_button, self.play_selection_button):
-        b.disabled = not ready
-    self.play_original_button.disabled = not ready or self.original is None
-    self.encode_button.disabled = self.model is None
-    self.other_button.disabled = self.model is None
-    self.swap_button.disabled = self.blend_button.disabled = not (ready and has_b)
-    self.regenerate_button.disabled = not (ready and has_prior)
-    self.regenerate_button.tooltip = "Let the prior re-sample the selected time range" if has_prior else "This model has no prior: train one first"
-    self.undo_button.disabled = not (ready and self.grid.can_undo)
-    self.redo_button.disabled = not (ready and self.grid.can_redo)
-    if self.busy:
-        for b in (self.encode_button, self.decode_button, self.play_selection_button, self.other_button): b.disabled = True
-
-@patch
-def _refresh(self: CodesEditor, message: str | None = None):
-    "Redraw after a change of the grid."
-    if self.grid is not None:
-        edited = self.grid.indices != self.encoded if self.encoded is not None and self.encoded.shape == self.grid.indices.shape else None
-        self.timeline.show(self.grid, edited)
-        labels = self.grid.history.labels
-        self.history_info.value = f'<span class="distill-muted">{counted(len(labels), "edit")}{": last — " + html.escape(labels[-1]) if labels else ""}</span>'
-    self._show_selection()
-    self._buttons()
-    if message: self._say(message, "ok")
-
-@patch
-def _show_selection(self: CodesEditor):
-    selection = self.timeline.selection
-    self.selection_info.value = html.escape(selection_text(self.grid, selection))
-    if self.grid is not None and selection and selection["end"] - selection["start"] == 1 and selection["level0"] == selection["level1"]:
-        self.code.value = int(self.grid.indices[selection["level0"], selection["start"]])
-
-# --- zoom
-@patch
-def _zoomed(self: CodesEditor, change):
-    "The slider moved: by the person (then the zoom stays theirs) or by `_fit_zoom`."
-    self.timeline.cell_width = change.new
-    if not self._fitting: self.zoom_fits = False
-    self._show_zoom()
-
-@patch
-def _fit_zoom(self: CodesEditor):
-    "Zoom so that a short grid fills the view."
-    if self.grid is None: return
-    self._fitting = True
-    try: self.zoom.value = default_cell_width(self.grid.columns, self.timeline.view_width)
-    finally: self._fitting = False
-    self._show_zoom()
-
-@patch
-def _show_zoom(self: CodesEditor):
-    g = self.grid
-    self.zoom_info.value = "" if g is None else \
-        f'<span class="distill-muted">{html.escape(zoom_text(self.zoom.value, g.columns, g.seconds_per_column, self.timeline.view_width))}</span>'
 
 # %% ../../nbs/13_ui_codes.ipynb #5c7a5f17
 @patch
@@ -557,3 +469,93 @@ def play_original(self: CodesEditor):
         self.timeline.play()
         self._say(f"Playing the original ({len(self.original) / rate:.2f} s).", "ok")
     self._guard(act)
+
+# %% ../../nbs/13_ui_codes.ipynb #75422ecb
+# --- small helpers
+@patch(as_prop=True)
+def busy(self: CodesEditor) -> bool: return self.working
+
+@patch
+def _guard(self: CodesEditor, action):
+    "Run `action`; a refused edit or bad input becomes the status line, the editor stays as it was."
+    try: return action()
+    except (ValueError, FileNotFoundError) as e: self._say(str(e), "error")
+    except Exception as e: self._say(f"{type(e).__name__}: {e}", "error")
+
+@patch
+def _background(self: CodesEditor, work, done, message: str):
+    "Run `work()` in a background job, then `done(result)`; one job at a time."
+    if self.busy: self._say("Still working on the last request…", "warn"); return
+    self._say(message)
+    results = []
+    def on_done(error):
+        if error: self._say(error, "error")
+        elif results: self._guard(lambda: done(results[0]))
+        self.working = False
+        self._buttons()
+    self.working = True
+    self._buttons()
+    self.job = BackgroundJob(lambda cancel: [work()], results.append, on_done)
+    self.job.start()
+
+@patch
+def _buttons(self: CodesEditor):
+    ready, has_b = self.grid is not None, self.other is not None
+    has_prior = self.model is not None and self.model.prior is not None
+    for b in (self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.save_button,
+              self.decode_button, self.play_selection_button):
+        b.disabled = not ready
+    self.play_original_button.disabled = not ready or self.original is None
+    self.encode_button.disabled = self.model is None
+    self.other_button.disabled = self.model is None
+    self.swap_button.disabled = self.blend_button.disabled = not (ready and has_b)
+    self.regenerate_button.disabled = not (ready and has_prior)
+    self.regenerate_button.tooltip = "Let the prior re-sample the selected time range" if has_prior else "This model has no prior: train one first"
+    self.undo_button.disabled = not (ready and self.grid.can_undo)
+    self.redo_button.disabled = not (ready and self.grid.can_redo)
+    if self.busy:
+        for b in (self.encode_button, self.decode_button, self.play_selection_button, self.other_button): b.disabled = True
+
+@patch
+def _refresh(self: CodesEditor, message: str | None = None):
+    "Redraw after a change of the grid."
+    if self.grid is not None:
+        edited = self.grid.indices != self.encoded if self.encoded is not None and self.encoded.shape == self.grid.indices.shape else None
+        self.timeline.show(self.grid, edited)
+        labels = self.grid.history.labels
+        self.history_info.value = f'<span class="distill-muted">{counted(len(labels), "edit")}{": last — " + html.escape(labels[-1]) if labels else ""}</span>'
+    self._show_selection()
+    self._buttons()
+    if message: self._say(message, "ok")
+
+@patch
+def _show_selection(self: CodesEditor):
+    selection = self.timeline.selection
+    self.selection_info.value = html.escape(selection_text(self.grid, selection))
+    if self.grid is not None and selection and selection["end"] - selection["start"] == 1 and selection["level0"] == selection["level1"]:
+        self.code.value = int(self.grid.indices[selection["level0"], selection["start"]])
+
+
+# %% ../../nbs/13_ui_codes.ipynb #a7992beb
+# --- zoom
+@patch
+def _zoomed(self: CodesEditor, change):
+    "The slider moved: by the person (then the zoom stays theirs) or by `_fit_zoom`."
+    self.timeline.cell_width = change.new
+    if not self._fitting: self.zoom_fits = False
+    self._show_zoom()
+
+@patch
+def _fit_zoom(self: CodesEditor):
+    "Zoom so that a short grid fills the view."
+    if self.grid is None: return
+    self._fitting = True
+    try: self.zoom.value = default_cell_width(self.grid.columns, self.timeline.view_width)
+    finally: self._fitting = False
+    self._show_zoom()
+
+@patch
+def _show_zoom(self: CodesEditor):
+    g = self.grid
+    self.zoom_info.value = "" if g is None else \
+        f'<span class="distill-muted">{html.escape(zoom_text(self.zoom.value, g.columns, g.seconds_per_column, self.timeline.view_width))}</span>'
