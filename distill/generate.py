@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 
-from .audio import (AudioParams, load_audio, write_audio, mel_to_audio_pieces, even_pieces, normalised_to_db, db_to_normalised,
+from .audio import (AudioParams, load_audio, write_audio, mel_to_audio_pieces, even_pieces, normalised_to_db,
                            level_gain, loudest_frame_db)
 from .model import context_columns
 from .modelfile import DistillModel
@@ -286,7 +286,7 @@ def sound_span(mel: torch.Tensor, audio: AudioParams, start_db: float = 20.0, en
 # %% ../nbs/07_generate.ipynb #3230ac0d
 def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: SamplingParams | None = None, progress=None, *,
                       cancel: threading.Event | None = None, quiet_columns: int = 2, fade_in: float = 0.002,
-                      fade_out: float = 0.02) -> Generated:
+                      fade_out: float = 0.02, silence: list[int] | None = None) -> Generated:
     """One sound as the corpus' files are: the prior starts where a recording starts (`ONSET`) and stops once it has
     written `quiet_columns` of silence — the gap it learned after every file; at most `max_duration` seconds. The
     sound is cut from its onset to where it has decayed 50 dB, with short fades."""
@@ -295,7 +295,7 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
     if not max_duration > 0: raise ValueError(f"duration must be positive, got {max_duration} s")
     p, d = model.audio, model.config.downsample
     columns = math.ceil((round(max_duration * p.sample_rate) / p.hop_length + 1) / d)
-    silence = silence_codes(model)
+    silence = silence or silence_codes(model)   # `generate_sounds` finds it once for all its one-shots
     codes = sample_codes(model, columns, sampling, None, progress, cancel=cancel, stop=one_shot_end(silence, quiet_columns)).clone()
     if codes.shape[-1] < columns:   # ended by silence: the quiet columns are silence at every level, so the sound decays into it
         codes[:, -quiet_columns:] = torch.tensor(silence)[:, None]
@@ -329,7 +329,7 @@ def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None
     if prompt is not None and mode != "texture": raise ValueError("a prompt continues a recording, which makes a texture, not a one-shot")
     sampling = sampling or SamplingParams()
     judge = novelty_judge(model) if novelty and prompt is None else None
-    make = generate_one_shot if mode == "one-shot" else partial(generate, prompt=prompt)
+    make = partial(generate_one_shot, silence=silence_codes(model)) if mode == "one-shot" else partial(generate, prompt=prompt)
     for i in range(count):
         g = make(model, duration, replace(sampling, seed=sampling.seed + i), progress=progress, cancel=cancel)
         g.mode, g.novelty = mode, judge(g.codes) if judge else None

@@ -4,7 +4,6 @@
 
 # %% ../nbs/07b_novelty.ipynb #df606db3
 from __future__ import annotations
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,14 +142,13 @@ class NoveltyJudge:
                        self.corpus.names[source] if source >= 0 else None)
 
 # %% ../nbs/07b_novelty.ipynb #3807522a
-_JUDGES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # VQ-VAE → (what it was made for, judge)
-
 def novelty_judge(model: DistillModel) -> NoveltyJudge | None:
-    "`model`'s judge, made once per model file and weights (decoding the corpus each time would cost every sound); None without stored codes."
+    """`model`'s judge, made once per model file and weights (decoding the corpus each time would cost every sound); None
+    without stored codes. It is kept on the model object, so it goes when the model goes."""
     stamp = model.path.stat().st_mtime_ns if model.path is not None and model.path.exists() else None
     key = (model.identity, str(model.path), stamp)
-    known = _JUDGES.get(model.vqvae)
+    known = getattr(model, "_novelty_judge", None)
     if known is None or known[0] != key:
         corpus = stored_corpus(model)
-        _JUDGES[model.vqvae] = known = (key, NoveltyJudge(model, corpus) if corpus is not None else None)
+        model._novelty_judge = known = (key, NoveltyJudge(model, corpus) if corpus is not None else None)
     return known[1]

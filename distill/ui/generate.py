@@ -291,14 +291,13 @@ def _start(self: GenerationDashboard, seed: int, count: int):
         if error: self._say(error, "error")
         elif self.made == count:
             self.progress.value = 1.0
-            kind = "one-shot" if mode == "one-shot" else "texture"
-            self._say(f"Made {count} {kind}{'s' * (count > 1)} (seed{'s' * (count > 1)} {seed}"
+            self._say(f"Made {counted(count, mode)} (seed{'s' * (count > 1)} {seed}"
                              f"{f'–{seed + count - 1}' if count > 1 else ''}) in {time.time() - started:.1f} s.", "ok")
         self._buttons(running=False)   # called from the job's own thread, which is still alive
 
     self.progress.value = 0.0
     longest = "at most " if mode == "one-shot" else ""
-    self._say(f"Generating {count} {mode}{'s' * (count > 1)} of {longest}{duration:g} s from seed {seed}…")
+    self._say(f"Generating {counted(count, mode)} of {longest}{duration:g} s from seed {seed}…")
     self.job = BackgroundJob(sounds, show, done).start()
     self._buttons()
 

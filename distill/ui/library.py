@@ -5,14 +5,13 @@
 # %% ../../nbs/14_ui_library.ipynb #ddd8bf8c
 from __future__ import annotations
 import html
-from pathlib import Path
 
 import ipywidgets as W
 import torch
 
 from ..library import Library, LibraryEntry, SORTS, UNKNOWN_HEALTH, readable_date, search_matches, match_sentence
 from .common import (LIGHT_COLOURS, BackgroundJob, WidgetView, light_html, health_table_html, usage_heatmap_png,
-                               status_html, button, row, set_visible, dashboard_box, audio_player, set_audio)
+                               counted, button, row, set_visible, dashboard_box, audio_player, set_audio)
 from fastcore.basics import patch
 
 # %% auto #0
@@ -214,7 +213,7 @@ def _draw_table(self: LibraryBrowser, query: str, total: int, matching: int):
     else: self.count.value = f"{shown} model{'s' * (matching != 1)}" + (f" (of {total})" if total != matching else "")
     skipped = self.library.skipped
     self.skipped.value = "" if not skipped else (
-        f'<div style="color:#a86b00;font-size:12px">⚠ {len(skipped)} file{"s" * (len(skipped) != 1)} in the folder could not be read: '
+        f'<div style="color:#a86b00;font-size:12px">⚠ {counted(len(skipped), "file")} in the folder could not be read: '
         + "; ".join(html.escape(why) for _, why in skipped[:3]) + ("; …" if len(skipped) > 3 else "") + "</div>")
 
 @patch

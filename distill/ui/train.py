@@ -15,7 +15,7 @@ from ..audio import AudioParams, mel_to_audio, load_audio
 from ..data import DatasetScan, scan_dataset, split_files
 from ..model import VQVAEConfig, auto_codebook_size
 from ..health import level_health, health_verdict
-from ..modelfile import DistillModel, load_model, default_output, unused_path
+from ..modelfile import DistillModel, load_model, read_metadata, describe_metadata, default_output, unused_path
 from ..train import (TrainParams, TrainStarted, EpochEnd, TrainWarning, Preview, TrainFinished,
                            train_vqvae, checkpoint_path)
 from ..prior import MemorisationWarning, PriorTrainParams, train_prior
@@ -73,8 +73,8 @@ def warnings_html(warnings: list, shown: int = 4) -> str:
     if not warnings: return ""
     items = "".join(f"<li>epoch {w.epoch}: {html.escape(w.message)}</li>" for w in reversed(warnings[-shown:]))
     more = f"<div style='opacity:0.7'>… and {len(warnings) - shown} earlier</div>" if len(warnings) > shown else ""
-    return (f'<div class="distill-warnings" style="color:{STATUS_COLOURS["warn"]}"><b>⚠ {len(warnings)} '
-            f'warning{"s" * (len(warnings) != 1)}</b><ul style="margin:2px 0 0 1.2em;padding:0">{items}</ul>{more}</div>')
+    return (f'<div class="distill-warnings" style="color:{STATUS_COLOURS["warn"]}"><b>⚠ '
+            f'{counted(len(warnings), "warning")}</b><ul style="margin:2px 0 0 1.2em;padding:0">{items}</ul>{more}</div>')
 
 def epoch_figures(e: EpochEnd | TrainFinished) -> dict:
     "The figures of an epoch (or of the best one): both losses and whatever the stage adds, e.g. perplexities."
@@ -339,7 +339,8 @@ class PriorPanel(TrainingPanel):
 
     def show_event(self, e):
         if isinstance(e, TrainFinished) and e.model_path is not None:
-            self.model_info.value = _pre(load_model(e.model_path).describe(prior_hint=PRIOR_HINT))   # now says it has a prior
+            # now says it has a prior: the file's metadata is enough, no need to load its weights
+            self.model_info.value = _pre(describe_metadata(read_metadata(e.model_path), Path(e.model_path).stem, prior_hint=PRIOR_HINT))
 
 # %% ../../nbs/11_ui_train.ipynb #0d2cd7dc
 class TrainingDashboard(TrainingPanel):
