@@ -214,6 +214,16 @@ class Generated:
     @property
     def duration(self) -> float: return len(self.audio) / self.sample_rate
 
+    def sentence(self) -> str:
+        "One line for people: length, mode, seed and, where judged, the novelty verdict."
+        return (f"{self.duration:.2f} s {self.mode}, seed {self.sampling.seed}"
+                + (f": {self.novelty.sentence()}" if self.novelty else ""))
+
+    def to_dict(self) -> dict:
+        "What `--json` reports of it: seconds, seed, mode, novelty (None where not judged)."
+        return dict(seconds=self.duration, seed=self.sampling.seed, mode=self.mode,
+                    novelty=self.novelty.to_dict() if self.novelty else None)
+
 def _prompt_codes(model: DistillModel, prompt) -> torch.Tensor | None:
     # a path is loaded and resampled; a tensor is taken as mono audio at the model's rate
     if prompt is None: return None
