@@ -85,10 +85,10 @@ class CodeTimeline(anywidget.AnyWidget):
             self.envelope = b"" if audio is None else waveform_envelope(audio, self.columns, samples_per_column, self.envelope_steps).tobytes()
             self.envelope_label = label if audio is not None else ""
 
-    def load_sound(self, audio, sample_rate: int, start: float = 0.0, label: str = ""):
-        "Give the player `audio` (None: nothing), which starts `start` seconds into the grid."
+    def load_sound(self, audio, sample_rate: int, start: float = 0.0, label: str = "", wav: bytes | None = None):
+        "Give the player `audio` (None: nothing), which starts `start` seconds into the grid; `wav`: its WAV bytes, if made already."
         with self.hold_sync():
-            self.sound = wav_bytes(audio, sample_rate) if audio is not None else b""
+            self.sound = (bytes(wav) if wav is not None else wav_bytes(audio, sample_rate)) if audio is not None else b""
             self.sound_seconds = len(audio) / sample_rate if audio is not None else 0.0
             self.sound_start, self.sound_label = float(start), label
 
@@ -296,7 +296,7 @@ def open(self: CodesEditor, path: str | Path | None = None):
         self._refresh(f"{grid.name}: {grid.levels} levels × {counted(grid.columns, 'column')} ({grid.duration:.2f} s). "
                       f"Click a cell to select it.{hint}")
         self.timeline.show_waveform(audio, self._samples_per_column, "original")
-        self.timeline.load_sound(audio, rate, 0.0, "original")
+        self.timeline.load_sound(audio, rate, 0.0, "original", wav=self.original_player.value or None)   # the player's bytes
         self.zoom_fits = True
         self._fit_zoom()
     self._read_in_background(self.path, path, done)
@@ -427,7 +427,7 @@ def decode(self: CodesEditor):
     def done(audio):
         self._hear(self.edited_player, self.edited_length, audio, rate)
         self.timeline.show_waveform(audio, self._samples_per_column, "edited")
-        self.timeline.load_sound(audio, rate, 0.0, "edited")
+        self.timeline.load_sound(audio, rate, 0.0, "edited", wav=self.edited_player.value)   # the player's bytes, not made again
         self.timeline.play()
         self._say(f"Decoded {len(audio) / rate:.2f} s, playing on the timeline: compare 'original' and 'edited'.", "ok")
     self._background(lambda: grid_to_audio(self.model, grid), done, "Decoding (Griffin-Lim)…")
@@ -465,7 +465,7 @@ def play_original(self: CodesEditor):
         if self.original is None: raise CodeError("a code file has no recording to play: press Decode to hear its codes")
         rate = self.model.audio.sample_rate
         self.timeline.show_waveform(self.original, self._samples_per_column, "original")
-        self.timeline.load_sound(self.original, rate, 0.0, "original")
+        self.timeline.load_sound(self.original, rate, 0.0, "original", wav=self.original_player.value)
         self.timeline.play()
         self._say(f"Playing the original ({len(self.original) / rate:.2f} s).", "ok")
     self._guard(act)
