@@ -10,7 +10,8 @@ Without --model, trains a default RVQ-VAE on --train (default: 100 synthesised o
 reading included (--set changes TrainParams fields, --config VQVAEConfig fields, for experiments). For every file it
 writes what `distill reconstruct` writes and what Griffin-Lim makes of the file's true mel spectrogram (the limit of
 this vocoder), and prints per file and as means: LSD and MR-STFT (80 dB floor, three STFT sizes), RMS level error and
-peak error in dB (the summary gives the mean of their absolute values and the worst file).
+peak error in dB (the summary gives the mean of their absolute values and the worst file), and the level error of
+the decoder alone (`reconstruct(match_level=False)`: without the level a code file carries).
   --train-check N  also measure N training files spread over the folder (-1: all) and the files training held out
   --shift S        also measure every test file after S seconds of leading silence (against the shifted original)
   --long FILE      a long recording through encode + decode (the codes path): level error of every second that is
@@ -59,12 +60,15 @@ def measure_files(model, metrics, files, work: Path, label: str, shift: float = 
         write_audio(work / "orig.wav", x, rate, "float")
         write_audio(work / "rec.wav", model.reconstruct(x), rate, "float")
         write_audio(work / "gl.wav", fit_length(mel_to_audio(model.mel(x), model.audio), len(x)), rate, "float")
+        write_audio(work / "decoder.wav", model.reconstruct(x, match_level=False), rate, "float")
         row = dict(set=label, file=f.name, model=measure(metrics, work / "orig.wav", work / "rec.wav"),
-                   griffin_lim=measure(metrics, work / "orig.wav", work / "gl.wav"))
+                   griffin_lim=measure(metrics, work / "orig.wav", work / "gl.wav"),
+                   decoder_level_err_db=metrics.levels(metrics.load_raw(str(work / "orig.wav")), metrics.load_raw(str(work / "decoder.wav")))["level_err_db"])
         rows.append(row)
         m, g = row["model"], row["griffin_lim"]
         print(f"  {f.name[:34]:<34} LSD {m['lsd_db']:5.2f} (GL {g['lsd_db']:5.2f})  MR-STFT {m['mrstft']:5.2f} (GL {g['mrstft']:5.2f})"
-              f"  level {m['level_err_db']:+6.1f} (GL {g['level_err_db']:+5.1f})  peak {m['peak_err_db']:+6.1f} dB", flush=True)
+              f"  level {m['level_err_db']:+6.1f} (GL {g['level_err_db']:+5.1f}; decoder alone {row['decoder_level_err_db']:+6.1f})"
+              f"  peak {m['peak_err_db']:+6.1f} dB", flush=True)
     return rows
 
 
@@ -73,11 +77,13 @@ def summarise(rows: list[dict], label: str) -> dict:
     s = dict(set=label, files=len(rows),
              **{f"{who}_{k}": mean(who, k) for who in ("model", "griffin_lim") for k in ("lsd_db", "mrstft")},
              **{f"{who}_abs_{k}": mean(who, k, abs) for who in ("model", "griffin_lim") for k in ("level_err_db", "peak_err_db")},
-             model_worst_abs_level_err_db=float(max(abs(r["model"]["level_err_db"]) for r in rows)))
+             model_worst_abs_level_err_db=float(max(abs(r["model"]["level_err_db"]) for r in rows)),
+             decoder_abs_level_err_db=float(np.mean([abs(r["decoder_level_err_db"]) for r in rows])))
     print(f"{label}: {len(rows)} files — model LSD {s['model_lsd_db']:.2f} dB (Griffin-Lim on the true mel {s['griffin_lim_lsd_db']:.2f}), "
           f"MR-STFT {s['model_mrstft']:.2f} ({s['griffin_lim_mrstft']:.2f}), mean |level error| {s['model_abs_level_err_db']:.2f} dB "
           f"(worst {s['model_worst_abs_level_err_db']:.1f}; GL {s['griffin_lim_abs_level_err_db']:.2f}), "
-          f"mean |peak error| {s['model_abs_peak_err_db']:.2f} dB (GL {s['griffin_lim_abs_peak_err_db']:.2f})", flush=True)
+          f"mean |peak error| {s['model_abs_peak_err_db']:.2f} dB (GL {s['griffin_lim_abs_peak_err_db']:.2f}); "
+          f"the decoder alone, without the code file's level: mean |level error| {s['decoder_abs_level_err_db']:.2f} dB", flush=True)
     return s
 
 

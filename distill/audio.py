@@ -17,8 +17,8 @@ import torchaudio
 # %% auto #0
 __all__ = ['atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'limit_peaks',
            'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'value_range',
-           'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'mel_power_to_spectrogram', 'mel_to_audio',
-           'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
+           'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'spectrogram_energy', 'level_correction_db',
+           'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -183,6 +183,16 @@ def level_gain(loudest_db: float, p: AudioParams) -> float:
     "The linear gain that brings a recording whose loudest frame has `loudest_db` to `p.loudness_db` (at most `p.max_boost_db` up)."
     if p.loudness_db is None or not math.isfinite(loudest_db) or loudest_db <= p.floor_db: return 1.0
     return 10 ** (min(p.loudness_db - loudest_db, p.max_boost_db) / 20)
+
+# %% ../nbs/00_audio.ipynb #305646ce
+def spectrogram_energy(mel: torch.Tensor, p: AudioParams) -> float:
+    "Total power of a normalised log-mel `[n_mels, frames]`, summed over bands and frames (the pieces of a file add up)."
+    return float((10 ** (normalised_to_db(mel, p) / 10)).sum())
+
+def level_correction_db(original: float, decoded: float, limit_db: float = 30.0) -> float:
+    "Decibels that bring a decoding of total power `decoded` to the `original`'s power, within ±`limit_db` (0 if either is 0)."
+    if not (original > 0 and decoded > 0): return 0.0
+    return max(-limit_db, min(limit_db, 10 * math.log10(original / decoded)))
 
 # %% ../nbs/00_audio.ipynb #7f4673ca
 def mel_power_to_spectrogram(power: torch.Tensor, p: AudioParams) -> torch.Tensor:

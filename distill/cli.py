@@ -66,7 +66,7 @@ class CancelOnInterrupt:
 
 # %% ../nbs/15_cli.ipynb #413f6331
 CORE_DEFAULTS = {   # for --help only; checked against the core below and in tests/test_defaults.py
-    "TrainParams": dict(epochs=50, batch_size=32, lr=2e-3, seed=0, device="auto"),
+    "TrainParams": dict(epochs=72, batch_size=32, lr=2e-3, seed=0, device="auto"),
     "VQVAEConfig": dict(rvq_levels=3, codebook_dim=16, commitment_weight=0.25),
     "PriorTrainParams": dict(epochs=30, lr=2e-4, seed=0, device="auto"),
     "SamplingParams": dict(temperature=1.0, top_k=0, top_p=1.0, seed=0),

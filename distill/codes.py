@@ -15,7 +15,8 @@ import torch
 import torchaudio
 
 from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomic_write_bytes, even_pieces,
-                          mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain, loudest_frame_db)
+                          mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain, loudest_frame_db,
+                          spectrogram_energy, level_correction_db)
 from .model import VQVAE, level_roles, context_columns
 from .modelfile import DistillModel
 from . import generate as generation   # the prior's side of re-generation (CodeGrid has a method of that name)
@@ -89,7 +90,8 @@ def _loudest_frame_db(source, p: AudioParams, piece_frames: int) -> float:
     return max(loudest_frame_db(_mel_span(source, p, f0, f1), p) for f0, f1 in even_pieces(frames, piece_frames))
 
 def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> tuple[torch.Tensor, float]:
-    "Codes `[levels, columns]` of a source brought to the model's level, piece by piece, and the gain that took it there."
+    """Codes `[levels, columns]` of a source brought to the model's level, piece by piece, and the gain (dB) that decoding
+    takes off: the one that took it there, less what the decoding lacks of the recording's energy (`level_correction_db`)."""
     p, D = model.audio, model.config.downsample
     if source.length <= p.n_fft // 2:
         raise CodeError(f"{getattr(source, 'path', 'the audio')}: too short to encode ({source.length} samples; at least {p.n_fft // 2 + 1} needed)")
@@ -100,6 +102,7 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
     columns = -(-frames // D)
     codes = torch.empty(model.config.rvq_levels, columns, dtype=torch.long)
     pieces = even_pieces(columns, piece_columns)
+    heard = decoded = 0.0   # energy of the recording as the model heard it, and of its decoding
     with torch.inference_mode():
         for i, (c0, c1) in enumerate(pieces):
             # pieces start on a column boundary so the strided layers line up with the whole-file pass
@@ -107,8 +110,12 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
             mel = _mel_span(source, p, f0, f1, gain).to(model.device)
             piece = model.vqvae.encode(mel[None])[0].cpu()
             codes[:, c0:c1] = piece[:, c0 - f0 // D: c1 - f0 // D]
+            heard += spectrogram_energy(mel[:, c0 * D - f0: min(c1 * D, frames) - f0], p)
             if progress: progress("encoding", i + 1, len(pieces))
-    return codes, gain
+        books = model_codebooks(model)
+        vectors = torch.stack([books[level, codes[level]] for level in range(len(codes))])
+        for c0, c1 in pieces: decoded += spectrogram_energy(decode_span(model, vectors, c0, c1)[:, : frames - c0 * D], p)
+    return codes, 20 * math.log10(gain) - level_correction_db(heard, decoded)
 
 # %% ../nbs/08_codes.ipynb #bdaef11b
 @dataclass
@@ -174,7 +181,7 @@ class CodeGrid:
     embeddings: torch.Tensor | None = None  # [levels, columns, codebook_dim] after a blend; NaN rows decode from the index
     history: EditHistory = field(default_factory=EditHistory, repr=False)
     codebooks: torch.Tensor | None = field(default=None, repr=False)  # the model's [levels, entries, dim], for blends
-    gain_db: float = 0.0                    # the gain that brought the recording to the model's level; decoding takes it off
+    gain_db: float = 0.0                    # the gain that decoding takes off: the recording's level, as the model decodes it
 
     # --- what the grid shows
     @property
@@ -444,9 +451,9 @@ def save(self: CodeGrid, path) -> Path:
 
 # %% ../nbs/08_codes.ipynb #aa068afb
 def _new_grid(model: DistillModel, encoded: tuple[torch.Tensor, float], source: str) -> CodeGrid:
-    codes, gain = encoded
+    codes, gain_db = encoded
     return CodeGrid(codes, model.name, model.identity, model.audio.sample_rate, model.seconds_per_column,
-                    model.config.codebook_size, source, codebooks=model_codebooks(model), gain_db=20 * math.log10(gain))
+                    model.config.codebook_size, source, codebooks=model_codebooks(model), gain_db=gain_db)
 
 def encode_audio(model: DistillModel, audio: torch.Tensor, source: str = "", piece_columns: int = PIECE_COLUMNS) -> CodeGrid:
     "Mono audio `[samples]` at the model's rate → its code grid."

@@ -27,7 +27,7 @@ def auto_codebook_size(n_files: int) -> int:
 class VQVAEConfig:
     "Shape of the RVQ-VAE; stored as JSON in every model file."
     n_mels: int = 256               # input channels (from AudioParams)
-    hidden: int = 192               # channels inside encoder and decoder
+    hidden: int = 128               # channels inside encoder and decoder
     latent_dim: int = 64            # dimension the quantiser sees
     downsample: int = 4             # mel frames per code column (a power of 2)
     res_blocks: int = 2             # residual blocks per resolution

@@ -13,7 +13,8 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 import distill
-from .audio import AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain, loudest_frame_db
+from .audio import (AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain, loudest_frame_db,
+                           level_correction_db, spectrogram_energy)
 from .model import VQVAE, VQVAEConfig, level_roles
 from .prior_model import Prior, PriorConfig
 
@@ -140,10 +141,15 @@ class DistillModel:
         return torch.cat(list(mel_to_audio_pieces(lambda a, b: mel[:, a:b], mel.shape[-1], self.audio, seed=seed)))
 
     @torch.no_grad()
-    def reconstruct(self, audio: torch.Tensor) -> torch.Tensor:
-        "What the model does to a recording: encode → quantise → decode → Griffin-Lim (same length, same level)."
+    def reconstruct(self, audio: torch.Tensor, match_level: bool = True) -> torch.Tensor:
+        """What the model does to a recording: encode → quantise → decode → Griffin-Lim (same length). `match_level`:
+        the decoding is brought to the recording's energy (`level_correction_db`), as a code file carries it."""
         gain = self.gain(audio)   # one spectrogram pass to find it, used both ways
-        out = self.to_audio(self.decode_mel(self.encode_audio(audio, gain))) / gain
+        mel = self.decode_mel(self.encode_audio(audio, gain))
+        if match_level:
+            heard = self.mel(audio * gain)
+            gain *= 10 ** (-level_correction_db(spectrogram_energy(heard, self.audio), spectrogram_energy(mel[:, :heard.shape[-1]], self.audio)) / 20)
+        out = self.to_audio(mel) / gain
         return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
     def describe(self, **hints) -> str:
