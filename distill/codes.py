@@ -20,7 +20,7 @@ from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomi
 from .model import VQVAE, level_roles, context_columns
 from .modelfile import DistillModel
 from . import generate as generation   # the prior's side of re-generation (CodeGrid has a method of that name)
-from .generate import decode_span, decode_vectors, PIECE_COLUMNS
+from .generate import code_vectors, decode_span, decode_vectors, PIECE_COLUMNS
 from fastcore.basics import patch
 
 # %% auto #0
@@ -112,8 +112,7 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
             codes[:, c0:c1] = piece[:, c0 - f0 // D: c1 - f0 // D]
             heard += spectrogram_energy(mel[:, c0 * D - f0: min(c1 * D, frames) - f0], p)
             if progress: progress("encoding", i + 1, len(pieces))
-        books = model_codebooks(model)
-        vectors = torch.stack([books[level, codes[level]] for level in range(len(codes))])
+        vectors = code_vectors(model, codes)
         for c0, c1 in pieces: decoded += spectrogram_energy(decode_span(model, vectors, c0, c1)[:, : frames - c0 * D], p)
     return codes, 20 * math.log10(gain) - level_correction_db(heard, decoded)
 
