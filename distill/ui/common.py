@@ -21,19 +21,21 @@ __all__ = ['STATUS_COLOURS', 'STATUS_ICONS', 'LIGHT_COLOURS', 'DASHBOARD_CSS', '
 
 # %% ../../nbs/10_ui_common.ipynb #899ef30a
 class BackgroundJob:
-    "Consume `make_events()` in a daemon thread, calling `on_event(e)` for each event and `on_done(error)` at the end."
+    """Consume `make_events()` in a daemon thread, calling `on_event(e)` for each event and `on_done(error)` at the end;
+    `running` is already False inside `on_done`, so it can draw idle buttons or start the next job."""
     def __init__(self, make_events: Callable[[threading.Event], Iterable], on_event: Callable, on_done: Callable | None = None):
         self.make_events, self.on_event, self.on_done = make_events, on_event, on_done
         self.cancel_token = threading.Event()
         self.thread: threading.Thread | None = None
         self.error: str | None = None
+        self.over = False   # set before `on_done`, while the thread still lives
 
     @property
-    def running(self) -> bool: return self.thread is not None and self.thread.is_alive()
+    def running(self) -> bool: return self.thread is not None and self.thread.is_alive() and not self.over
 
     def start(self) -> "BackgroundJob":
         if self.running: raise RuntimeError("this job is already running")
-        self.cancel_token.clear(); self.error = None
+        self.cancel_token.clear(); self.error, self.over = None, False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         return self
@@ -45,6 +47,7 @@ class BackgroundJob:
             self.error = f"{type(e).__name__}: {e}" if not isinstance(e, (ValueError, FileNotFoundError)) else str(e)
             traceback.print_exc()
         finally:
+            self.over = True
             if self.on_done: self.on_done(self.error)
 
     def cancel(self): self.cancel_token.set()

@@ -193,8 +193,8 @@ def result(self: GenerationDashboard) -> Generated | None:
     return self.takes[-1].generated if self.takes else None
 
 @patch
-def _buttons(self: GenerationDashboard, running: bool | None = None):
-    running = self.running if running is None else running
+def _buttons(self: GenerationDashboard):
+    running = self.running
     ready = self.model is not None and self.model.prior is not None
     self.generate_button.disabled = self.next_seed_button.disabled = running or not ready
     self.cancel_button.disabled = not running
@@ -293,7 +293,7 @@ def _start(self: GenerationDashboard, seed: int, count: int):
             self.progress.value = 1.0
             self._say(f"Made {counted(count, mode)} (seed{'s' * (count > 1)} {seed}"
                              f"{f'–{seed + count - 1}' if count > 1 else ''}) in {time.time() - started:.1f} s.", "ok")
-        self._buttons(running=False)   # called from the job's own thread, which is still alive
+        self._buttons()
 
     self.progress.value = 0.0
     longest = "at most " if mode == "one-shot" else ""

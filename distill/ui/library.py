@@ -336,12 +336,12 @@ def running(self: LibraryBrowser) -> bool: return self.job is not None and self.
 def _preview_key(self: LibraryBrowser, entry: LibraryEntry) -> tuple[str, str]: return entry.name, entry.weights_hash
 
 @patch
-def _show_listen(self: LibraryBrowser, running: bool | None = None):
+def _show_listen(self: LibraryBrowser):
     "The Listen button, note and player for the opened model."
     entry = self.selected
     if entry is None: return
     stored = self.previews.get(self._preview_key(entry))
-    self.listen_button.disabled = not entry.has_prior or (self.running if running is None else running)
+    self.listen_button.disabled = not entry.has_prior or self.running
     self.listen_button.tooltip = (f"Make {PREVIEW_SOUNDS} short sounds with this model's prior" if entry.has_prior
                                   else "This model has no prior yet: it cannot make sounds")
     if not entry.has_prior: note = "no prior yet: train one with the training dashboard's Train prior button to hear this model"
@@ -373,7 +373,7 @@ def listen(self: LibraryBrowser):
             self.previews[key] = (torch.cat([x for g in made for x in (g.audio, gap)][:-1]), rate)
             if self.selected is not None and self._preview_key(self.selected) == key:
                 self._say(f"Made {len(made)} sounds with {entry.name}: press play.", "ok")
-        self._show_listen(running=False)   # called from the job's own thread, which is still alive
+        self._show_listen()
     self._say(f"Making {PREVIEW_SOUNDS} short sounds with {entry.name}…")
     self.job = BackgroundJob(sounds, made.append, done).start()
     self.listen_button.disabled = True

@@ -103,7 +103,6 @@ class TrainingPanel(WidgetView):
 
     def __init__(self, epochs: int, idle_text: str = ""):
         self.job: BackgroundJob | None = None
-        self.active = False                         # from Start until the job's `on_done`, not just while its thread lives
         self.history: list[dict] = []               # one record per epoch, those before a resume included
         self.warnings: list[TrainWarning] = []
         self.started: TrainStarted | None = None
@@ -127,7 +126,7 @@ class TrainingPanel(WidgetView):
         self._connect_controls()
 
     @property
-    def running(self) -> bool: return self.active
+    def running(self) -> bool: return self.job is not None and self.job.running
     @property
     def ready(self) -> bool: return True            # a stage that needs something first (a model) says so here
     @property
@@ -188,7 +187,6 @@ def start(self: TrainingPanel, resume: bool = False):
     set_visible(self.keep_best_button, False); self.keep_best_button.disabled = False
     self.progress.bar_style, self.progress.max, self.progress.value = "info", self.epochs.value, 0
     self.status.value = status_html(self.start_text)
-    self.active = True
     self.job = BackgroundJob(events, self._on_event, self._on_done).start()
     self.refresh_buttons()
 
@@ -278,7 +276,6 @@ def _finished(self: TrainingPanel, e: TrainFinished):
 @patch
 def _on_done(self: TrainingPanel, error: str | None):
     if error: self._fail(error)
-    self.active = False
     self.refresh_buttons()
 
 # %% ../../nbs/11_ui_train.ipynb #1cec8ca0
