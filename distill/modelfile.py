@@ -148,7 +148,8 @@ class DistillModel:
         mel = self.decode_mel(self.encode_audio(audio, gain))
         if match_level:
             heard = self.mel(audio * gain)
-            gain *= 10 ** (-level_correction_db(spectrogram_energy(heard, self.audio), spectrogram_energy(mel[:, :heard.shape[-1]], self.audio)) / 20)
+            lacking = level_correction_db(spectrogram_energy(heard, self.audio), spectrogram_energy(mel[:, :heard.shape[-1]], self.audio))
+            gain *= 10 ** (-lacking / 20)
         out = self.to_audio(mel) / gain
         return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
