@@ -166,7 +166,8 @@ def test_start_again_numbers_the_new_model_and_keeps_the_trained_one(demo_corpus
     assert dash.output_note.value == ""                                # a free name: nothing to say
     run(dash.start_button, dash)
     trained = path.read_bytes()
-    assert f"{path} already exists: Start keeps it and trains a new model into {numbered}; Resume goes on" in dash.output_note.value
+    assert (f"{path} already exists: Start keeps it and trains a new model into {numbered}; Resume continues it from its "
+            "checkpoint up to Epochs (raise Epochs to train a finished model further).") in dash.output_note.value
     dash.start_button.click()                                          # the press that used to overwrite m.distill
     assert dash.output.value == str(numbered) and f"{path} is kept as it was" in dash.output_note.value
     dash.job.join(120)
@@ -182,7 +183,7 @@ def test_a_checkpoint_alone_keeps_its_name_taken_and_defaults_stay_out_of_the_da
     (tmp_path / "c.distill.ckpt").write_bytes(b"an unfinished training")
     dash = dashboard(demo_corpus, tmp_path / "c.distill")
     assert (f"{tmp_path / 'c.distill'} has the checkpoint of an unfinished training: Start keeps it and trains a new model "
-            f"into {tmp_path / 'c-2.distill'}; Resume goes on training it.") in dash.output_note.value
+            f"into {tmp_path / 'c-2.distill'}; Resume continues it from its checkpoint up to Epochs") in dash.output_note.value
     dash.output.value = str(tmp_path / "free.distill")
     assert dash.output_note.value == ""
     assert TrainingDashboard(str(demo_corpus)).output.value == str(Path("distill_outputs") / "model.distill")

@@ -491,7 +491,7 @@ def _show_output_note(self: TrainingDashboard):
     elif not self.running and path and (free := unused_path(path, checkpoint_path)) != Path(path):
         what = "already exists" if Path(path).exists() else "has the checkpoint of an unfinished training"
         text = (f"{path} {what}: Start keeps it and trains a new model into {free}"
-                + ("; Resume goes on training it." if self.can_resume else "."))
+                + ("; Resume continues it from its checkpoint up to Epochs (raise Epochs to train a finished model further)." if self.can_resume else "."))
     self.output_note.value = status_html(text, "warn" if not self.running else "info") if text else ""
 
 # ---- dataset ----------------------------------------------------------------------------------------------
