@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 import distill
-from .audio import (AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain, loudest_frame_db,
-                           level_correction_db, spectrogram_energy)
+from .audio import (AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain,
+                           loudest_frame_db, level_correction_db, spectrogram_energy)
 from .model import VQVAE, VQVAEConfig, level_roles
 from .prior_model import Prior, PriorConfig
 
@@ -140,24 +141,27 @@ class DistillModel:
         "Normalised log-mel `[n_mels, frames]` → waveform `[frames × hop]` (inverse mel + Griffin-Lim, long ones in pieces)."
         return torch.cat(list(mel_to_audio_pieces(lambda a, b: mel[:, a:b], mel.shape[-1], self.audio, seed=seed)))
 
-    @torch.no_grad()
-    def reconstruct(self, audio: torch.Tensor, match_level: bool = True) -> torch.Tensor:
-        """What the model does to a recording: encode → quantise → decode → Griffin-Lim (same length). `match_level`:
-        the decoding is brought to the recording's energy (`level_correction_db`), as a code file carries it."""
-        gain = self.gain(audio)   # one spectrogram pass to find it, used both ways
-        mel = self.decode_mel(self.encode_audio(audio, gain))
-        if match_level:
-            heard = self.mel(audio * gain)
-            lacking = level_correction_db(spectrogram_energy(heard, self.audio), spectrogram_energy(mel[:, :heard.shape[-1]], self.audio))
-            gain *= 10 ** (-lacking / 20)
-        out = self.to_audio(mel) / gain
-        return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
+# %% ../nbs/04_modelfile.ipynb #1f0ba9a5
+@patch
+@torch.no_grad()
+def reconstruct(self: DistillModel, audio: torch.Tensor, match_level: bool = True) -> torch.Tensor:
+    """What the model does to a recording: encode → quantise → decode → Griffin-Lim (same length). `match_level`:
+    the decoding is brought to the recording's energy (`level_correction_db`), as a code file carries it."""
+    gain = self.gain(audio)   # one spectrogram pass to find it, used both ways
+    mel = self.decode_mel(self.encode_audio(audio, gain))
+    if match_level:
+        heard = self.mel(audio * gain)
+        lacking = level_correction_db(spectrogram_energy(heard, self.audio), spectrogram_energy(mel[:, :heard.shape[-1]], self.audio))
+        gain *= 10 ** (-lacking / 20)
+    out = self.to_audio(mel) / gain
+    return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
-    def describe(self, **hints) -> str:
-        "A few lines for people: what `describe_metadata` says of the file this model would write (`hints` go to it)."
-        meta = model_metadata(self)
-        if self.prior is not None: meta.update(prior_metadata(self.prior, self.prior_training, self.prior_metrics))
-        return describe_metadata(meta, self.name, **hints)
+@patch
+def describe(self: DistillModel, **hints) -> str:
+    "A few lines for people: what `describe_metadata` says of the file this model would write (`hints` go to it)."
+    meta = model_metadata(self)
+    if self.prior is not None: meta.update(prior_metadata(self.prior, self.prior_training, self.prior_metrics))
+    return describe_metadata(meta, self.name, **hints)
 
 # %% ../nbs/04_modelfile.ipynb #b2b17036
 def model_metadata(model: DistillModel) -> dict:
