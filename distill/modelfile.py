@@ -127,9 +127,13 @@ class DistillModel:
     @torch.no_grad()
     def encode_audio(self, audio: torch.Tensor, gain: float | None = None) -> torch.Tensor:
         "Waveform `[samples]` at the model's rate → codes `[levels, columns]` of the audio × `gain` (default: `self.gain(audio)`)."
+        return self.encode_mel(self.mel(audio * (self.gain(audio) if gain is None else gain)))
+
+    @torch.no_grad()
+    def encode_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        "Normalised log-mel `[n_mels, frames]`, already at the loudness the model hears → codes `[levels, columns]`."
         self.vqvae.eval()
-        gain = self.gain(audio) if gain is None else gain
-        return self.vqvae.encode(self.mel(audio * gain)[None].to(self.device))[0].cpu()
+        return self.vqvae.encode(mel[None].to(self.device))[0].cpu()
 
     @torch.no_grad()
     def decode_mel(self, codes: torch.Tensor) -> torch.Tensor:
@@ -148,9 +152,9 @@ def reconstruct(self: DistillModel, audio: torch.Tensor, match_level: bool = Tru
     """What the model does to a recording: encode → quantise → decode → Griffin-Lim (same length). `match_level`:
     the decoding is brought to the recording's energy (`level_correction_db`), as a code file carries it."""
     gain = self.gain(audio)   # one spectrogram pass to find it, used both ways
-    mel = self.decode_mel(self.encode_audio(audio, gain))
+    heard = self.mel(audio * gain)
+    mel = self.decode_mel(self.encode_mel(heard))
     if match_level:
-        heard = self.mel(audio * gain)
         lacking = level_correction_db(spectrogram_energy(heard, self.audio), spectrogram_energy(mel[:, :heard.shape[-1]], self.audio))
         gain *= 10 ** (-lacking / 20)
     out = self.to_audio(mel) / gain
