@@ -20,7 +20,7 @@ from .modelfile import DistillModel, save_model, write_container, read_metadata,
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished',
+__all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished', 'mel_power',
            'pooled_energy', 'multiscale_mel_loss', 'loudness_loss', 'reconstruction_loss', 'optimizer_tensors',
            'restore_optimizer', 'checkpoint_path', 'cosine_lr', 'PreparedData', 'prepare_data', 'chunk_frames',
            'default_config', 'evaluate', 'init_codebooks', 'Distributed', 'distributed_from_env', 'codebook_hash',
@@ -97,26 +97,36 @@ class TrainFinished:
                     cancelled=self.cancelled, levels=[l.to_dict() for l in self.levels], **self.extra)
 
 # %% ../nbs/05_train.ipynb #c07f5d83
-def pooled_energy(x: torch.Tensor, size: int, audio: AudioParams) -> torch.Tensor:
+def mel_power(x: torch.Tensor, audio: AudioParams) -> torch.Tensor:
+    "Normalised log-mel → mel power."
+    return 10 ** (normalised_to_db(x, audio) / 10)
+
+def pooled_energy(x: torch.Tensor, size: int, audio: AudioParams, power: torch.Tensor | None = None) -> torch.Tensor:
     "Normalised log-mel `[b, n_mels, frames]` → the normalised log of its mean *power* over `size` × `size` tiles."
-    power = 10 ** (normalised_to_db(x, audio) / 10)
-    pooled = F.avg_pool2d(power[:, None], size, ceil_mode=True)[:, 0]
+    pooled = F.avg_pool2d((mel_power(x, audio) if power is None else power)[:, None], size, ceil_mode=True)[:, 0]
     return db_to_normalised(10 * torch.log10(pooled.clamp_min(10 ** (audio.floor_db / 10))), audio)
 
-def multiscale_mel_loss(recon: torch.Tensor, target: torch.Tensor, scales=(1, 2, 4, 8), audio: AudioParams | None = None) -> torch.Tensor:
+def _powers(recon: torch.Tensor, target: torch.Tensor, audio: AudioParams) -> tuple[torch.Tensor, torch.Tensor]:
+    "Mel power of a decoding and of its target; the target's without a graph (it is data, never trained)."
+    with torch.no_grad(): target_power = mel_power(target, audio)
+    return mel_power(recon, audio), target_power
+
+def multiscale_mel_loss(recon: torch.Tensor, target: torch.Tensor, scales=(1, 2, 4, 8), audio: AudioParams | None = None,
+                        powers: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     "Mean L1 between `[b, n_mels, frames]` spectrograms at several pooling scales (pooling power when given `audio`)."
+    if audio is not None and powers is None and any(s > 1 for s in scales): powers = _powers(recon, target, audio)
     loss = 0.0
     for s in scales:
         if s == 1: a, b = recon, target
-        elif audio is not None: a, b = pooled_energy(recon, s, audio), pooled_energy(target, s, audio)
+        elif audio is not None: a, b = (pooled_energy(x, s, audio, power) for x, power in zip((recon, target), powers))
         else: a, b = F.avg_pool2d(recon[:, None], s, ceil_mode=True), F.avg_pool2d(target[:, None], s, ceil_mode=True)
         loss = loss + F.l1_loss(a, b)
     return loss / len(scales)
 
-def loudness_loss(recon: torch.Tensor, target: torch.Tensor, audio: AudioParams, quiet_db: float = -60.0) -> torch.Tensor:
+def loudness_loss(recon: torch.Tensor, target: torch.Tensor, audio: AudioParams, quiet_db: float = -60.0,
+                  powers: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     "Mean spectral convergence of mel amplitudes per chunk (at most 2 each); a chunk quieter than `quiet_db` counts as that loud."
-    amplitude = lambda x: 10 ** (normalised_to_db(x, audio) / 20)
-    a, b = amplitude(recon).flatten(1), amplitude(target).flatten(1)
+    a, b = (power.sqrt().flatten(1) for power in (powers or _powers(recon, target, audio)))
     # the floor keeps near-silent chunks from dividing by almost nothing; the cap keeps a chunk decoded far too loud
     # (a ratio of amplitudes: 10^4 for +30 dB over a quiet chunk) from swamping a batch — the log terms pull it back
     norm = b.norm(dim=1).clamp_min(10 ** (quiet_db / 20) * b.shape[1] ** 0.5)
@@ -124,8 +134,9 @@ def loudness_loss(recon: torch.Tensor, target: torch.Tensor, audio: AudioParams,
 
 def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor, audio: AudioParams, loud_weight: float = 1.0) -> torch.Tensor:
     "The RVQ-VAE's reconstruction loss: multi-scale log-mel L1 (coarse scales compare energy) plus `loud_weight` × `loudness_loss`."
-    loss = multiscale_mel_loss(recon, target, audio=audio)
-    return loss + loud_weight * loudness_loss(recon, target, audio) if loud_weight else loss
+    powers = _powers(recon, target, audio)   # one exponential per spectrogram serves every term
+    loss = multiscale_mel_loss(recon, target, audio=audio, powers=powers)
+    return loss + loud_weight * loudness_loss(recon, target, audio, powers=powers) if loud_weight else loss
 
 # %% ../nbs/05_train.ipynb #95fa88b2
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
