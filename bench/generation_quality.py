@@ -5,7 +5,10 @@ figures (Fréchet distance of log-mel frames to the kit, onsets per file and per
 sounds; --subset files of the kit itself; the model's reconstructions of those files; and, with --other, another
 collection. With a prior that kept its training codes, also the novelty verdicts.
 
-    python bench/generation_quality.py --train DIR --model M.distill [--count 16] [--other DIR] [--threads 2]
+    python bench/generation_quality.py --train DIR --model M.distill [--count 16] [--other DIR] [--threads 2] [--batches 1]
+
+With --batches N, N batches of --count sounds at seeds --seed, --seed + 100, … each measured alone, then their mean and
+range: a Fréchet distance over 16 sounds swings with what one batch happens to contain.
 """
 import argparse, glob, json, os, subprocess, sys, tempfile, time
 from collections import Counter
@@ -31,7 +34,7 @@ def measure(reference, sounds):
 
 
 def row(name, m):
-    return (f"{name:28s} FD {m['fd_mel']:8.0f}   onsets/file {m.get('onsets_per_file', float('nan')):5.2f}   onsets/s {m['onsets_per_s']:5.2f} "
+    return (f"{name:28s} FD {m['fd_mel']:8.0f}   onsets/file {m['onsets_per_file']:5.2f} (kit {m['ref_onsets_per_file']:.2f})   onsets/s {m['onsets_per_s']:5.2f} "
             f"(kit {m['ref_onsets_per_s']:.2f})   level {m['level_db']:6.1f} dB (kit {m['ref_level_db']:.1f})   s/file {m.get('seconds_per_file', float('nan')):.2f}")
 
 
@@ -42,31 +45,39 @@ def main():
     ap.add_argument("--mode"); ap.add_argument("--other"); ap.add_argument("--subset", type=int, default=18)
     ap.add_argument("--temperature", type=float, default=1.0); ap.add_argument("--top-p", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0); ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batches", type=int, default=1, help="batches of --count sounds, at seeds 100 apart")
     ap.add_argument("--out", help="folder for the generated sounds (default: a temporary one)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model = load_model(a.model)
     out = Path(a.out or tempfile.mkdtemp()); out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    sampling = SamplingParams(temperature=a.temperature, top_p=a.top_p, seed=a.seed)
-    sounds = list(generate_sounds(model, a.count, a.mode, a.duration, sampling))
-    seconds = time.time() - t0
-    paths = [save_generated(out / f"gen_{i + 1:02d}.wav", g) for i, g in enumerate(sounds)]
+    batches = []
+    for b in range(a.batches):
+        seed = a.seed + 100 * b
+        t0 = time.time()
+        sounds = list(generate_sounds(model, a.count, a.mode, a.duration, SamplingParams(temperature=a.temperature, top_p=a.top_p, seed=seed)))
+        seconds = time.time() - t0
+        paths = [save_generated(out / f"gen_{b}_{i + 1:02d}.wav", g) for i, g in enumerate(sounds)]
+        print(f"{a.count} {sounds[0].mode} sounds (seed {seed}) in {seconds:.1f} s ({sum(g.duration for g in sounds):.1f} s of audio) → {out}")
+        batches.append(measure(a.train, paths))
+        print(row("generated" if a.batches == 1 else f"generated, batch {b + 1}", batches[-1]))
+        verdicts = Counter(g.novelty.verdict for g in sounds if g.novelty)
+        if verdicts:
+            print("novelty:", dict(verdicts), "· nearest:", Counter(g.novelty.nearest for g in sounds).most_common(3),
+                  "· longest copied run %.2f s" % max(g.novelty.copied_seconds for g in sounds))
+    if a.batches > 1:
+        print(row(f"generated, mean of {a.batches}", {k: sum(m[k] for m in batches) / a.batches for k in batches[0]}))
+        for k in ("fd_mel", "onsets_per_file", "level_db"):
+            print(f"  {k}: {min(m[k] for m in batches):.2f} … {max(m[k] for m in batches):.2f}")
     files = audio_files(a.train)
     subset = files[:: max(1, len(files) // a.subset)][: a.subset]
     recon = []
     for i, f in enumerate(subset):
         x, _ = load_audio(f, model.audio.sample_rate)
         recon.append(write_audio(out / f"recon_{i:02d}.wav", model.reconstruct(x), model.audio.sample_rate))
-    print(f"{a.count} {sounds[0].mode} sounds in {seconds:.1f} s ({sum(g.duration for g in sounds):.1f} s of audio) → {out}")
-    print(row("generated", measure(a.train, paths)))
     print(row(f"kit subset ({len(subset)} files)", measure(a.train, subset)))
     print(row("reconstructions of subset", measure(a.train, recon)))
     if a.other: print(row(f"other: {Path(a.other).name}", measure(a.train, audio_files(a.other))))
-    verdicts = Counter(g.novelty.verdict for g in sounds if g.novelty)
-    if verdicts:
-        print("novelty:", dict(verdicts), "· nearest:", Counter(g.novelty.nearest for g in sounds).most_common(3),
-              "· longest copied run %.2f s" % max(g.novelty.copied_seconds for g in sounds))
 
 
 if __name__ == "__main__":
