@@ -88,20 +88,25 @@ def summarise(rows: list[dict], label: str) -> dict:
 
 
 def measure_long(model, path: Path, start: float, seconds: float) -> dict:
-    "Encode + decode `seconds` of `path` from `start` through the codes path; level error per second."
+    """Encode + decode `seconds` of `path` from `start` through the codes path; level error per second, with the code
+    file's level track and, for comparison, with its one whole-file gain alone."""
     rate = model.audio.sample_rate
     x, _ = load_audio(path, rate)
     x = x[round(start * rate): round((start + seconds) * rate)]
-    y = fit_length(grid_to_audio(model, encode_audio(model, x)), len(x))
+    grid = encode_audio(model, x)
+    one_gain = grid.copy(keep_history=False); one_gain.level_track_db = None
     rms_db = lambda v: 20 * np.log10(float(v.pow(2).mean().sqrt()) + 1e-12)
-    secs = [(rms_db(x[i * rate:(i + 1) * rate]), rms_db(y[i * rate:(i + 1) * rate])) for i in range(len(x) // rate)]
-    loudest = max(s[0] for s in secs)
-    errors = [b - a for a, b in secs if a > loudest - 40]
-    print(f"long recording {path.name} {start:g}–{start + seconds:g} s: per-second level error (within 40 dB of the loudest) "
-          + " ".join(f"{e:+.1f}" for e in errors))
-    print(f"  worst |level error| {max(map(abs, errors)):.2f} dB, mean {np.mean(errors):+.2f} dB, finite: {bool(torch.isfinite(y).all())}")
-    return dict(file=path.name, start=start, seconds=seconds, errors_db=errors, worst_abs_db=float(max(map(abs, errors))))
-
+    loudest = max(rms_db(x[i * rate:(i + 1) * rate]) for i in range(len(x) // rate))
+    result = dict(file=path.name, start=start, seconds=seconds)
+    for name, g in (("", grid), ("one_gain_", one_gain)):
+        y = fit_length(grid_to_audio(model, g), len(x))
+        secs = [(rms_db(x[i * rate:(i + 1) * rate]), rms_db(y[i * rate:(i + 1) * rate])) for i in range(len(x) // rate)]
+        errors = [b - a for a, b in secs if a > loudest - 40]
+        print(f"long recording {path.name} {start:g}–{start + seconds:g} s{', one whole-file gain, no level track' if name else ''}: "
+              "per-second level error (within 40 dB of the loudest) " + " ".join(f"{e:+.1f}" for e in errors))
+        print(f"  worst |level error| {max(map(abs, errors)):.2f} dB, mean {np.mean(errors):+.2f} dB, finite: {bool(torch.isfinite(y).all())}")
+        result.update({f"{name}errors_db": errors, f"{name}worst_abs_db": float(max(map(abs, errors)))})
+    return result
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

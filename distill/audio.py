@@ -15,9 +15,10 @@ import torch
 import torchaudio
 
 # %% auto #0
-__all__ = ['atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'limit_peaks',
-           'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'value_range',
-           'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'spectrogram_energy', 'level_correction_db',
+__all__ = ['LEVEL_BLOCK_SECONDS', 'atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono',
+           'load_audio', 'limit_peaks', 'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised',
+           'normalised_to_db', 'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain',
+           'spectrogram_energy', 'level_correction_db', 'frame_energy', 'level_track_db', 'apply_level_track',
            'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
@@ -193,6 +194,34 @@ def level_correction_db(original: float, decoded: float, limit_db: float = 30.0)
     "Decibels that bring a decoding of total power `decoded` to the `original`'s power, within ±`limit_db` (0 if either is 0)."
     if not (original > 0 and decoded > 0): return 0.0
     return max(-limit_db, min(limit_db, 10 * math.log10(original / decoded)))
+
+# %% ../nbs/00_audio.ipynb #1e7a0c02
+LEVEL_BLOCK_SECONDS = 1.0   # a level track's resolution: one correction per block of about this long
+
+def frame_energy(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
+    "Power of each frame of a normalised log-mel `[n_mels, frames]`, summed over the bands: `[frames]`."
+    return (10 ** (normalised_to_db(mel, p) / 10)).sum(-2)
+
+def level_track_db(original: torch.Tensor, decoded: torch.Tensor, block: int, within_db: float = 40.0,
+                   limit_db: float = 12.0) -> torch.Tensor | None:
+    """Per-frame decibels that bring each `block` of frames of a decoding (frame powers `decoded`) to the `original`'s,
+    on top of `level_correction_db` of the whole: linear between block centres, within ±`limit_db`. A block more than
+    `within_db` under the loudest gets none; fewer than two blocks: `None`."""
+    frames = len(original)
+    n = round(frames / block)
+    if n < 2: return None
+    edges = [round(i * frames / n) for i in range(n + 1)]
+    o, d = (torch.stack([x[a:b].sum() for a, b in zip(edges, edges[1:])]).double() for x in (original, decoded))
+    whole = level_correction_db(float(o.sum()), float(d.sum()))
+    audible = (o > 0) & (d > 0) & (o >= o.max() * 10 ** (-within_db / 10))
+    blocks = torch.where(audible, 10 * torch.log10(o.clamp_min(1e-300) / d.clamp_min(1e-300)) - whole, 0.0)
+    centres = [(a + b - 1) / 2 for a, b in zip(edges, edges[1:])]
+    return torch.from_numpy(np.interp(np.arange(frames), centres, blocks.clamp(-limit_db, limit_db).numpy())).float()
+
+def apply_level_track(audio: torch.Tensor, track_db: torch.Tensor, hop: int) -> torch.Tensor:
+    "`audio` `[samples]` made `track_db` `[frames]` louder, frame `f` centred on sample `f × hop`, linear in between."
+    db = np.interp(np.arange(audio.shape[-1]), np.arange(len(track_db)) * hop, track_db.float().numpy())
+    return audio * torch.from_numpy(10 ** (db / 20)).to(audio.dtype)
 
 # %% ../nbs/00_audio.ipynb #7f4673ca
 def mel_power_to_spectrogram(power: torch.Tensor, p: AudioParams) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torchaudio
 
 from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomic_write_bytes, even_pieces,
                           mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain, loudest_frame_db,
-                          spectrogram_energy, level_correction_db)
+                          level_correction_db, frame_energy, level_track_db, apply_level_track, LEVEL_BLOCK_SECONDS)
 from .model import VQVAE, level_roles, context_columns
 from .modelfile import DistillModel
 from . import generate as generation   # the prior's side of re-generation (CodeGrid has a method of that name)
@@ -89,9 +89,11 @@ def _loudest_frame_db(source, p: AudioParams, piece_frames: int) -> float:
     frames = num_frames(source.length, p)
     return max(loudest_frame_db(_mel_span(source, p, f0, f1), p) for f0, f1 in even_pieces(frames, piece_frames))
 
-def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> tuple[torch.Tensor, float]:
-    """Codes `[levels, columns]` of a source brought to the model's level, piece by piece, and the gain (dB) that decoding
-    takes off: the one that took it there, less what the decoding lacks of the recording's energy (`level_correction_db`)."""
+def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> tuple[torch.Tensor, float, torch.Tensor | None]:
+    """Codes `[levels, columns]` of a source brought to the model's level, piece by piece; the gain (dB) that decoding
+    takes off: the one that took it there, less what the decoding lacks of the recording's energy (`level_correction_db`);
+    and the level track `[columns]` (dB) that decoding adds back where a passage decodes quieter than the rest (`None` for
+    a recording shorter than two `LEVEL_BLOCK_SECONDS`)."""
     p, D = model.audio, model.config.downsample
     if source.length <= p.n_fft // 2:
         raise CodeError(f"{getattr(source, 'path', 'the audio')}: too short to encode ({source.length} samples; at least {p.n_fft // 2 + 1} needed)")
@@ -102,7 +104,7 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
     columns = -(-frames // D)
     codes = torch.empty(model.config.rvq_levels, columns, dtype=torch.long)
     pieces = even_pieces(columns, piece_columns)
-    heard = decoded = 0.0   # energy of the recording as the model heard it, and of its decoding
+    heard, decoded = [], []   # energy of each frame of the recording as the model heard it, and of its decoding
     with torch.inference_mode():
         for i, (c0, c1) in enumerate(pieces):
             # pieces start on a column boundary so the strided layers line up with the whole-file pass
@@ -110,11 +112,15 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
             mel = _mel_span(source, p, f0, f1, gain).to(model.device)
             piece = model.vqvae.encode(mel[None])[0].cpu()
             codes[:, c0:c1] = piece[:, c0 - f0 // D: c1 - f0 // D]
-            heard += spectrogram_energy(mel[:, c0 * D - f0: min(c1 * D, frames) - f0], p)
+            heard.append(frame_energy(mel[:, c0 * D - f0: min(c1 * D, frames) - f0], p))
             if progress: progress("encoding", i + 1, len(pieces))
         vectors = code_vectors(model, codes)
-        for c0, c1 in pieces: decoded += spectrogram_energy(decode_span(model, vectors, c0, c1)[:, : frames - c0 * D], p)
-    return codes, 20 * math.log10(gain) - level_correction_db(heard, decoded)
+        for c0, c1 in pieces: decoded.append(frame_energy(decode_span(model, vectors, c0, c1)[:, : frames - c0 * D], p))
+    heard, decoded = torch.cat(heard), torch.cat(decoded)
+    track = level_track_db(heard, decoded, round(LEVEL_BLOCK_SECONDS * p.frames_per_second))
+    if track is not None:   # per column: the mean of its frames
+        track = torch.nn.functional.pad(track[None], (0, columns * D - frames), mode="replicate")[0].view(columns, D).mean(1).round(decimals=2)
+    return codes, 20 * math.log10(gain) - level_correction_db(float(heard.sum()), float(decoded.sum())), track
 
 # %% ../nbs/08_codes.ipynb #bdaef11b
 @dataclass
@@ -181,6 +187,7 @@ class CodeGrid:
     history: EditHistory = field(default_factory=EditHistory, repr=False)
     codebooks: torch.Tensor | None = field(default=None, repr=False)  # the model's [levels, entries, dim], for blends
     gain_db: float = 0.0                    # the gain that decoding takes off: the recording's level, as the model decodes it
+    level_track_db: torch.Tensor | None = None  # [columns] dB that decoding adds back, passage by passage (None: none)
 
     # --- what the grid shows
     @property
@@ -222,7 +229,17 @@ class CodeGrid:
         "An independent copy (with the same undo/redo history unless `keep_history=False`)."
         return CodeGrid(self.indices.clone(), self.model_name, self.model_hash, self.sample_rate, self.seconds_per_column,
                         self.codebook_size, self.source, None if self.embeddings is None else self.embeddings.clone(),
-                        self.history.copy() if keep_history else EditHistory(), self.codebooks, self.gain_db)
+                        self.history.copy() if keep_history else EditHistory(), self.codebooks, self.gain_db,
+                        None if self.level_track_db is None else self.level_track_db.clone())
+
+    def part(self, start: int, end: int) -> "CodeGrid":
+        "Columns `[start, end)` as a grid of their own (no history): what a region decodes from."
+        start, end = self._check_range(start, end)
+        part = self.copy(keep_history=False)
+        part.indices = part.indices[:, start:end]
+        if part.embeddings is not None: part.embeddings = part.embeddings[:, start:end]
+        if part.level_track_db is not None: part.level_track_db = part.level_track_db[start:end]
+        return part
 
     # --- checks: each raises before anything changes
     def _level_list(self, levels) -> list[int]:
@@ -405,7 +422,8 @@ def to_dict(self: CodeGrid) -> dict:
     return dict(format=CODES_FORMAT, version=CODES_VERSION, model=dict(name=self.model_name, weights_hash=self.model_hash),
                 sample_rate=self.sample_rate, seconds_per_column=self.seconds_per_column, levels=self.levels,
                 roles=self.roles, columns=self.columns, codebook_size=self.codebook_size, source=self.source,
-                gain_db=self.gain_db, indices=self.indices.tolist(), embeddings=embeddings)
+                gain_db=self.gain_db, indices=self.indices.tolist(), embeddings=embeddings,
+                level_track_db=None if self.level_track_db is None else [round(float(v), 2) for v in self.level_track_db])
 
 @patch
 def to_json(self: CodeGrid) -> str:
@@ -429,9 +447,12 @@ def from_dict(cls: CodeGrid, d: dict, where: str = "code file") -> "CodeGrid":
             e = d["embeddings"]
             embeddings = torch.from_numpy(np.frombuffer(base64.b64decode(e["base64"]), dtype="<f4").copy()).reshape(e["shape"])
             if tuple(embeddings.shape[:2]) != tuple(indices.shape): raise ValueError("embeddings do not match the indices")
+        track = None if d.get("level_track_db") is None else torch.tensor(d["level_track_db"], dtype=torch.float32)
+        if track is not None and (tuple(track.shape) != (indices.shape[1],) or not torch.isfinite(track).all()):
+            raise ValueError("the level track does not match the columns")
         return cls(indices, str(d["model"]["name"]), str(d["model"]["weights_hash"]), int(d["sample_rate"]),
                    float(d["seconds_per_column"]), int(d["codebook_size"]), str(d.get("source", "")), _without_blend(embeddings),
-                   gain_db=float(d.get("gain_db", 0.0)))
+                   gain_db=float(d.get("gain_db", 0.0)), level_track_db=track)
     except Exception as e:
         raise CodeError(f"{where}: damaged code file ({type(e).__name__}: {e})") from None
 
@@ -449,10 +470,10 @@ def save(self: CodeGrid, path) -> Path:
     return Path(path)
 
 # %% ../nbs/08_codes.ipynb #aa068afb
-def _new_grid(model: DistillModel, encoded: tuple[torch.Tensor, float], source: str) -> CodeGrid:
-    codes, gain_db = encoded
+def _new_grid(model: DistillModel, encoded: tuple[torch.Tensor, float, torch.Tensor | None], source: str) -> CodeGrid:
+    codes, gain_db, track = encoded
     return CodeGrid(codes, model.name, model.identity, model.audio.sample_rate, model.seconds_per_column,
-                    model.config.codebook_size, source, codebooks=model_codebooks(model), gain_db=gain_db)
+                    model.config.codebook_size, source, codebooks=model_codebooks(model), gain_db=gain_db, level_track_db=track)
 
 def encode_audio(model: DistillModel, audio: torch.Tensor, source: str = "", piece_columns: int = PIECE_COLUMNS) -> CodeGrid:
     "Mono audio `[samples]` at the model's rate → its code grid."
@@ -489,9 +510,11 @@ def _vectors_to_audio(model: DistillModel, vectors: torch.Tensor, seed: int = 0,
     return torch.cat(list(mel_to_audio_pieces(span, vectors.shape[1] * D, model.audio, piece_columns * D, overlap=8 * D, align=D, seed=seed)))
 
 def grid_to_audio(model: DistillModel, grid: CodeGrid, seed: int = 0, piece_columns: int = PIECE_COLUMNS) -> torch.Tensor:
-    "Code grid → waveform of `columns × seconds_per_column` at the recording's level (decode, Griffin-Lim, take the gain off)."
+    "Code grid → waveform of `columns × seconds_per_column` at the recording's level (decode, Griffin-Lim, take the gain off, follow the level track)."
     _check_grid(model, grid)
-    return _vectors_to_audio(model, _grid_vectors(model, grid), seed, piece_columns) * 10 ** (-grid.gain_db / 20)
+    audio = _vectors_to_audio(model, _grid_vectors(model, grid), seed, piece_columns) * 10 ** (-grid.gain_db / 20)
+    if grid.level_track_db is None: return audio
+    return apply_level_track(audio, grid.level_track_db.repeat_interleave(model.config.downsample), model.audio.hop_length)
 
 # %% ../nbs/08_codes.ipynb #d8ce85a4
 def load_grid(path, model: DistillModel | None = None) -> CodeGrid:

@@ -15,7 +15,8 @@ from safetensors.torch import save as safetensors_bytes
 
 import distill
 from .audio import (AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain,
-                           loudest_frame_db, level_correction_db, spectrogram_energy)
+                           loudest_frame_db, level_correction_db, frame_energy,
+                           level_track_db, apply_level_track, LEVEL_BLOCK_SECONDS)
 from .model import VQVAE, VQVAEConfig, level_roles
 from .prior_model import Prior, PriorConfig
 
@@ -150,14 +151,18 @@ class DistillModel:
 @torch.no_grad()
 def reconstruct(self: DistillModel, audio: torch.Tensor, match_level: bool = True) -> torch.Tensor:
     """What the model does to a recording: encode → quantise → decode → Griffin-Lim (same length). `match_level`:
-    the decoding is brought to the recording's energy (`level_correction_db`), as a code file carries it."""
+    the decoding is brought to the recording's energy (`level_correction_db`) and follows its level track
+    (`level_track_db`), as a code file carries them."""
     gain = self.gain(audio)   # one spectrogram pass to find it, used both ways
     heard = self.mel(audio * gain)
     mel = self.decode_mel(self.encode_mel(heard))
+    track = None
     if match_level:
-        lacking = level_correction_db(spectrogram_energy(heard, self.audio), spectrogram_energy(mel[:, :heard.shape[-1]], self.audio))
-        gain *= 10 ** (-lacking / 20)
+        heard_f, decoded_f = frame_energy(heard, self.audio), frame_energy(mel[:, :heard.shape[-1]], self.audio)
+        gain *= 10 ** (-level_correction_db(float(heard_f.sum()), float(decoded_f.sum())) / 20)
+        track = level_track_db(heard_f, decoded_f, round(LEVEL_BLOCK_SECONDS * self.audio.frames_per_second))
     out = self.to_audio(mel) / gain
+    if track is not None: out = apply_level_track(out, track, self.audio.hop_length)
     return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
 @patch

@@ -304,8 +304,11 @@ def test_foreign_and_broken_code_files_are_refused(setup, grid, tmp_path):
     (tmp_path / "future.json").write_text(json.dumps(future))
     broken = json.loads(path.read_text()); broken["indices"][0][0] = 999
     (tmp_path / "broken.json").write_text(json.dumps(broken))
+    track = json.loads(path.read_text()); track["level_track_db"] = [0.0, float("nan")]   # the wrong length, and not finite
+    (tmp_path / "track.json").write_text(json.dumps(track))
     for name, message in [("text.json", "not JSON"), ("other.json", "not a Distill code file"), ("future.json", "newer Distill"),
-                          ("broken.json", "damaged code file"), ("missing.json", "code file not found")]:
+                          ("broken.json", "damaged code file"), ("track.json", "level track does not match"),
+                          ("missing.json", "code file not found")]:
         with pytest.raises(CodeError, match=message) as e: load_grid(tmp_path / name, model)
         assert name in str(e.value)
 

@@ -439,11 +439,8 @@ def region_audio(model: DistillModel, grid: CodeGrid, start: int, end: int, cont
     "Columns `[start, end)` of `grid` as sound, `(end - start) × samples per column` long."
     if not 0 <= start < end <= grid.columns: raise CodeError(f"columns [{start}, {end}) are not inside {grid.name} ({grid.columns} columns)")
     a, b = max(0, start - context), min(grid.columns, end + context)
-    part = grid.copy(keep_history=False)
-    part.indices = part.indices[:, a:b]
-    if part.embeddings is not None: part.embeddings = part.embeddings[:, a:b]
     n = model.config.downsample * model.audio.hop_length
-    return grid_to_audio(model, part)[(start - a) * n:(end - a) * n]
+    return grid_to_audio(model, grid.part(a, b))[(start - a) * n:(end - a) * n]
 
 @patch
 def play_selection(self: CodesEditor):
