@@ -208,7 +208,7 @@ def level_track_db(original: torch.Tensor, decoded: torch.Tensor, block: int, wi
     on top of `level_correction_db` of the whole: linear between block centres, within ±`limit_db`. A block more than
     `within_db` under the loudest gets none; fewer than two blocks: `None`."""
     frames = len(original)
-    n = round(frames / block)
+    n = frames // block
     if n < 2: return None
     edges = [round(i * frames / n) for i in range(n + 1)]
     o, d = (torch.stack([x[a:b].sum() for a, b in zip(edges, edges[1:])]).double() for x in (original, decoded))
