@@ -202,7 +202,7 @@ def frame_energy(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
     "Power of each frame of a normalised log-mel `[n_mels, frames]`, summed over the bands: `[frames]`."
     return (10 ** (normalised_to_db(mel, p) / 10)).sum(-2)
 
-def level_track_db(original: torch.Tensor, decoded: torch.Tensor, block: int, within_db: float = 40.0,
+def level_track_db(original: torch.Tensor, decoded: torch.Tensor, block: int, within_db: float = 20.0,
                    limit_db: float = 12.0) -> torch.Tensor | None:
     """Per-frame decibels that bring each `block` of frames of a decoding (frame powers `decoded`) to the `original`'s,
     on top of `level_correction_db` of the whole: linear between block centres, within ±`limit_db`. A block more than
