@@ -17,9 +17,10 @@ import torchaudio
 # %% auto #0
 __all__ = ['LEVEL_BLOCK_SECONDS', 'atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono',
            'load_audio', 'limit_peaks', 'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised',
-           'normalised_to_db', 'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain',
-           'spectrogram_energy', 'level_correction_db', 'frame_energy', 'level_track_db', 'apply_level_track',
-           'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
+           'normalised_to_db', 'mel_power', 'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db',
+           'level_gain', 'spectrogram_energy', 'level_correction_db', 'frame_energy', 'level_track_db',
+           'apply_level_track', 'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade',
+           'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -153,6 +154,10 @@ def normalised_to_db(x, p: AudioParams):
     half = -p.floor_db / 2
     return torch.nan_to_num(x * half - half, nan=p.floor_db).clamp(p.floor_db, p.ceiling_db)
 
+def mel_power(x: torch.Tensor, p: AudioParams) -> torch.Tensor:
+    "Normalised log-mel → mel power (linear), within the floor…ceiling."
+    return 10 ** (normalised_to_db(x, p) / 10)
+
 def value_range(p: AudioParams) -> tuple[float, float]:
     "The normalised values a spectrogram can hold: (-1 for the floor, the ceiling's value)."
     return -1.0, float(db_to_normalised(p.ceiling_db, p))
@@ -178,7 +183,7 @@ def num_frames(samples: int, p: AudioParams) -> int:
 def loudest_frame_db(mel: torch.Tensor, p: AudioParams) -> float:
     "The energy (dB) of the loudest frame of a normalised log-mel `[n_mels, frames]`: its mel power summed over the bands."
     if mel.numel() == 0: return float(p.floor_db)
-    return float(10 * torch.log10((10 ** (normalised_to_db(mel, p) / 10)).sum(-2).max()))
+    return float(10 * torch.log10(mel_power(mel, p).sum(-2).max()))
 
 def level_gain(loudest_db: float, p: AudioParams) -> float:
     "The linear gain that brings a recording whose loudest frame has `loudest_db` to `p.loudness_db` (at most `p.max_boost_db` up)."
@@ -188,7 +193,7 @@ def level_gain(loudest_db: float, p: AudioParams) -> float:
 # %% ../nbs/00_audio.ipynb #305646ce
 def spectrogram_energy(mel: torch.Tensor, p: AudioParams) -> float:
     "Total power of a normalised log-mel `[n_mels, frames]`, summed over bands and frames (the pieces of a file add up)."
-    return float((10 ** (normalised_to_db(mel, p) / 10)).sum())
+    return float(mel_power(mel, p).sum())
 
 def level_correction_db(original: float, decoded: float, limit_db: float = 30.0) -> float:
     "Decibels that bring a decoding of total power `decoded` to the `original`'s power, within ±`limit_db` (0 if either is 0)."
@@ -200,7 +205,7 @@ LEVEL_BLOCK_SECONDS = 1.0   # a level track's resolution: one correction per blo
 
 def frame_energy(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
     "Power of each frame of a normalised log-mel `[n_mels, frames]`, summed over the bands: `[frames]`."
-    return (10 ** (normalised_to_db(mel, p) / 10)).sum(-2)
+    return mel_power(mel, p).sum(-2)
 
 def level_track_db(original: torch.Tensor, decoded: torch.Tensor, block: int, within_db: float = 20.0,
                    limit_db: float = 12.0) -> torch.Tensor | None:
@@ -250,7 +255,7 @@ def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, s
     griffin = _cached(f"gl{n_iter}", p, lambda: torchaudio.transforms.GriffinLim(
         n_fft=p.n_fft, hop_length=p.hop_length, power=2.0, n_iter=n_iter, momentum=0.99, rand_init=True))
     # within floor…ceiling and NaN-free, so any spectrogram, even a network's garbage, inverts to finite audio
-    power = 10 ** (normalised_to_db(mel.detach().float().cpu(), p) / 10)
+    power = mel_power(mel.detach().float().cpu(), p)
     spec = mel_power_to_spectrogram(power, p) * _window_energy(p)
     # seeded, so the same spectrogram always gives the same waveform
     with torch.random.fork_rng(devices=[]):

@@ -119,7 +119,8 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
     heard, decoded = torch.cat(heard), torch.cat(decoded)
     track = level_track_db(heard, decoded, round(LEVEL_BLOCK_SECONDS * p.frames_per_second))
     if track is not None:   # per column: the mean of its frames
-        track = torch.nn.functional.pad(track[None], (0, columns * D - frames), mode="replicate")[0].view(columns, D).mean(1).round(decimals=2)
+        track = torch.nn.functional.pad(track[None], (0, columns * D - frames), mode="replicate")[0]
+        track = track.view(columns, D).mean(1).round(decimals=2)
     return codes, 20 * math.log10(gain) - level_correction_db(float(heard.sum()), float(decoded.sum())), track
 
 # %% ../nbs/08_codes.ipynb #bdaef11b

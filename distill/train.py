@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from .audio import AudioParams, normalised_to_db, db_to_normalised
+from .audio import AudioParams, db_to_normalised, mel_power
 from .data import DatasetScan, scan_dataset, load_mels, split_files, ChunkDataset, Augment, DatasetError
 from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device, retire_unused_entries
 from .health import LevelHealth, code_histogram, level_health, health_verdict, GREEN_AT
@@ -20,7 +20,7 @@ from .modelfile import DistillModel, save_model, write_container, read_metadata,
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished', 'mel_power',
+__all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished',
            'pooled_energy', 'multiscale_mel_loss', 'loudness_loss', 'reconstruction_loss', 'optimizer_tensors',
            'restore_optimizer', 'checkpoint_path', 'cosine_lr', 'PreparedData', 'prepare_data', 'chunk_frames',
            'default_config', 'evaluate', 'init_codebooks', 'Distributed', 'distributed_from_env', 'codebook_hash',
@@ -97,10 +97,6 @@ class TrainFinished:
                     cancelled=self.cancelled, levels=[l.to_dict() for l in self.levels], **self.extra)
 
 # %% ../nbs/05_train.ipynb #c07f5d83
-def mel_power(x: torch.Tensor, audio: AudioParams) -> torch.Tensor:
-    "Normalised log-mel → mel power."
-    return 10 ** (normalised_to_db(x, audio) / 10)
-
 def pooled_energy(x: torch.Tensor, size: int, audio: AudioParams, power: torch.Tensor | None = None) -> torch.Tensor:
     "Normalised log-mel `[b, n_mels, frames]` → the normalised log of its mean *power* over `size` × `size` tiles."
     pooled = F.avg_pool2d((mel_power(x, audio) if power is None else power)[:, None], size, ceil_mode=True)[:, 0]
