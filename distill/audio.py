@@ -15,12 +15,12 @@ import torch
 import torchaudio
 
 # %% auto #0
-__all__ = ['LEVEL_BLOCK_SECONDS', 'atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono',
-           'load_audio', 'limit_peaks', 'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised',
-           'normalised_to_db', 'mel_power', 'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db',
-           'level_gain', 'spectrogram_energy', 'level_correction_db', 'frame_energy', 'level_track_db',
-           'apply_level_track', 'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade',
-           'mel_to_audio_pieces']
+__all__ = ['LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError',
+           'mix_to_mono', 'load_audio', 'limit_peaks', 'check_finite', 'write_audio', 'MelTransform',
+           'db_to_normalised', 'normalised_to_db', 'mel_power', 'value_range', 'audio_to_mel', 'num_frames',
+           'loudest_frame_db', 'level_gain', 'spectrogram_energy', 'level_correction_db', 'frame_energy',
+           'level_track_db', 'level_corrections', 'apply_level_track', 'mel_power_to_spectrogram', 'mel_to_audio',
+           'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -201,32 +201,54 @@ def level_correction_db(original: float, decoded: float, limit_db: float = 30.0)
     return max(-limit_db, min(limit_db, 10 * math.log10(original / decoded)))
 
 # %% ../nbs/00_audio.ipynb #1e7a0c02
-LEVEL_BLOCK_SECONDS = 1.0   # a level track's resolution: one correction per block of about this long
+LEVEL_BLOCK_SECONDS = 1.0    # a level track's resolution: one correction per block of about this long
+LEVEL_TRACK_LIMIT_DB = 12.0  # the most a track moves a passage, up or down, beyond the whole-file correction
 
 def frame_energy(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
     "Power of each frame of a normalised log-mel `[n_mels, frames]`, summed over the bands: `[frames]`."
     return mel_power(mel, p).sum(-2)
 
 def level_track_db(original: torch.Tensor, decoded: torch.Tensor, block: int, within_db: float = 20.0,
-                   limit_db: float = 12.0) -> torch.Tensor | None:
+                   limit_db: float = LEVEL_TRACK_LIMIT_DB) -> torch.Tensor | None:
     """Per-frame decibels that bring each `block` of frames of a decoding (frame powers `decoded`) to the `original`'s,
-    on top of `level_correction_db` of the whole: linear between block centres, within ±`limit_db`. A block more than
-    `within_db` under the loudest gets none; fewer than two blocks: `None`."""
+    relative to the whole: linear between block centres, within ±`limit_db` (the whole's difference is
+    `level_correction_db`'s, with its own limit). A block more than `within_db` under the loudest gets none; fewer than
+    two blocks: `None`."""
+    original, decoded = original.detach().cpu().double(), decoded.detach().cpu().double()
     frames = len(original)
     n = frames // block
     if n < 2: return None
     edges = [round(i * frames / n) for i in range(n + 1)]
-    o, d = (torch.stack([x[a:b].sum() for a, b in zip(edges, edges[1:])]).double() for x in (original, decoded))
-    whole = level_correction_db(float(o.sum()), float(d.sum()))
+    o, d = (torch.stack([x[a:b].sum() for a, b in zip(edges, edges[1:])]) for x in (original, decoded))
+    if not (o.sum() > 0 and d.sum() > 0): return torch.zeros(frames)
+    whole = 10 * torch.log10(o.sum() / d.sum())   # unlimited: the track carries only what differs between passages
     audible = (o > 0) & (d > 0) & (o >= o.max() * 10 ** (-within_db / 10))
     blocks = torch.where(audible, 10 * torch.log10(o.clamp_min(1e-300) / d.clamp_min(1e-300)) - whole, 0.0)
     centres = [(a + b - 1) / 2 for a, b in zip(edges, edges[1:])]
     return torch.from_numpy(np.interp(np.arange(frames), centres, blocks.clamp(-limit_db, limit_db).numpy())).float()
 
-def apply_level_track(audio: torch.Tensor, track_db: torch.Tensor, hop: int) -> torch.Tensor:
-    "`audio` `[samples]` made `track_db` `[frames]` louder, frame `f` centred on sample `f × hop`, linear in between."
-    db = np.interp(np.arange(audio.shape[-1]), np.arange(len(track_db)) * hop, track_db.float().numpy())
-    return audio * torch.from_numpy(10 ** (db / 20)).to(audio.dtype)
+def level_corrections(original: torch.Tensor, decoded: torch.Tensor, p: AudioParams, column: int = 1) -> tuple[float, torch.Tensor | None]:
+    """What a decoding (frame powers `decoded`) needs to sound as loud as the `original`: the whole-file correction in dB
+    (`level_correction_db`) and the level track (`level_track_db`), one value per `column` frames (their mean), to
+    0.01 dB as a code file keeps it. `DistillModel.reconstruct` and encoding both take theirs from here."""
+    whole = level_correction_db(float(original.sum()), float(decoded.sum()))
+    track = level_track_db(original, decoded, round(LEVEL_BLOCK_SECONDS * p.frames_per_second))
+    if track is None: return whole, None
+    columns = -(-len(track) // column)
+    track = torch.nn.functional.pad(track[None], (0, columns * column - len(track)), mode="replicate")[0]
+    return whole, track.view(columns, column).mean(1).round(decimals=2)
+
+def apply_level_track(audio: torch.Tensor, track_db: torch.Tensor, hop: int, chunk: int = 2 ** 18) -> torch.Tensor:
+    """`audio` `[samples]` made `track_db` `[frames]` louder, frame `f` centred on sample `f × hop`, linear in between
+    (held beyond the ends); worked out `chunk` samples at a time, so a long recording needs no per-sample copies."""
+    track = track_db.detach().cpu().float()
+    if len(track) == 0: return audio
+    out = torch.empty_like(audio)
+    for s in range(0, audio.shape[-1], chunk):
+        position = (torch.arange(s, min(s + chunk, audio.shape[-1]), dtype=torch.float64) / hop).clamp(max=len(track) - 1)
+        i = position.floor().long(); j = (i + 1).clamp(max=len(track) - 1); w = (position - i).float()
+        out[s:s + len(i)] = audio[s:s + len(i)] * 10 ** ((track[i] * (1 - w) + track[j] * w) / 20)
+    return out
 
 # %% ../nbs/00_audio.ipynb #7f4673ca
 def mel_power_to_spectrogram(power: torch.Tensor, p: AudioParams) -> torch.Tensor:

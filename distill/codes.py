@@ -16,7 +16,7 @@ import torchaudio
 
 from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomic_write_bytes, even_pieces,
                           mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain, loudest_frame_db,
-                          level_correction_db, frame_energy, level_track_db, apply_level_track, LEVEL_BLOCK_SECONDS)
+                          frame_energy, level_corrections, apply_level_track, LEVEL_TRACK_LIMIT_DB)
 from .model import VQVAE, level_roles, context_columns
 from .modelfile import DistillModel
 from . import generate as generation   # the prior's side of re-generation (CodeGrid has a method of that name)
@@ -92,8 +92,8 @@ def _loudest_frame_db(source, p: AudioParams, piece_frames: int) -> float:
 def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> tuple[torch.Tensor, float, torch.Tensor | None]:
     """Codes `[levels, columns]` of a source brought to the model's level, piece by piece; the gain (dB) that decoding
     takes off: the one that took it there, less what the decoding lacks of the recording's energy (`level_correction_db`);
-    and the level track `[columns]` (dB) that decoding adds back where a passage decodes quieter than the rest (`None` for
-    a recording shorter than two `LEVEL_BLOCK_SECONDS`)."""
+    and the level track `[columns]` (dB) that decoding adds where a passage decodes quieter than the rest, or takes off
+    where it decodes louder (`None` for a recording shorter than two `LEVEL_BLOCK_SECONDS`)."""
     p, D = model.audio, model.config.downsample
     if source.length <= p.n_fft // 2:
         raise CodeError(f"{getattr(source, 'path', 'the audio')}: too short to encode ({source.length} samples; at least {p.n_fft // 2 + 1} needed)")
@@ -112,16 +112,12 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
             mel = _mel_span(source, p, f0, f1, gain).to(model.device)
             piece = model.vqvae.encode(mel[None])[0].cpu()
             codes[:, c0:c1] = piece[:, c0 - f0 // D: c1 - f0 // D]
-            heard.append(frame_energy(mel[:, c0 * D - f0: min(c1 * D, frames) - f0], p))
+            heard.append(frame_energy(mel[:, c0 * D - f0: min(c1 * D, frames) - f0], p).cpu())
             if progress: progress("encoding", i + 1, len(pieces))
         vectors = code_vectors(model, codes)
-        for c0, c1 in pieces: decoded.append(frame_energy(decode_span(model, vectors, c0, c1)[:, : frames - c0 * D], p))
-    heard, decoded = torch.cat(heard), torch.cat(decoded)
-    track = level_track_db(heard, decoded, round(LEVEL_BLOCK_SECONDS * p.frames_per_second))
-    if track is not None:   # per column: the mean of its frames
-        track = torch.nn.functional.pad(track[None], (0, columns * D - frames), mode="replicate")[0]
-        track = track.view(columns, D).mean(1).round(decimals=2)
-    return codes, 20 * math.log10(gain) - level_correction_db(float(heard.sum()), float(decoded.sum())), track
+        for c0, c1 in pieces: decoded.append(frame_energy(decode_span(model, vectors, c0, c1)[:, : frames - c0 * D], p).cpu())
+    lacking, track = level_corrections(torch.cat(heard), torch.cat(decoded), p, column=D)
+    return codes, 20 * math.log10(gain) - lacking, track
 
 # %% ../nbs/08_codes.ipynb #bdaef11b
 @dataclass
@@ -188,7 +184,7 @@ class CodeGrid:
     history: EditHistory = field(default_factory=EditHistory, repr=False)
     codebooks: torch.Tensor | None = field(default=None, repr=False)  # the model's [levels, entries, dim], for blends
     gain_db: float = 0.0                    # the gain that decoding takes off: the recording's level, as the model decodes it
-    level_track_db: torch.Tensor | None = None  # [columns] dB that decoding adds back, passage by passage (None: none)
+    level_track_db: torch.Tensor | None = None  # [columns] dB that decoding adds (or takes off), passage by passage
 
     # --- what the grid shows
     @property
@@ -449,8 +445,10 @@ def from_dict(cls: CodeGrid, d: dict, where: str = "code file") -> "CodeGrid":
             embeddings = torch.from_numpy(np.frombuffer(base64.b64decode(e["base64"]), dtype="<f4").copy()).reshape(e["shape"])
             if tuple(embeddings.shape[:2]) != tuple(indices.shape): raise ValueError("embeddings do not match the indices")
         track = None if d.get("level_track_db") is None else torch.tensor(d["level_track_db"], dtype=torch.float32)
-        if track is not None and (tuple(track.shape) != (indices.shape[1],) or not torch.isfinite(track).all()):
-            raise ValueError("the level track does not match the columns")
+        if track is not None and tuple(track.shape) != (indices.shape[1],): raise ValueError("the level track does not match the columns")
+        if track is not None and not bool((track.abs() <= LEVEL_TRACK_LIMIT_DB + 0.01).all()):   # NaN fails this too
+            raise ValueError(f"a level track value is beyond ±{LEVEL_TRACK_LIMIT_DB:g} dB")
+        if not math.isfinite(float(d.get("gain_db", 0.0))): raise ValueError("the gain is not a number")
         return cls(indices, str(d["model"]["name"]), str(d["model"]["weights_hash"]), int(d["sample_rate"]),
                    float(d["seconds_per_column"]), int(d["codebook_size"]), str(d.get("source", "")), _without_blend(embeddings),
                    gain_db=float(d.get("gain_db", 0.0)), level_track_db=track)

@@ -15,8 +15,7 @@ from safetensors.torch import save as safetensors_bytes
 
 import distill
 from .audio import (AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain,
-                           loudest_frame_db, level_correction_db, frame_energy,
-                           level_track_db, apply_level_track, LEVEL_BLOCK_SECONDS)
+                           loudest_frame_db, frame_energy, level_corrections, apply_level_track)
 from .model import VQVAE, VQVAEConfig, level_roles
 from .prior_model import Prior, PriorConfig
 
@@ -158,11 +157,11 @@ def reconstruct(self: DistillModel, audio: torch.Tensor, match_level: bool = Tru
     mel = self.decode_mel(self.encode_mel(heard))
     track = None
     if match_level:
-        heard_f, decoded_f = frame_energy(heard, self.audio), frame_energy(mel[:, :heard.shape[-1]], self.audio)
-        gain *= 10 ** (-level_correction_db(float(heard_f.sum()), float(decoded_f.sum())) / 20)
-        track = level_track_db(heard_f, decoded_f, round(LEVEL_BLOCK_SECONDS * self.audio.frames_per_second))
+        D = self.config.downsample
+        lacking, track = level_corrections(frame_energy(heard, self.audio), frame_energy(mel[:, :heard.shape[-1]], self.audio), self.audio, D)
+        gain *= 10 ** (-lacking / 20)
     out = self.to_audio(mel) / gain
-    if track is not None: out = apply_level_track(out, track, self.audio.hop_length)
+    if track is not None: out = apply_level_track(out, track.repeat_interleave(D), self.audio.hop_length)
     return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
 @patch

@@ -304,10 +304,15 @@ def test_foreign_and_broken_code_files_are_refused(setup, grid, tmp_path):
     (tmp_path / "future.json").write_text(json.dumps(future))
     broken = json.loads(path.read_text()); broken["indices"][0][0] = 999
     (tmp_path / "broken.json").write_text(json.dumps(broken))
-    track = json.loads(path.read_text()); track["level_track_db"] = [0.0, float("nan")]   # the wrong length, and not finite
+    track = json.loads(path.read_text()); track["level_track_db"] = [0.0, 1.0]   # the wrong length
     (tmp_path / "track.json").write_text(json.dumps(track))
+    loud = json.loads(path.read_text()); loud["level_track_db"] = [0.0] * (loud["columns"] - 1) + [1000.0]   # 10^50 louder
+    (tmp_path / "loud.json").write_text(json.dumps(loud))
+    nan = json.loads(path.read_text()); nan["level_track_db"] = [float("nan")] * nan["columns"]
+    (tmp_path / "nan.json").write_text(json.dumps(nan))
     for name, message in [("text.json", "not JSON"), ("other.json", "not a Distill code file"), ("future.json", "newer Distill"),
                           ("broken.json", "damaged code file"), ("track.json", "level track does not match"),
+                          ("loud.json", "beyond ±12 dB"), ("nan.json", "beyond ±12 dB"),
                           ("missing.json", "code file not found")]:
         with pytest.raises(CodeError, match=message) as e: load_grid(tmp_path / name, model)
         assert name in str(e.value)
