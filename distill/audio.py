@@ -18,9 +18,9 @@ import torchaudio
 __all__ = ['LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError',
            'mix_to_mono', 'load_audio', 'limit_peaks', 'check_finite', 'write_audio', 'MelTransform',
            'db_to_normalised', 'normalised_to_db', 'mel_power', 'value_range', 'audio_to_mel', 'num_frames',
-           'loudest_frame_db', 'level_gain', 'spectrogram_energy', 'level_correction_db', 'frame_energy',
-           'level_track_db', 'level_corrections', 'apply_level_track', 'mel_power_to_spectrogram', 'mel_to_audio',
-           'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
+           'loudest_frame_db', 'level_gain', 'frame_energy', 'level_correction_db', 'level_track_db',
+           'level_corrections', 'apply_level_track', 'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces',
+           'fit_length', 'crossfade', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -191,9 +191,9 @@ def level_gain(loudest_db: float, p: AudioParams) -> float:
     return 10 ** (min(p.loudness_db - loudest_db, p.max_boost_db) / 20)
 
 # %% ../nbs/00_audio.ipynb #305646ce
-def spectrogram_energy(mel: torch.Tensor, p: AudioParams) -> float:
-    "Total power of a normalised log-mel `[n_mels, frames]`, summed over bands and frames (the pieces of a file add up)."
-    return float(mel_power(mel, p).sum())
+def frame_energy(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
+    "Power of each frame of a normalised log-mel `[n_mels, frames]`, summed over the bands: `[frames]`."
+    return mel_power(mel, p).sum(-2)
 
 def level_correction_db(original: float, decoded: float, limit_db: float = 30.0) -> float:
     "Decibels that bring a decoding of total power `decoded` to the `original`'s power, within ±`limit_db` (0 if either is 0)."
@@ -203,10 +203,6 @@ def level_correction_db(original: float, decoded: float, limit_db: float = 30.0)
 # %% ../nbs/00_audio.ipynb #1e7a0c02
 LEVEL_BLOCK_SECONDS = 1.0    # a level track's resolution: one correction per block of about this long
 LEVEL_TRACK_LIMIT_DB = 12.0  # the most a track moves a passage, up or down, beyond the whole-file correction
-
-def frame_energy(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
-    "Power of each frame of a normalised log-mel `[n_mels, frames]`, summed over the bands: `[frames]`."
-    return mel_power(mel, p).sum(-2)
 
 def level_track_db(original: torch.Tensor, decoded: torch.Tensor, block: int, within_db: float = 20.0,
                    limit_db: float = LEVEL_TRACK_LIMIT_DB) -> torch.Tensor | None:
@@ -238,10 +234,11 @@ def level_corrections(original: torch.Tensor, decoded: torch.Tensor, p: AudioPar
     track = torch.nn.functional.pad(track[None], (0, columns * column - len(track)), mode="replicate")[0]
     return whole, track.view(columns, column).mean(1).round(decimals=2)
 
-def apply_level_track(audio: torch.Tensor, track_db: torch.Tensor, hop: int, chunk: int = 2 ** 18) -> torch.Tensor:
-    """`audio` `[samples]` made `track_db` `[frames]` louder, frame `f` centred on sample `f × hop`, linear in between
-    (held beyond the ends); worked out `chunk` samples at a time, so a long recording needs no per-sample copies."""
-    track = track_db.detach().cpu().float()
+def apply_level_track(audio: torch.Tensor, track_db: torch.Tensor, hop: int, column: int = 1, chunk: int = 2 ** 18) -> torch.Tensor:
+    """`audio` `[samples]` made `track_db` louder — one value per `column` frames, as `level_corrections` gives it —
+    frame `f` centred on sample `f × hop`, linear in between (held beyond the ends); worked out `chunk` samples at a
+    time, so a long recording needs no per-sample copies."""
+    track = track_db.detach().cpu().float().repeat_interleave(column)
     if len(track) == 0: return audio
     out = torch.empty_like(audio)
     for s in range(0, audio.shape[-1], chunk):

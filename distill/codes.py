@@ -445,13 +445,15 @@ def from_dict(cls: CodeGrid, d: dict, where: str = "code file") -> "CodeGrid":
             embeddings = torch.from_numpy(np.frombuffer(base64.b64decode(e["base64"]), dtype="<f4").copy()).reshape(e["shape"])
             if tuple(embeddings.shape[:2]) != tuple(indices.shape): raise ValueError("embeddings do not match the indices")
         track = None if d.get("level_track_db") is None else torch.tensor(d["level_track_db"], dtype=torch.float32)
-        if track is not None and tuple(track.shape) != (indices.shape[1],): raise ValueError("the level track does not match the columns")
-        if track is not None and not bool((track.abs() <= LEVEL_TRACK_LIMIT_DB + 0.01).all()):   # NaN fails this too
-            raise ValueError(f"a level track value is beyond ±{LEVEL_TRACK_LIMIT_DB:g} dB")
-        if not math.isfinite(float(d.get("gain_db", 0.0))): raise ValueError("the gain is not a number")
+        if track is not None:
+            if tuple(track.shape) != (indices.shape[1],): raise ValueError("the level track does not match the columns")
+            if not bool((track.abs() <= LEVEL_TRACK_LIMIT_DB + 0.01).all()):   # NaN fails this too
+                raise ValueError(f"a level track value is beyond ±{LEVEL_TRACK_LIMIT_DB:g} dB")
+        gain_db = float(d.get("gain_db", 0.0))
+        if not math.isfinite(gain_db): raise ValueError("the gain is not a number")
         return cls(indices, str(d["model"]["name"]), str(d["model"]["weights_hash"]), int(d["sample_rate"]),
                    float(d["seconds_per_column"]), int(d["codebook_size"]), str(d.get("source", "")), _without_blend(embeddings),
-                   gain_db=float(d.get("gain_db", 0.0)), level_track_db=track)
+                   gain_db=gain_db, level_track_db=track)
     except Exception as e:
         raise CodeError(f"{where}: damaged code file ({type(e).__name__}: {e})") from None
 
@@ -513,7 +515,7 @@ def grid_to_audio(model: DistillModel, grid: CodeGrid, seed: int = 0, piece_colu
     _check_grid(model, grid)
     audio = _vectors_to_audio(model, _grid_vectors(model, grid), seed, piece_columns) * 10 ** (-grid.gain_db / 20)
     if grid.level_track_db is None: return audio
-    return apply_level_track(audio, grid.level_track_db.repeat_interleave(model.config.downsample), model.audio.hop_length)
+    return apply_level_track(audio, grid.level_track_db, model.audio.hop_length, model.config.downsample)
 
 # %% ../nbs/08_codes.ipynb #d8ce85a4
 def load_grid(path, model: DistillModel | None = None) -> CodeGrid:

@@ -155,13 +155,12 @@ def reconstruct(self: DistillModel, audio: torch.Tensor, match_level: bool = Tru
     gain = self.gain(audio)   # one spectrogram pass to find it, used both ways
     heard = self.mel(audio * gain)
     mel = self.decode_mel(self.encode_mel(heard))
-    track = None
+    track, D = None, self.config.downsample
     if match_level:
-        D = self.config.downsample
         lacking, track = level_corrections(frame_energy(heard, self.audio), frame_energy(mel[:, :heard.shape[-1]], self.audio), self.audio, D)
         gain *= 10 ** (-lacking / 20)
     out = self.to_audio(mel) / gain
-    if track is not None: out = apply_level_track(out, track.repeat_interleave(D), self.audio.hop_length)
+    if track is not None: out = apply_level_track(out, track, self.audio.hop_length, D)
     return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 
 @patch
