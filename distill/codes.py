@@ -24,9 +24,10 @@ from .generate import code_vectors, decode_span, decode_vectors, PIECE_COLUMNS
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CODES_FORMAT', 'CODES_VERSION', 'CodeError', 'EditHistory', 'model_codebooks', 'CodeGrid', 'columns_text',
-           'encode_audio', 'encode_audio_file', 'decode_grid', 'grid_to_audio', 'load_grid', 'entry_peaks_db',
-           'ranked_entries', 'neutral_codes', 'audition_code', 'solo_preview', 'grid_colours', 'plot_code_grid']
+__all__ = ['CODES_FORMAT', 'CODES_VERSION', 'SELECTION_CONTEXT', 'CodeError', 'EditHistory', 'model_codebooks', 'CodeGrid',
+           'columns_text', 'encode_audio', 'encode_audio_file', 'decode_grid', 'grid_to_audio', 'region_audio',
+           'load_grid', 'entry_peaks_db', 'ranked_entries', 'neutral_codes', 'audition_code', 'solo_preview',
+           'grid_colours', 'plot_code_grid']
 
 # %% ../nbs/08_codes.ipynb #a6cc8fcc
 class CodeError(ValueError):
@@ -516,6 +517,16 @@ def grid_to_audio(model: DistillModel, grid: CodeGrid, seed: int = 0, piece_colu
     audio = _vectors_to_audio(model, _grid_vectors(model, grid), seed, piece_columns) * 10 ** (-grid.gain_db / 20)
     if grid.level_track_db is None: return audio
     return apply_level_track(audio, grid.level_track_db, model.audio.hop_length, model.config.downsample)
+
+# %% ../nbs/08_codes.ipynb #2f1d0a04
+SELECTION_CONTEXT = 4   # columns decoded either side of a region, then cut off
+
+def region_audio(model: DistillModel, grid: CodeGrid, start: int, end: int, context: int = SELECTION_CONTEXT) -> torch.Tensor:
+    "Columns `[start, end)` of `grid` as sound, `(end - start) × samples per column` long."
+    start, end = grid._check_range(start, end)
+    a, b = max(0, start - context), min(grid.columns, end + context)
+    n = model.config.downsample * model.audio.hop_length
+    return grid_to_audio(model, grid.part(a, b))[(start - a) * n:(end - a) * n]
 
 # %% ../nbs/08_codes.ipynb #d8ce85a4
 def load_grid(path, model: DistillModel | None = None) -> CodeGrid:

@@ -8,6 +8,7 @@ import soundfile as sf
 import torch
 
 from distill.audio import load_audio, write_audio
+from distill import codes
 from distill.codes import load_grid, encode_audio_file
 from distill.data import synth_demo_corpus
 from distill.modelfile import load_model
@@ -281,8 +282,8 @@ def test_short_players_show_their_length(setup, monkeypatch):
 
 def test_play_selection_decodes_only_the_selected_columns(setup, editor, monkeypatch):
     g, t, n = editor.grid, editor.timeline, editor._samples_per_column
-    decoded, decode = [], ui_codes.grid_to_audio
-    monkeypatch.setattr(ui_codes, "grid_to_audio", lambda model, grid, *a, **k: decoded.append(grid.columns) or decode(model, grid, *a, **k))
+    decoded, decode = [], codes.grid_to_audio
+    monkeypatch.setattr(codes, "grid_to_audio", lambda model, grid, *a, **k: decoded.append(grid.columns) or decode(model, grid, *a, **k))
     sent = _sent(editor, monkeypatch)
     _select(editor, 1, 1, 20, 31)                                                     # columns 20–30, one level: all levels play
     editor.play_selection_button.click()

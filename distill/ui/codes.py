@@ -16,15 +16,15 @@ import traitlets
 from ..audio import load_audio
 from ..modelfile import DistillModel, load_model as load_model_file, default_output, unused_path
 from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load_grid, audition_code,
-                           solo_preview, grid_colours, columns_text)
+                           solo_preview, grid_colours, columns_text, region_audio, SELECTION_CONTEXT)
 from ..generate import SamplingParams
 from .common import (BackgroundJob, WidgetView, LABEL, counted, status_html, audio_player, set_audio, set_visible, wav_bytes, heading, row,
                                button, dashboard_box)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['ENVELOPE_STEPS', 'DEFAULT_CELL_WIDTH', 'MAX_CELL_WIDTH', 'SELECTION_CONTEXT', 'waveform_envelope', 'CodeTimeline',
-           'selection_text', 'default_cell_width', 'zoom_text', 'CodesEditor', 'region_audio']
+__all__ = ['ENVELOPE_STEPS', 'DEFAULT_CELL_WIDTH', 'MAX_CELL_WIDTH', 'waveform_envelope', 'CodeTimeline', 'selection_text',
+           'default_cell_width', 'zoom_text', 'CodesEditor']
 
 # %% ../../nbs/13_ui_codes.ipynb #fd7ae034
 ENVELOPE_STEPS = 16   # (min, max) pairs per code column: at the widest zoom (96 px) each spans 6 px
@@ -433,15 +433,6 @@ def decode(self: CodesEditor):
     self._background(lambda: grid_to_audio(self.model, grid), done, "Decoding (Griffin-Lim)…")
 
 # %% ../../nbs/13_ui_codes.ipynb #a4131b0c
-SELECTION_CONTEXT = 4   # columns decoded either side of a selection, then cut off
-
-def region_audio(model: DistillModel, grid: CodeGrid, start: int, end: int, context: int = SELECTION_CONTEXT) -> torch.Tensor:
-    "Columns `[start, end)` of `grid` as sound, `(end - start) × samples per column` long."
-    if not 0 <= start < end <= grid.columns: raise CodeError(f"columns [{start}, {end}) are not inside {grid.name} ({grid.columns} columns)")
-    a, b = max(0, start - context), min(grid.columns, end + context)
-    n = model.config.downsample * model.audio.hop_length
-    return grid_to_audio(model, grid.part(a, b))[(start - a) * n:(end - a) * n]
-
 @patch
 def play_selection(self: CodesEditor):
     "Decode only the selected columns of the edited grid (in the background) and play them on the timeline."
