@@ -9,6 +9,9 @@ collection. With a prior that kept its training codes, also the novelty verdicts
 
 With --batches N, N batches of --count sounds at seeds --seed, --seed + 100, … each measured alone, then their mean and
 range: a Fréchet distance over 16 sounds swings with what one batch happens to contain.
+
+Each row also gives **restarts per file**: how often a sound falls more than 50 dB under its peak and comes back within
+30 dB of it — a one-shot that stops and starts again (the kit's own files: none).
 """
 import argparse, glob, json, os, subprocess, sys, tempfile, time
 from collections import Counter
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from distill.audio import load_audio, write_audio
+from distill.audio import load_audio, normalised_to_db, write_audio
 from distill.generate import SamplingParams, generate_sounds, save_generated
 from distill.modelfile import load_model
 
@@ -33,9 +36,25 @@ def measure(reference, sounds):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def restarts(level_db: torch.Tensor, gone_db: float = 50.0, back_db: float = 30.0) -> int:
+    "Times a level curve (dB per frame) falls `gone_db` under its peak and then returns within `back_db` of it."
+    peak, count, gone = float(level_db.max()), 0, False
+    for v in level_db.tolist():
+        if v < peak - gone_db: gone = True
+        elif gone and v >= peak - back_db: count, gone = count + 1, False
+    return count
+
+
+def restarts_per_file(model, paths) -> float:
+    "Mean `restarts` over sound files, each measured on the model's own log-mel (loudest band per frame)."
+    levels = [normalised_to_db(model.mel(load_audio(p, model.audio.sample_rate)[0]), model.audio).amax(0) for p in paths]
+    return sum(restarts(l) for l in levels) / max(len(levels), 1)
+
+
 def row(name, m):
     return (f"{name:28s} FD {m['fd_mel']:8.0f}   onsets/file {m['onsets_per_file']:5.2f} (kit {m['ref_onsets_per_file']:.2f})   onsets/s {m['onsets_per_s']:5.2f} "
-            f"(kit {m['ref_onsets_per_s']:.2f})   level {m['level_db']:6.1f} dB (kit {m['ref_level_db']:.1f})   s/file {m.get('seconds_per_file', float('nan')):.2f}")
+            f"(kit {m['ref_onsets_per_s']:.2f})   level {m['level_db']:6.1f} dB (kit {m['ref_level_db']:.1f})   s/file {m.get('seconds_per_file', float('nan')):.2f}"
+            + (f"   restarts/file {m['restarts_per_file']:.2f}" if "restarts_per_file" in m else ""))
 
 
 def main():
@@ -59,7 +78,7 @@ def main():
         seconds = time.time() - t0
         paths = [save_generated(out / f"gen_{b}_{i + 1:02d}.wav", g) for i, g in enumerate(sounds)]
         print(f"{a.count} {sounds[0].mode} sounds (seed {seed}) in {seconds:.1f} s ({sum(g.duration for g in sounds):.1f} s of audio) → {out}")
-        batches.append(measure(a.train, paths))
+        batches.append({**measure(a.train, paths), "restarts_per_file": restarts_per_file(model, paths)})
         print(row("generated" if a.batches == 1 else f"generated, batch {b + 1}", batches[-1]))
         verdicts = Counter(g.novelty.verdict for g in sounds if g.novelty)
         if verdicts:
@@ -67,7 +86,7 @@ def main():
                   "· longest copied run %.2f s" % max(g.novelty.copied_seconds for g in sounds))
     if a.batches > 1:
         print(row(f"generated, mean of {a.batches}", {k: sum(m[k] for m in batches) / a.batches for k in batches[0]}))
-        for k in ("fd_mel", "onsets_per_file", "level_db"):
+        for k in ("fd_mel", "onsets_per_file", "level_db", "restarts_per_file"):
             print(f"  {k}: {min(m[k] for m in batches):.2f} … {max(m[k] for m in batches):.2f}")
     files = audio_files(a.train)
     subset = files[:: max(1, len(files) // a.subset)][: a.subset]
@@ -75,9 +94,11 @@ def main():
     for i, f in enumerate(subset):
         x, _ = load_audio(f, model.audio.sample_rate)
         recon.append(write_audio(out / f"recon_{i:02d}.wav", model.reconstruct(x), model.audio.sample_rate))
-    print(row(f"kit subset ({len(subset)} files)", measure(a.train, subset)))
-    print(row("reconstructions of subset", measure(a.train, recon)))
-    if a.other: print(row(f"other: {Path(a.other).name}", measure(a.train, audio_files(a.other))))
+    print(row(f"kit subset ({len(subset)} files)", {**measure(a.train, subset), "restarts_per_file": restarts_per_file(model, subset)}))
+    print(row("reconstructions of subset", {**measure(a.train, recon), "restarts_per_file": restarts_per_file(model, recon)}))
+    if a.other:
+        others = audio_files(a.other)
+        print(row(f"other: {Path(a.other).name}", {**measure(a.train, others), "restarts_per_file": restarts_per_file(model, others)}))
 
 
 if __name__ == "__main__":
