@@ -10,8 +10,9 @@ collection. With a prior that kept its training codes, also the novelty verdicts
 With --batches N, N batches of --count sounds at seeds --seed, --seed + 100, … each measured alone, then their mean and
 range: a Fréchet distance over 16 sounds swings with what one batch happens to contain.
 
-Each row also gives **restarts per file**: how often a sound falls more than 50 dB under its peak and comes back within
-30 dB of it — a one-shot that stops and starts again (the kit's own files: none).
+Each row also gives **restarts per file** (`distill.generate.restarts`): how often a sound, once begun, falls more than
+50 dB under its peak and comes back within 30 dB of it — a one-shot that stops and starts again (the kit's own files:
+none).
 """
 import argparse, glob, json, os, subprocess, sys, tempfile, time
 from collections import Counter
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 from distill.audio import load_audio, normalised_to_db, write_audio
-from distill.generate import SamplingParams, generate_sounds, save_generated
+from distill.generate import SamplingParams, generate_sounds, restarts, save_generated
 from distill.modelfile import load_model
 
 METRICS = Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "gen_metrics.py"
@@ -36,19 +37,10 @@ def measure(reference, sounds):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def restarts(level_db: torch.Tensor, gone_db: float = 50.0, back_db: float = 30.0) -> int:
-    "Times a level curve (dB per frame) falls `gone_db` under its peak and then returns within `back_db` of it."
-    peak, count, gone = float(level_db.max()), 0, False
-    for v in level_db.tolist():
-        if v < peak - gone_db: gone = True
-        elif gone and v >= peak - back_db: count, gone = count + 1, False
-    return count
-
-
 def restarts_per_file(model, paths) -> float:
-    "Mean `restarts` over sound files, each measured on the model's own log-mel (loudest band per frame)."
+    "Mean number of `restarts` over sound files, each measured on the model's own log-mel (loudest band per frame)."
     levels = [normalised_to_db(model.mel(load_audio(p, model.audio.sample_rate)[0]), model.audio).amax(0) for p in paths]
-    return sum(restarts(l) for l in levels) / max(len(levels), 1)
+    return sum(len(restarts(l)) for l in levels) / max(len(levels), 1)
 
 
 def row(name, m):

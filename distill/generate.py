@@ -25,8 +25,8 @@ from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes
 __all__ = ['PIECE_COLUMNS', 'MODES', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits',
            'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors',
            'corpus_level', 'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode',
-           'silence_codes', 'one_shot_end', 'sound_span', 'generate_one_shot', 'generate_sounds', 'save_generated',
-           'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
+           'silence_codes', 'one_shot_end', 'restarts', 'sound_span', 'generate_one_shot', 'generate_sounds',
+           'save_generated', 'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
 class NoPriorError(ValueError):
@@ -286,6 +286,18 @@ def one_shot_end(silence: list[int], quiet_columns: int = 3):
         return begun and run >= quiet_columns
     return stop
 
+def restarts(level_db: torch.Tensor, onset_db: float = 20.0, gone_db: float = 50.0, back_db: float = 30.0) -> list[int]:
+    """Where a sound stops and starts again: from its onset (the first frame within `onset_db` of its peak), each frame
+    at which it falls `gone_db` under its peak and later comes back within `back_db` of it. `level_db`: dB per frame."""
+    peak = float(level_db.max())
+    begun, gone, found = False, None, []
+    for i, v in enumerate(level_db.tolist()):
+        begun = begun or v >= peak - onset_db
+        if not begun: continue
+        if v < peak - gone_db: gone = i if gone is None else gone
+        elif gone is not None and v >= peak - back_db: found.append(gone); gone = None
+    return found
+
 def sound_span(mel: torch.Tensor, audio: AudioParams, start_db: float = 20.0, end_db: float = 50.0) -> tuple[int, int]:
     "Frames `[first, last)` of a one-shot: from its onset (the first frame within `start_db` of its peak) to the last within `end_db`."
     level = normalised_to_db(mel, audio).amax(0)
@@ -296,21 +308,33 @@ def sound_span(mel: torch.Tensor, audio: AudioParams, start_db: float = 20.0, en
 # %% ../nbs/07_generate.ipynb #3230ac0d
 def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: SamplingParams | None = None, progress=None, *,
                       cancel: threading.Event | None = None, quiet_columns: int = 2, fade_in: float = 0.002,
-                      fade_out: float = 0.02, silence: list[int] | None = None) -> Generated:
+                      fade_out: float = 0.02, silence: list[int] | None = None, redraws: int = 4) -> Generated:
     """One sound as the corpus' files are: the prior starts where a recording starts (`ONSET`) and stops once it has
-    written `quiet_columns` of silence — the gap it learned after every file; at most `max_duration` seconds. The
-    sound is cut from its onset to where it has decayed 50 dB, with short fades."""
+    written `quiet_columns` of silence — the gap it learned after every file; at most `max_duration` seconds. A sound
+    that falls silent and starts again (`restarts`) has its continuation drawn again from where it fell silent, up to
+    `redraws` times, and otherwise ends there. The sound is cut from its onset to where it has decayed 50 dB, with
+    short fades."""
     sampling = sampling or SamplingParams()
     require_prior(model)
     if not max_duration > 0: raise ValueError(f"duration must be positive, got {max_duration} s")
     p, d = model.audio, model.config.downsample
     columns = math.ceil((round(max_duration * p.sample_rate) / p.hop_length + 1) / d)
     silence = silence or silence_codes(model)   # `generate_sounds` finds it once for all its one-shots
-    codes = sample_codes(model, columns, sampling, None, progress, cancel=cancel, stop=one_shot_end(silence, quiet_columns)).clone()
-    if codes.shape[-1] < columns:   # ended by silence: the quiet columns are silence at every level, so the sound decays into it
-        codes[:, -quiet_columns:] = torch.tensor(silence)[:, None]
-    mel = limit_loudness(model, decode_vectors(model, code_vectors(model, codes), progress=progress))
-    if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
+    quiet = torch.tensor(silence)[:, None].expand(-1, quiet_columns)
+    codes = sample_codes(model, columns, sampling, None, progress, cancel=cancel, stop=one_shot_end(silence, quiet_columns))
+    for redraw in range(redraws + 2):
+        if codes.shape[-1] < columns:   # ended by silence: the quiet columns are silence at every level, so the sound decays into it
+            codes = torch.cat([codes[:, :-quiet_columns], quiet], 1)
+        mel = limit_loudness(model, decode_vectors(model, code_vectors(model, codes), progress=progress))
+        if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
+        gone = restarts(normalised_to_db(mel, p).amax(0))
+        if not gone or redraw > redraws: break
+        # the prior wrote the silence that follows a sound, then began another: from the column where it fell silent,
+        # draw the rest again (each draw with a seed of its own), and after `redraws` draws end the sound there
+        keep = gone[0] // d
+        rest = (sample_codes(model, columns - keep, replace(sampling, seed=sampling.seed + 7919 * (redraw + 1)), codes[:, :keep],
+                             cancel=cancel, stop=one_shot_end(silence, quiet_columns)) if redraw < redraws else quiet)
+        codes = torch.cat([codes[:, :keep], rest], 1)
     first, last = sound_span(mel, p)
     last = min(last, first + math.floor(max_duration * p.sample_rate / p.hop_length))   # never longer than asked
     mel = mel[:, first:last]

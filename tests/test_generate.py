@@ -9,6 +9,7 @@ import torch
 
 from distill.generate import (GenerationCancelled, NoPriorError, SamplingParams, generate, mel_to_waveform, plan_chunks,
                               regenerate_region, sample_codes, save_generated)
+from distill.audio import db_to_normalised, normalised_to_db
 from distill.modelfile import load_model
 from distill.prior import PriorTrainParams, train_prior
 from test_prior import SMALL_AUDIO, TINY_PRIOR, tiny_vqvae
@@ -171,3 +172,57 @@ def test_chunks_cover_the_request_and_fit_the_window(model):
         assert chunks[0].start == 0 and chunks[-1].end == columns
         assert all(a.end == b.start for a, b in zip(chunks, chunks[1:]))
         assert all(c.keep + c.end - c.start <= config.window and c.end > c.start for c in chunks)
+
+
+
+class ScriptedPrior:
+    "Stands in for `sample_codes`: each call returns the next of `grids` and notes its prompt's length and its seed."
+    def __init__(self, *grids): self.grids, self.calls = list(grids), []
+    def __call__(self, model, columns, sampling, prompt_codes=None, progress=None, **kwargs):
+        self.calls.append((None if prompt_codes is None else prompt_codes.shape[-1], sampling.seed))
+        return self.grids.pop(0)[:, :columns]
+
+
+@pytest.fixture
+def on_off(model, monkeypatch):
+    """A stand-in decoder for one-shot tests: a column is silent (-100 dB) where its Structure code is silence's, loud
+    (0 dB) where it is `loud`. Returns `grid(*(code, columns))`, a grid of such runs at every level, the Structure code of
+    silence, a loud code, and `ended(grid)`: the grid followed by two columns of silence's codes, as a one-shot ends."""
+    import distill.generate as G
+    silent, D = G.silence_codes(model)[0], model.config.downsample
+    def decode(model_, codes, progress=None):
+        level = torch.where(codes[0] == silent, -100.0, 0.0).repeat_interleave(D)
+        return db_to_normalised(level, model.audio).expand(model.audio.n_mels, -1).clone()
+    monkeypatch.setattr(G, "code_vectors", lambda model_, codes: codes)
+    monkeypatch.setattr(G, "decode_vectors", decode)
+    monkeypatch.setattr(G, "limit_loudness", lambda model_, mel: mel)
+    def grid(*runs): return torch.stack([torch.cat([torch.full((n,), c) for c, n in runs])] * model.config.rvq_levels)
+    def ended(codes): return torch.cat([codes, torch.tensor(G.silence_codes(model))[:, None].expand(-1, 2)], 1)
+    return grid, silent, (silent + 1) % model.config.codebook_size, ended
+
+
+@pytest.mark.parametrize("redraws", [0, 2])
+def test_a_one_shot_that_falls_silent_and_starts_again_is_drawn_again_then_ended(model, monkeypatch, on_off, redraws):
+    import distill.generate as G
+    grid, silent, loud, ended = on_off
+    # the prior writes a hit, the silence after a file, and a second hit; every redraw starts again after silence
+    prior = ScriptedPrior(grid((loud, 4), (silent, 3), (loud, 4), (silent, 2)), *[grid((silent, 3), (loud, 2), (silent, 2))] * redraws)
+    monkeypatch.setattr(G, "sample_codes", prior)
+    shot = G.generate_one_shot(model, 1.0, SamplingParams(seed=5), redraws=redraws)
+    # each redraw continues the 4 loud columns, with a seed of its own; then the sound ends where it fell silent
+    assert prior.calls == [(None, 5)] + [(4, 5 + 7919 * k) for k in range(1, redraws + 1)]
+    assert torch.equal(shot.codes, ended(grid((loud, 4))))
+    assert G.restarts(normalised_to_db(shot.mel, model.audio).amax(0)) == []
+    assert shot.mel.shape[-1] == 4 * model.config.downsample and torch.isfinite(shot.audio).all()
+
+
+def test_a_one_shot_keeps_a_redraw_that_ends_the_sound(model, monkeypatch, on_off):
+    import distill.generate as G
+    grid, silent, loud, ended = on_off
+    # the redraw goes on sounding for 3 more columns and then ends: kept, one sound of 7 loud columns
+    prior = ScriptedPrior(grid((loud, 4), (silent, 3), (loud, 4), (silent, 2)), grid((loud, 3), (silent, 2)))
+    monkeypatch.setattr(G, "sample_codes", prior)
+    shot = G.generate_one_shot(model, 1.0, SamplingParams(seed=5))
+    assert prior.calls == [(None, 5), (4, 5 + 7919)]
+    assert torch.equal(shot.codes, ended(grid((loud, 7))))
+    assert shot.mel.shape[-1] == 7 * model.config.downsample
