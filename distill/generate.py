@@ -22,11 +22,11 @@ from .novelty import Novelty, novelty_judge
 from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
-__all__ = ['PIECE_COLUMNS', 'MODES', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits',
-           'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors',
-           'corpus_level', 'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode',
-           'silence_codes', 'one_shot_end', 'restarts', 'sound_span', 'generate_one_shot', 'generate_sounds',
-           'save_generated', 'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
+__all__ = ['PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams',
+           'filter_logits', 'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span',
+           'decode_vectors', 'corpus_level', 'limit_loudness', 'mel_to_waveform', 'Generated', 'generate',
+           'default_mode', 'silence_codes', 'one_shot_end', 'restarts', 'sound_span', 'generate_one_shot',
+           'generate_sounds', 'save_generated', 'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
 class NoPriorError(ValueError):
@@ -306,6 +306,8 @@ def sound_span(mel: torch.Tensor, audio: AudioParams, start_db: float = 20.0, en
     return (int(loud[0]), int(audible[-1]) + 1) if len(loud) else (0, mel.shape[-1])
 
 # %% ../nbs/07_generate.ipynb #3230ac0d
+REDRAW_SEED_STEP = 7919   # a redraw's seed: the sound's + k × this (a prime far from the +1 between sounds of a batch)
+
 def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: SamplingParams | None = None, progress=None, *,
                       cancel: threading.Event | None = None, quiet_columns: int = 2, fade_in: float = 0.002,
                       fade_out: float = 0.02, silence: list[int] | None = None, redraws: int = 4) -> Generated:
@@ -332,8 +334,9 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
         # the prior wrote the silence that follows a sound, then began another: from the column where it fell silent,
         # draw the rest again (each draw with a seed of its own), and after `redraws` draws end the sound there
         keep = gone[0] // d
-        rest = (sample_codes(model, columns - keep, replace(sampling, seed=sampling.seed + 7919 * (redraw + 1)), codes[:, :keep],
-                             cancel=cancel, stop=one_shot_end(silence, quiet_columns)) if redraw < redraws else quiet)
+        again = replace(sampling, seed=sampling.seed + REDRAW_SEED_STEP * (redraw + 1))
+        rest = (sample_codes(model, columns - keep, again, codes[:, :keep], cancel=cancel, stop=one_shot_end(silence, quiet_columns))
+                if redraw < redraws else quiet)
         codes = torch.cat([codes[:, :keep], rest], 1)
     first, last = sound_span(mel, p)
     last = min(last, first + math.floor(max_duration * p.sample_rate / p.hop_length))   # never longer than asked

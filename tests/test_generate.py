@@ -210,7 +210,7 @@ def test_a_one_shot_that_falls_silent_and_starts_again_is_drawn_again_then_ended
     monkeypatch.setattr(G, "sample_codes", prior)
     shot = G.generate_one_shot(model, 1.0, SamplingParams(seed=5), redraws=redraws)
     # each redraw continues the 4 loud columns, with a seed of its own; then the sound ends where it fell silent
-    assert prior.calls == [(None, 5)] + [(4, 5 + 7919 * k) for k in range(1, redraws + 1)]
+    assert prior.calls == [(None, 5)] + [(4, 5 + G.REDRAW_SEED_STEP * k) for k in range(1, redraws + 1)]
     assert torch.equal(shot.codes, ended(grid((loud, 4))))
     assert G.restarts(normalised_to_db(shot.mel, model.audio).amax(0)) == []
     assert shot.mel.shape[-1] == 4 * model.config.downsample and torch.isfinite(shot.audio).all()
@@ -223,6 +223,6 @@ def test_a_one_shot_keeps_a_redraw_that_ends_the_sound(model, monkeypatch, on_of
     prior = ScriptedPrior(grid((loud, 4), (silent, 3), (loud, 4), (silent, 2)), grid((loud, 3), (silent, 2)))
     monkeypatch.setattr(G, "sample_codes", prior)
     shot = G.generate_one_shot(model, 1.0, SamplingParams(seed=5))
-    assert prior.calls == [(None, 5), (4, 5 + 7919)]
+    assert prior.calls == [(None, 5), (4, 5 + G.REDRAW_SEED_STEP)]
     assert torch.equal(shot.codes, ended(grid((loud, 7))))
     assert shot.mel.shape[-1] == 7 * model.config.downsample
