@@ -9,12 +9,11 @@ import torch
 
 from distill.audio import load_audio, write_audio
 from distill import codes
-from distill.codes import load_grid, encode_audio_file
+from distill.codes import SELECTION_CONTEXT, load_grid, encode_audio_file
 from distill.data import synth_demo_corpus
 from distill.modelfile import load_model
 from distill.train import TrainParams, train_vqvae
-import distill.ui.codes as ui_codes
-from distill.ui.codes import CodesEditor, selection_text, waveform_envelope, ENVELOPE_STEPS, SELECTION_CONTEXT
+from distill.ui.codes import CodesEditor, selection_text, waveform_envelope, ENVELOPE_STEPS
 
 TINY = dict(hidden=32, latent_dim=16, codebook_size=16, codebook_dim=8, res_blocks=1)
 RATE = 44100

@@ -16,7 +16,7 @@ import traitlets
 from ..audio import load_audio
 from ..modelfile import DistillModel, load_model as load_model_file, default_output, unused_path
 from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load_grid, audition_code,
-                           solo_preview, grid_colours, columns_text, region_audio, SELECTION_CONTEXT)
+                           solo_preview, grid_colours, columns_text, region_audio)
 from ..generate import SamplingParams
 from .common import (BackgroundJob, WidgetView, LABEL, counted, status_html, audio_player, set_audio, set_visible, wav_bytes, heading, row,
                                button, dashboard_box)
