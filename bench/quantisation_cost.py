@@ -15,8 +15,8 @@ import torch
 from einops import rearrange
 
 from distill.audio import load_audio, normalised_to_db
-from distill.data import AUDIO_EXTENSIONS
 from distill.modelfile import load_model
+from reconstruction_quality import audio_files   # the same files that bench measures
 
 
 @torch.no_grad()
@@ -43,7 +43,7 @@ def main():
     model = load_model(a.model)
     for folder in map(Path, a.folders):
         rows = []
-        for f in sorted(f for f in folder.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS and not f.name.startswith(".")):
+        for f in audio_files(folder):
             audio, _ = load_audio(f, model.audio.sample_rate)
             if len(audio) >= model.audio.n_fft: rows.append(mel_errors(model, audio))
         codes, latent = (sum(r[i] for r in rows) / max(len(rows), 1) for i in (0, 1))

@@ -7,9 +7,10 @@ import pytest
 import soundfile as sf
 import torch
 
+import distill.generate as G
+from distill.audio import db_to_normalised, normalised_to_db
 from distill.generate import (GenerationCancelled, NoPriorError, SamplingParams, generate, mel_to_waveform, plan_chunks,
                               regenerate_region, sample_codes, save_generated)
-from distill.audio import db_to_normalised, normalised_to_db
 from distill.modelfile import load_model
 from distill.prior import PriorTrainParams, train_prior
 from test_prior import SMALL_AUDIO, TINY_PRIOR, tiny_vqvae
@@ -174,7 +175,6 @@ def test_chunks_cover_the_request_and_fit_the_window(model):
         assert all(c.keep + c.end - c.start <= config.window and c.end > c.start for c in chunks)
 
 
-
 class ScriptedPrior:
     "Stands in for `sample_codes`: each call returns the next of `grids` and notes its prompt's length and its seed."
     def __init__(self, *grids): self.grids, self.calls = list(grids), []
@@ -188,7 +188,6 @@ def on_off(model, monkeypatch):
     """A stand-in decoder for one-shot tests: a column is silent (-100 dB) where its Structure code is silence's, loud
     (0 dB) where it is `loud`. Returns `grid(*(code, columns))`, a grid of such runs at every level, the Structure code of
     silence, a loud code, and `ended(grid)`: the grid followed by two columns of silence's codes, as a one-shot ends."""
-    import distill.generate as G
     silent, D = G.silence_codes(model)[0], model.config.downsample
     def decode(model_, codes, progress=None):
         level = torch.where(codes[0] == silent, -100.0, 0.0).repeat_interleave(D)
@@ -203,7 +202,6 @@ def on_off(model, monkeypatch):
 
 @pytest.mark.parametrize("redraws", [0, 2])
 def test_a_one_shot_that_falls_silent_and_starts_again_is_drawn_again_then_ended(model, monkeypatch, on_off, redraws):
-    import distill.generate as G
     grid, silent, loud, ended = on_off
     # the prior writes a hit, the silence after a file, and a second hit; every redraw starts again after silence
     prior = ScriptedPrior(grid((loud, 4), (silent, 3), (loud, 4), (silent, 2)), *[grid((silent, 3), (loud, 2), (silent, 2))] * redraws)
@@ -217,7 +215,6 @@ def test_a_one_shot_that_falls_silent_and_starts_again_is_drawn_again_then_ended
 
 
 def test_a_one_shot_keeps_a_redraw_that_ends_the_sound(model, monkeypatch, on_off):
-    import distill.generate as G
     grid, silent, loud, ended = on_off
     # the redraw goes on sounding for 3 more columns and then ends: kept, one sound of 7 loud columns
     prior = ScriptedPrior(grid((loud, 4), (silent, 3), (loud, 4), (silent, 2)), grid((loud, 3), (silent, 2)))
