@@ -17,9 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from distill.audio import AudioParams, audio_to_mel, fit_length, load_audio, mel_to_audio, write_audio
+from distill.audio import AudioParams, audio_to_mel, db_to_normalised, fit_length, load_audio, mel_to_audio, write_audio
+from distill.model import VQVAEConfig
 from distill.modelfile import load_model
-from reconstruction_quality import ROOT, audio_files, load_metrics, measure
+from reconstruction_quality import ROOT, audio_files, load_metrics, measure, too_short_for_metric
 
 
 def smooth(mel: torch.Tensor, bands: int, frames: int) -> torch.Tensor:
@@ -37,10 +38,13 @@ def column_mean(mel: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 def variants(mel: torch.Tensor, column: int, noise_db: float, p: AudioParams, generator: torch.Generator) -> dict:
-    per_unit = (-p.floor_db) / 2   # dB per normalised unit: floor_db → -1, 0 dB → +1
-    noise = torch.randn(mel.shape, generator=generator) * noise_db / per_unit
+    noise = torch.randn(mel.shape, generator=generator) * (db_to_normalised(noise_db, p) - db_to_normalised(0.0, p))
     return {"true mel": mel, "3 bands": smooth(mel, 3, 1), "3 frames": smooth(mel, 1, 3), "3 × 3": smooth(mel, 3, 3),
             f"one per column ({column} frames)": column_mean(mel, column), f"+{noise_db:g} dB random": mel + noise}
+
+
+def print_means(label: str, rows: list[dict]):
+    print(f"{label[:28]:<28} {len(rows):4d} files   " + "   ".join(f"{k} {np.mean([r[k] for r in rows]):5.2f}" for k in rows[0]), flush=True)
 
 
 def main():
@@ -52,14 +56,14 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model = load_model(a.model) if a.model else None
-    p, column = (model.audio, model.config.downsample) if model else (AudioParams(), 4)
+    p, column = (model.audio, model.config.downsample) if model else (AudioParams(), VQVAEConfig().downsample)
     metrics, work, generator = load_metrics(Path(a.metrics)), Path(tempfile.mkdtemp()), torch.Generator().manual_seed(0)
     everything = []
     for folder in map(Path, a.folders):
         rows = []
         for f in audio_files(folder):
             x, _ = load_audio(f, p.sample_rate)
-            if len(x) < 2048 * p.sample_rate / 22050: continue   # the metric's largest STFT needs 93 ms
+            if too_short_for_metric(len(x), p.sample_rate): continue
             write_audio(work / "orig.wav", x, p.sample_rate, "float")
             row = {}
             for name, mel in variants(audio_to_mel(x, p), column, a.noise_db, p, generator).items():
@@ -67,9 +71,8 @@ def main():
                 row[name] = measure(metrics, work / "orig.wav", work / "gl.wav")["lsd_db"]
             rows.append(row)
         everything += rows
-        print(f"{folder.name[:28]:<28} {len(rows):4d} files   " + "   ".join(f"{k} {np.mean([r[k] for r in rows]):5.2f}" for k in rows[0]), flush=True)
-    if len(a.folders) > 1:
-        print(f"{'all':<28} {len(everything):4d} files   " + "   ".join(f"{k} {np.mean([r[k] for r in everything]):5.2f}" for k in everything[0]))
+        print_means(folder.name, rows)
+    if len(a.folders) > 1: print_means("all", everything)
 
 
 if __name__ == "__main__":

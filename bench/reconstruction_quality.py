@@ -45,6 +45,11 @@ def measure(metrics, original: Path, test: Path) -> dict:
     return {**metrics.compare(a / (np.abs(a).max() + 1e-9), b / (np.abs(b).max() + 1e-9)), **metrics.levels(a, b)}
 
 
+def too_short_for_metric(samples: int, rate: int) -> bool:
+    "The metric's largest STFT (2048 samples at 22.05 kHz) needs 93 ms."
+    return samples < 2048 * rate / 22050
+
+
 def audio_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith("."))
 
@@ -55,7 +60,7 @@ def measure_files(model, metrics, files, work: Path, label: str, shift: float = 
     for f in files:
         x, _ = load_audio(f, rate)
         if shift: x = torch.cat([torch.zeros(round(shift * rate)), x])
-        if len(x) < 2048 * rate / 22050:   # the metric's largest STFT (2048 samples at 22.05 kHz) needs 93 ms
+        if too_short_for_metric(len(x), rate):
             print(f"  {f.name[:34]:<34} skipped: {len(x) / rate * 1000:.0f} ms is too short for the metric"); continue
         write_audio(work / "orig.wav", x, rate, "float")
         write_audio(work / "rec.wav", model.reconstruct(x), rate, "float")
