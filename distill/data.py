@@ -13,6 +13,7 @@ import numpy as np
 import soundfile as sf
 import torch
 import torch.nn.functional as F
+import torchaudio
 
 from .audio import AudioParams, AudioFileError, load_audio, audio_to_mel, write_audio, level_gain, loudest_frame_db
 
@@ -178,7 +179,8 @@ def _synth(kind: str, sr: int, rng: np.random.Generator) -> np.ndarray:
     else:  # zap: a falling sweep
         f = rng.uniform(800, 3000) * np.exp(-t * rng.uniform(5, 15)) + 60
         x = np.sign(np.sin(2 * np.pi * np.cumsum(f) / sr)) * 0.3 * _env(n, sr, 0.001, rng.uniform(0.08, 0.2))
-    return (x / (np.abs(x).max() + 1e-9) * rng.uniform(0.3, 0.9)).astype(np.float32)
+    x = torchaudio.transforms.Fade(fade_out_len=n // 4, fade_shape="half_sine")(torch.from_numpy(x))   # ends in silence, not a click
+    return (x / (x.abs().max() + 1e-9) * rng.uniform(0.3, 0.9)).numpy().astype(np.float32)
 
 DEMO_KINDS = ("kick", "snare", "hat", "pluck", "bell", "pad", "noise", "zap")
 
