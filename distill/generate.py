@@ -18,15 +18,16 @@ from .audio import (AudioParams, load_audio, write_audio, mel_to_audio_pieces, e
                            level_gain, loudest_frame_db)
 from .model import context_columns
 from .modelfile import DistillModel
-from .novelty import Novelty, novelty_judge
+from .novelty import Novelty, novelty_judge, stored_corpus
 from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
 __all__ = ['PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams',
            'filter_logits', 'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span',
            'decode_vectors', 'corpus_level', 'limit_loudness', 'mel_to_waveform', 'Generated', 'generate',
-           'default_mode', 'silence_codes', 'one_shot_end', 'restarts', 'sound_span', 'generate_one_shot',
-           'generate_sounds', 'save_generated', 'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
+           'default_mode', 'silence_codes', 'one_shot_end', 'restarts', 'level_span', 'sound_span', 'cut_short',
+           'shortest_sound', 'generate_one_shot', 'generate_sounds', 'save_generated', 'numbered_outputs',
+           'regenerate_region', 'DemoFinished', 'run_demo']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
 class NoPriorError(ValueError):
@@ -298,30 +299,51 @@ def restarts(level_db: torch.Tensor, onset_db: float = 20.0, gone_db: float = 50
         elif gone is not None and v >= peak - back_db: found.append(gone); gone = None
     return found
 
+def level_span(level_db: torch.Tensor, start_db: float = 20.0, end_db: float = 50.0) -> tuple[int, int]:
+    "Frames `[first, last)` of a one-shot from its level (dB per frame): its onset (the first frame within `start_db` of its peak) to the last frame within `end_db`."
+    peak = level_db.max()
+    loud, audible = (level_db >= peak - start_db).nonzero(), (level_db >= peak - end_db).nonzero()
+    return (int(loud[0]), int(audible[-1]) + 1) if len(loud) else (0, len(level_db))
+
 def sound_span(mel: torch.Tensor, audio: AudioParams, start_db: float = 20.0, end_db: float = 50.0) -> tuple[int, int]:
-    "Frames `[first, last)` of a one-shot: from its onset (the first frame within `start_db` of its peak) to the last within `end_db`."
-    level = normalised_to_db(mel, audio).amax(0)
-    peak = level.max()
-    loud, audible = (level >= peak - start_db).nonzero(), (level >= peak - end_db).nonzero()
-    return (int(loud[0]), int(audible[-1]) + 1) if len(loud) else (0, mel.shape[-1])
+    "`level_span` of a normalised log-mel `[n_mels, frames]`, its level being the loudest band of each frame."
+    return level_span(normalised_to_db(mel, audio).amax(0), start_db, end_db)
+
+def cut_short(level_db: torch.Tensor, min_frames: int) -> list[int]:
+    """Where a sound shorter than `min_frames` (from its onset to where it has decayed, `level_span`) fell silent:
+    `[frame]`, the first frame after it; `[]` for a sound long enough, or one that lasts to the end of `level_db`."""
+    first, last = level_span(level_db)
+    return [last] if last - first < min_frames and last < len(level_db) else []
+
+@torch.inference_mode()
+def shortest_sound(model: DistillModel) -> int:
+    """Frames of the shortest sound among the training files (`sound_span` of their codes as the model file keeps
+    them, decoded as a generated sound is); 0 when the file keeps no training codes."""
+    corpus = stored_corpus(model)
+    if corpus is None or not len(corpus): return 0
+    spans = [sound_span(limit_loudness(model, decode_vectors(model, code_vectors(model, c))), model.audio) for c in corpus.codes]
+    return min(last - first for first, last in spans)
+
 
 # %% ../nbs/07_generate.ipynb #3230ac0d
 REDRAW_SEED_STEP = 7919   # a redraw's seed: the sound's + k × this (a prime far from the +1 between sounds of a batch)
 
 def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: SamplingParams | None = None, progress=None, *,
                       cancel: threading.Event | None = None, quiet_columns: int = 2, fade_in: float = 0.002,
-                      fade_out: float = 0.02, silence: list[int] | None = None, redraws: int = 4) -> Generated:
+                      fade_out: float = 0.02, silence: list[int] | None = None, redraws: int = 4,
+                      min_frames: int | None = None) -> Generated:
     """One sound as the corpus' files are: the prior starts where a recording starts (`ONSET`) and stops once it has
     written `quiet_columns` of silence — the gap it learned after every file; at most `max_duration` seconds. A sound
-    that falls silent and starts again (`restarts`) has its continuation drawn again from where it fell silent, up to
-    `redraws` times, and otherwise ends there. The sound is cut from its onset to where it has decayed 50 dB, with
-    short fades."""
+    that falls silent and starts again (`restarts`), or ends before it has lasted `min_frames` (`cut_short`; by default
+    the corpus's `shortest_sound`), has its continuation drawn again from where it fell silent, up to `redraws` times,
+    and otherwise ends there. The sound is cut from its onset to where it has decayed 50 dB, with short fades."""
     sampling = sampling or SamplingParams()
     require_prior(model)
     if not max_duration > 0: raise ValueError(f"duration must be positive, got {max_duration} s")
     p, d = model.audio, model.config.downsample
     columns = math.ceil((round(max_duration * p.sample_rate) / p.hop_length + 1) / d)
-    silence = silence or silence_codes(model)   # `generate_sounds` finds it once for all its one-shots
+    silence = silence or silence_codes(model)   # `generate_sounds` finds both once for all its one-shots
+    min_frames = shortest_sound(model) if min_frames is None else min_frames
     quiet = torch.tensor(silence)[:, None].expand(-1, quiet_columns)
     codes = sample_codes(model, columns, sampling, None, progress, cancel=cancel, stop=one_shot_end(silence, quiet_columns))
     for redraw in range(redraws + 2):
@@ -329,10 +351,12 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
             codes = torch.cat([codes[:, :-quiet_columns], quiet], 1)
         mel = limit_loudness(model, decode_vectors(model, code_vectors(model, codes), progress=progress))
         if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
-        gone = restarts(normalised_to_db(mel, p).amax(0))
+        level_db = normalised_to_db(mel, p).amax(0)
+        gone = restarts(level_db) or cut_short(level_db, min_frames)
         if not gone or redraw > redraws: break
-        # the prior wrote the silence that follows a sound, then began another: from the column where it fell silent,
-        # draw the rest again (each draw with a seed of its own), and after `redraws` draws end the sound there
+        # the prior wrote the silence that follows a sound, then began another — or wrote it after a blip shorter than
+        # any sound of the corpus: from the column where it fell silent, draw the rest again (each draw with a seed of
+        # its own), and after `redraws` draws end the sound there
         keep = gone[0] // d
         again = replace(sampling, seed=sampling.seed + REDRAW_SEED_STEP * (redraw + 1))
         rest = (sample_codes(model, columns - keep, again, codes[:, :keep], cancel=cancel, stop=one_shot_end(silence, quiet_columns))
@@ -366,7 +390,8 @@ def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None
     if prompt is not None and mode != "texture": raise ValueError("a prompt continues a recording, which makes a texture, not a one-shot")
     sampling = sampling or SamplingParams()
     judge = novelty_judge(model) if novelty and prompt is None else None
-    make = partial(generate_one_shot, silence=silence_codes(model)) if mode == "one-shot" else partial(generate, prompt=prompt)
+    make = (partial(generate_one_shot, silence=silence_codes(model), min_frames=shortest_sound(model)) if mode == "one-shot"
+            else partial(generate, prompt=prompt))
     for i in range(count):
         g = make(model, duration, replace(sampling, seed=sampling.seed + i), progress=progress, cancel=cancel)
         g.mode, g.novelty = mode, judge(g.codes) if judge else None

@@ -12,6 +12,7 @@ from distill.audio import db_to_normalised, normalised_to_db
 from distill.generate import (GenerationCancelled, NoPriorError, SamplingParams, generate, mel_to_waveform, plan_chunks,
                               regenerate_region, sample_codes, save_generated)
 from distill.modelfile import load_model
+from distill.novelty import CorpusCodes
 from distill.prior import PriorTrainParams, train_prior
 from test_prior import SMALL_AUDIO, TINY_PRIOR, tiny_vqvae
 
@@ -206,7 +207,7 @@ def test_a_one_shot_that_falls_silent_and_starts_again_is_drawn_again_then_ended
     # the prior writes a hit, the silence after a file, and a second hit; every redraw starts again after silence
     prior = ScriptedPrior(grid((loud, 4), (silent, 3), (loud, 4), (silent, 2)), *[grid((silent, 3), (loud, 2), (silent, 2))] * redraws)
     monkeypatch.setattr(G, "sample_codes", prior)
-    shot = G.generate_one_shot(model, 1.0, SamplingParams(seed=5), redraws=redraws)
+    shot = G.generate_one_shot(model, 1.0, SamplingParams(seed=5), redraws=redraws, min_frames=0)
     # each redraw continues the 4 loud columns, with a seed of its own; then the sound ends where it fell silent
     assert prior.calls == [(None, 5)] + [(4, 5 + G.REDRAW_SEED_STEP * k) for k in range(1, redraws + 1)]
     assert torch.equal(shot.codes, ended(grid((loud, 4))))
@@ -219,7 +220,33 @@ def test_a_one_shot_keeps_a_redraw_that_ends_the_sound(model, monkeypatch, on_of
     # the redraw goes on sounding for 3 more columns and then ends: kept, one sound of 7 loud columns
     prior = ScriptedPrior(grid((loud, 4), (silent, 3), (loud, 4), (silent, 2)), grid((loud, 3), (silent, 2)))
     monkeypatch.setattr(G, "sample_codes", prior)
-    shot = G.generate_one_shot(model, 1.0, SamplingParams(seed=5))
+    shot = G.generate_one_shot(model, 1.0, SamplingParams(seed=5), min_frames=0)
     assert prior.calls == [(None, 5), (4, 5 + G.REDRAW_SEED_STEP)]
     assert torch.equal(shot.codes, ended(grid((loud, 7))))
     assert shot.mel.shape[-1] == 7 * model.config.downsample
+
+
+@pytest.mark.parametrize("min_frames, drawn_on", [(3, True), (1, False), (0, False)])
+def test_a_one_shot_shorter_than_the_corpus_allows_is_drawn_on(model, monkeypatch, on_off, min_frames, drawn_on):
+    grid, silent, loud, ended = on_off
+    D = model.config.downsample
+    # the prior writes one loud column, then the silence after a file: a blip, shorter than a corpus whose shortest
+    # sound lasts 3 columns; its continuation is drawn again from where it fell silent (2 more loud columns)
+    prior = ScriptedPrior(grid((loud, 1), (silent, 2)), grid((loud, 2), (silent, 2)))
+    monkeypatch.setattr(G, "sample_codes", prior)
+    shot = G.generate_one_shot(model, 1.0, SamplingParams(seed=5), min_frames=min_frames * D)
+    loud_columns = 3 if drawn_on else 1
+    assert prior.calls == [(None, 5)] + ([(1, 5 + G.REDRAW_SEED_STEP)] if drawn_on else [])
+    assert torch.equal(shot.codes, ended(grid((loud, loud_columns))))
+    assert shot.mel.shape[-1] == loud_columns * D
+
+
+def test_the_corpus_shortest_sound_is_its_shortest_training_file(model, monkeypatch, on_off):
+    grid, silent, loud, ended = on_off
+    D = model.config.downsample
+    # stored training codes decoded by the stand-in: files sounding for 5, 2 and 7 columns (the last with a lead-in)
+    files = [grid((loud, 5), (silent, 1)), grid((loud, 2)), grid((silent, 2), (loud, 7))]
+    monkeypatch.setattr(G, "stored_corpus", lambda model_: CorpusCodes(["a", "b", "c"], files))
+    assert G.shortest_sound(model) == 2 * D
+    monkeypatch.setattr(G, "stored_corpus", lambda model_: None)
+    assert G.shortest_sound(model) == 0
