@@ -18,7 +18,7 @@ from .audio import (AudioParams, load_audio, write_audio, mel_to_audio_pieces, e
                            level_gain, loudest_frame_db)
 from .model import context_columns
 from .modelfile import DistillModel
-from .novelty import Novelty, novelty_judge, stored_corpus
+from .novelty import Novelty, kept_on_model, novelty_judge, stored_corpus
 from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
@@ -318,11 +318,14 @@ def cut_short(level_db: torch.Tensor, min_frames: int) -> list[int]:
 @torch.inference_mode()
 def shortest_sound(model: DistillModel) -> int:
     """Frames of the shortest sound among the training files (`sound_span` of their codes as the model file keeps
-    them, decoded as a generated sound is); 0 when the file keeps no training codes."""
-    corpus = stored_corpus(model)
-    if corpus is None or not len(corpus): return 0
-    spans = [sound_span(limit_loudness(model, decode_vectors(model, code_vectors(model, c))), model.audio) for c in corpus.codes]
-    return min(last - first for first, last in spans)
+    them, decoded as a generated sound is); 0 when the file keeps no training codes. Measured once per model file
+    (`kept_on_model`)."""
+    def measure():
+        corpus = stored_corpus(model)
+        if corpus is None or not len(corpus): return 0
+        spans = [sound_span(limit_loudness(model, decode_vectors(model, code_vectors(model, c))), model.audio) for c in corpus.codes]
+        return min(last - first for first, last in spans)
+    return kept_on_model(model, "_shortest_sound", measure)
 
 
 # %% ../nbs/07_generate.ipynb #3230ac0d
@@ -342,7 +345,7 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
     if not max_duration > 0: raise ValueError(f"duration must be positive, got {max_duration} s")
     p, d = model.audio, model.config.downsample
     columns = math.ceil((round(max_duration * p.sample_rate) / p.hop_length + 1) / d)
-    silence = silence or silence_codes(model)   # `generate_sounds` finds both once for all its one-shots
+    silence = silence or silence_codes(model)   # `generate_sounds` finds it once for all its one-shots
     min_frames = shortest_sound(model) if min_frames is None else min_frames
     quiet = torch.tensor(silence)[:, None].expand(-1, quiet_columns)
     codes = sample_codes(model, columns, sampling, None, progress, cancel=cancel, stop=one_shot_end(silence, quiet_columns))
@@ -390,8 +393,7 @@ def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None
     if prompt is not None and mode != "texture": raise ValueError("a prompt continues a recording, which makes a texture, not a one-shot")
     sampling = sampling or SamplingParams()
     judge = novelty_judge(model) if novelty and prompt is None else None
-    make = (partial(generate_one_shot, silence=silence_codes(model), min_frames=shortest_sound(model)) if mode == "one-shot"
-            else partial(generate, prompt=prompt))
+    make = partial(generate_one_shot, silence=silence_codes(model)) if mode == "one-shot" else partial(generate, prompt=prompt)
     for i in range(count):
         g = make(model, duration, replace(sampling, seed=sampling.seed + i), progress=progress, cancel=cancel)
         g.mode, g.novelty = mode, judge(g.codes) if judge else None

@@ -15,7 +15,7 @@ from .modelfile import DistillModel, read_tensors
 
 # %% auto #0
 __all__ = ['NOVELTY_THRESHOLDS', 'CorpusCodes', 'stored_corpus', 'column_ids', 'longest_copied_run', 'spectral_distance',
-           'Novelty', 'novelty_verdict', 'audible_columns', 'NoveltyJudge', 'novelty_judge']
+           'Novelty', 'novelty_verdict', 'audible_columns', 'NoveltyJudge', 'kept_on_model', 'novelty_judge']
 
 # %% ../nbs/07b_novelty.ipynb #f1e93453
 @dataclass
@@ -142,13 +142,20 @@ class NoveltyJudge:
                        self.corpus.names[source] if source >= 0 else None)
 
 # %% ../nbs/07b_novelty.ipynb #3807522a
-def novelty_judge(model: DistillModel) -> NoveltyJudge | None:
-    """`model`'s judge, made once per model file and weights (decoding the corpus each time would cost every sound); None
-    without stored codes. It is kept on the model object, so it goes when the model goes."""
+def kept_on_model(model: DistillModel, name: str, make):
+    """`make()`, made once per model file and weights and kept on the model object as `name` (so it goes when the model
+    goes): for what costs a decoding of the training files, which every generated sound would otherwise pay for."""
     stamp = model.path.stat().st_mtime_ns if model.path is not None and model.path.exists() else None
     key = (model.identity, str(model.path), stamp)
-    known = getattr(model, "_novelty_judge", None)
+    known = getattr(model, name, None)
     if known is None or known[0] != key:
-        corpus = stored_corpus(model)
-        model._novelty_judge = known = (key, NoveltyJudge(model, corpus) if corpus is not None else None)
+        known = (key, make())
+        setattr(model, name, known)
     return known[1]
+
+def novelty_judge(model: DistillModel) -> NoveltyJudge | None:
+    "`model`'s judge, made once per model file and weights (`kept_on_model`); None without stored codes."
+    def make():
+        corpus = stored_corpus(model)
+        return NoveltyJudge(model, corpus) if corpus is not None else None
+    return kept_on_model(model, "_novelty_judge", make)
