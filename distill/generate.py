@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 import torchaudio
+from einops import rearrange
 
 from .audio import (AudioParams, load_audio, write_audio, mel_to_audio_pieces, even_pieces, normalised_to_db,
                            level_gain, loudest_frame_db)
@@ -124,15 +125,21 @@ def plan_chunks(columns: int, prompt_columns: int, config: PriorConfig, context:
 @torch.inference_mode()
 def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, prompt_codes: torch.Tensor | None = None,
                  progress=None, *, cancel: threading.Event | None = None, use_cache: bool = True,
-                 context: int | None = None, stop=None) -> torch.Tensor:
+                 context: int | None = None, stop=None, given: torch.Tensor | None = None) -> torch.Tensor:
     """Sample `columns` new code columns `[levels, columns]` from the model's prior, continuing `prompt_codes`
-    `[levels, n]` if given. `progress(stage, done, total)` is called after every column; `stop(column)`, given each new
-    column's codes (a list, one per level), ends sampling early when it returns True (that column is kept)."""
+    `[levels, n]` if given. `given` `[levels, columns]` holds cells that are not drawn: a code ≥ 0 is kept as it is
+    (and the prior reads it as context for the cells after it), -1 is drawn. `progress(stage, done, total)` is called
+    after every column; `stop(column)`, given each new column's codes (a list, one per level), ends sampling early when
+    it returns True (that column is kept)."""
     prior = require_prior(model).eval()
     c = prior.config
     L, K = c.levels, c.codebook_size
     prompt = prompt_codes if prompt_codes is not None else torch.zeros(L, 0, dtype=torch.long)
     if prompt.shape[0] != L: raise ValueError(f"prompt codes have {prompt.shape[0]} levels; the model has {L}")
+    if given is not None and tuple(given.shape) != (L, columns):
+        raise ValueError(f"given codes must be [{L} levels, {columns} columns], got {list(given.shape)}")
+    kept = None if given is None else codes_to_tokens(given.long().cpu().clamp_min(0), K).where(
+        rearrange(given.cpu() >= 0, 'l c -> (c l)'), torch.tensor(-1)).tolist()
     tokens = codes_to_tokens(prompt.long().cpu(), K).tolist()
     generator = torch.Generator().manual_seed(sampling.seed)
     steps = (_CachedSteps if use_cache else _RecomputeSteps)(prior)
@@ -144,7 +151,8 @@ def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, pr
         count = (chunk.end - chunk.start) * L
         for j in range(count):
             level = j % L
-            token = level * K + choose_code(prior.level_logits(h, level), sampling, generator)
+            fixed = kept[chunk.start * L + j] if kept is not None else -1
+            token = fixed if fixed >= 0 else level * K + choose_code(prior.level_logits(h, level), sampling, generator)
             tokens.append(token)
             if j + 1 < count: h = steps.push(token)
             if level == L - 1:
@@ -413,12 +421,20 @@ def numbered_outputs(output, count: int) -> list[Path]:
     return [output] if count == 1 else [output.with_name(f"{output.stem}_{i}{output.suffix}") for i in range(1, count + 1)]
 
 # %% ../nbs/07_generate.ipynb #63567a46
-def regenerate_region(model: DistillModel, codes: torch.Tensor, start: int, end: int, sampling: SamplingParams) -> torch.Tensor:
-    "A copy of `codes` `[levels, columns]` whose columns `[start, end)` are re-sampled from the prior, continuing `codes[:, :start]`."
+def regenerate_region(model: DistillModel, codes: torch.Tensor, start: int, end: int, sampling: SamplingParams,
+                      levels: list[int] | None = None) -> torch.Tensor:
+    """A copy of `codes` `[levels, columns]` whose cells in columns `[start, end)` at `levels` (all when None) are
+    re-sampled from the prior, continuing `codes[:, :start]`; the region's other cells stay, and the prior reads them."""
+    L = codes.shape[0]
     if not 0 <= start < end <= codes.shape[-1]:
         raise ValueError(f"region [{start}, {end}) is not inside the {codes.shape[-1]} columns of the grid")
+    levels = list(range(L)) if levels is None else sorted(set(levels))
+    if not levels or not all(0 <= l < L for l in levels):
+        raise ValueError(f"levels to re-generate must be among 0…{L - 1}, got {levels}")
+    given = codes[:, start:end].clone()
+    given[levels] = -1
     out = codes.clone()
-    out[:, start:end] = sample_codes(model, end - start, sampling, codes[:, :start] if start else None)
+    out[:, start:end] = sample_codes(model, end - start, sampling, codes[:, :start] if start else None, given=given)
     return out
 
 # %% ../nbs/07_generate.ipynb #3b6338d5

@@ -149,6 +149,32 @@ def test_regenerate_region_keeps_the_rest(model):
         regenerate_region(model, codes, 20, 40, SamplingParams())
 
 
+def test_regenerate_region_at_some_levels_keeps_the_other_levels(model):
+    codes = sample_codes(model, 30, SamplingParams(seed=1))
+    hot = SamplingParams(seed=5, temperature=1.5)
+    edited = regenerate_region(model, codes, 10, 18, hot, levels=[0])
+    assert torch.equal(edited[1:], codes[1:])                              # levels 2 and 3 untouched, everywhere
+    assert torch.equal(edited[:, :10], codes[:, :10]) and torch.equal(edited[:, 18:], codes[:, 18:])
+    assert not torch.equal(edited[0, 10:18], codes[0, 10:18])              # a hot redraw of 8 cells changes some
+    # the kept cells are context: the same draw with other kept values can choose other level-1 codes, and the redraw
+    # is what sample_codes gives with those cells given
+    given = codes[:, 10:18].clone(); given[0] = -1
+    assert torch.equal(edited[:, 10:18], sample_codes(model, 8, hot, codes[:, :10], given=given))
+    with pytest.raises(ValueError, match="levels"):
+        regenerate_region(model, codes, 10, 18, hot, levels=[3])
+
+
+def test_given_cells_are_kept_and_free_cells_drawn_as_without_them(model):
+    free = torch.full((3, 12), -1)
+    drawn = sample_codes(model, 12, SamplingParams(seed=3))
+    assert torch.equal(sample_codes(model, 12, SamplingParams(seed=3), given=free), drawn)
+    assert torch.equal(sample_codes(model, 12, SamplingParams(seed=3), given=drawn), drawn)
+    other = sample_codes(model, 12, SamplingParams(seed=4))
+    assert torch.equal(sample_codes(model, 12, SamplingParams(seed=9), given=other, use_cache=False), other)
+    with pytest.raises(ValueError, match="given codes"):
+        sample_codes(model, 12, SamplingParams(), given=free[:, :5])
+
+
 def test_cancel_and_progress(model):
     seen = []
     generate(model, 1.0, progress=lambda stage, done, total: seen.append((stage, done, total)))
