@@ -90,6 +90,7 @@ class DistillModel:
     prior: Prior | None = None
     prior_training: dict = field(default_factory=dict)
     prior_metrics: dict = field(default_factory=dict)
+    corpus: dict = field(default_factory=dict)   # the prior's training files as codes (`corpus.codes`, `corpus.starts`), for the novelty report
     created: str = ""
     version: str = ""
     path: Path | None = None
@@ -201,9 +202,9 @@ def save_model(model: DistillModel, path, extra_tensors: dict | None = None, ext
     if model.prior is not None:
         tensors.update({f"prior.{k}": v for k, v in stored_weights(model.prior).items()})
         metadata.update(prior_metadata(model.prior, model.prior_training, model.prior_metrics))
-        if "corpus_files" in model.prior_training and model.path is not None and Path(model.path).exists():
-            # the training files' codes the prior was trained with (for the novelty report) travel with it
-            tensors.update({f"corpus.{k}": v for k, v in read_tensors(model.path, "corpus.").items()})
+        # the training files' codes the prior was trained with (for the novelty report) travel with it, from memory:
+        # the file the model came from may be gone, moved or another model's by now
+        tensors.update({f"corpus.{k}": v for k, v in model.corpus.items()})
     tensors.update(extra_tensors or {}); metadata.update(extra_metadata or {})
     path = write_container(path, tensors, metadata)
     model.path = Path(path)
@@ -258,6 +259,7 @@ def load_model(path, device: str | torch.device = "cpu") -> DistillModel:
     if "prior_config" in meta:
         model.prior = load_prior(path, meta, device)
         model.prior_training, model.prior_metrics = meta.get("prior_training", {}), meta.get("prior_metrics", {})
+        model.corpus = read_tensors(path, "corpus.")
     return model
 
 # %% ../nbs/04_modelfile.ipynb #98ebdc81
