@@ -4,14 +4,14 @@
 
 # %% ../nbs/07b_novelty.ipynb #df606db3
 from __future__ import annotations
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from .audio import AudioParams, normalised_to_db, load_audio
-from .modelfile import DistillModel, read_tensors
+from .modelfile import DistillModel
 
 # %% auto #0
 __all__ = ['NOVELTY_THRESHOLDS', 'CorpusCodes', 'stored_corpus', 'column_ids', 'longest_copied_run', 'spectral_distance',
@@ -39,10 +39,9 @@ class CorpusCodes:
         return cls(names or [Path(f).name for f in files], grids)
 
 def stored_corpus(model: DistillModel) -> CorpusCodes | None:
-    "The training files' codes kept in `model`'s file by prior training (`None` for files written before they were)."
-    if model.path is None or "corpus_files" not in model.prior_training: return None
-    stored = read_tensors(model.path, "corpus.")
-    if "codes" not in stored: return None
+    "The training files' codes `model` carries from prior training (`DistillModel.corpus`; `None` for files written before they were kept)."
+    stored = model.corpus
+    if "codes" not in stored or "corpus_files" not in model.prior_training: return None
     return CorpusCodes.from_stream(stored["codes"], stored["starts"].tolist(), model.prior_training["corpus_files"],
                                    model.prior_training.get("gap_columns", 0))
 
@@ -92,10 +91,13 @@ class Novelty:
     distance_db: float           # … and how far it is (mean dB difference where either is audible)
     copied_seconds: float        # the longest run of code columns copied verbatim from one training file
     copied_from: str | None      # … and which file that was
+    copied_share: float = 0.0    # that run's share of the sound's audible columns
+    thresholds: dict | None = field(default=None, repr=False)   # what the verdict was judged against (None: `NOVELTY_THRESHOLDS`)
 
     def to_dict(self) -> dict:
         return dict(verdict=self.verdict, nearest=self.nearest, copied_seconds=round(self.copied_seconds, 3),
-                    distance_db=round(self.distance_db, 2), copied_from=self.copied_from)
+                    distance_db=round(self.distance_db, 2), copied_from=self.copied_from,
+                    copied_share=round(self.copied_share, 3), reason=self.reason())
 
     def sentence(self) -> str:
         "One line for people."
@@ -103,6 +105,17 @@ class Novelty:
         what = {"new": "new", "variation": f"a variation of {about}", "copy": f"a copy of {about}"}[self.verdict]
         return (f"{what} — nearest training file {self.nearest} ({self.distance_db:.1f} dB apart), "
                 f"longest copied run {self.copied_seconds:.2f} s")
+
+    def reason(self) -> str:
+        "Why the verdict, in one line: the distance and the copied run against the thresholds, and which of them decided."
+        t = self.thresholds or NOVELTY_THRESHOLDS
+        measured = (f"distance {self.distance_db:.1f} dB (a copy ≤ {t['copy_db']:g} dB, a variation ≤ {t['variation_db']:g} dB); "
+                    f"copied run {100 * self.copied_share:.0f} % of the sound (a copy ≥ {100 * t['copy_share']:.0f} %, "
+                    f"a variation ≥ {100 * t['variation_share']:.0f} %)")
+        if self.verdict == "new": return f"{measured}: neither reaches a variation, so it is new"
+        share, db = (t["copy_share"], t["copy_db"]) if self.verdict == "copy" else (t["variation_share"], t["variation_db"])
+        by = [what for what, reached in (("the distance", self.distance_db <= db), ("the copied run", self.copied_share >= share)) if reached]
+        return f"{measured}: {' and '.join(by) or 'the measures'} make{'s' * (len(by) == 1)} it a {self.verdict}"
 
 def novelty_verdict(distance_db: float, copied_share: float, thresholds: dict | None = None) -> str:
     "`copy`, `variation` or `new` from the spectral distance and the share of audible columns copied in one run."
@@ -137,9 +150,10 @@ class NoveltyJudge:
         audible = audible_columns(mel, m.audio, c.downsample)[: codes.shape[-1]]
         audible = F.pad(audible, (0, codes.shape[-1] - len(audible)))
         run, source = longest_copied_run(codes, self.corpus, c.codebook_size, audible)
-        verdict = novelty_verdict(float(distances[nearest]), run / max(int(audible.sum()), 1), self.thresholds)
+        share = run / max(int(audible.sum()), 1)
+        verdict = novelty_verdict(float(distances[nearest]), share, self.thresholds)
         return Novelty(verdict, self.corpus.names[nearest], float(distances[nearest]), run * m.seconds_per_column,
-                       self.corpus.names[source] if source >= 0 else None)
+                       self.corpus.names[source] if source >= 0 else None, share, self.thresholds)
 
 # %% ../nbs/07b_novelty.ipynb #3807522a
 def kept_on_model(model: DistillModel, name: str, make):
