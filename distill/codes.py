@@ -397,17 +397,19 @@ def blend(self: CodeGrid, other: "CodeGrid", amount, model: DistillModel | None 
     return self._commit(f"blend with {other.name} ({', '.join(f'{a:g}' for a in amounts)})", indices, embeddings)
 
 @patch
-def regenerate_region(self: CodeGrid, model: DistillModel, start: int, end: int, sampling=None) -> "CodeGrid":
-    "Let the model's prior re-sample columns `[start, end)` (all levels), continuing what comes before."
+def regenerate_region(self: CodeGrid, model: DistillModel, start: int, end: int, sampling=None, levels=None) -> "CodeGrid":
+    """Let the model's prior re-sample the cells of `levels` (all when None) in columns `[start, end)`, continuing what
+    comes before; the region's other levels stay as they are, and the prior hears them while it draws."""
     self._check_model(model)
-    start, end = self._check_range(start, end)
+    levels, (start, end) = self._level_list(levels), self._check_range(start, end)
     generation.require_prior(model)
-    codes = generation.regenerate_region(model, self.indices, start, end, sampling or generation.SamplingParams())
+    codes = generation.regenerate_region(model, self.indices, start, end, sampling or generation.SamplingParams(), levels=levels)
     if tuple(codes.shape) != tuple(self.indices.shape):
         raise CodeError(f"the prior returned codes of shape {tuple(codes.shape)}, expected {tuple(self.indices.shape)}")
     indices = self.indices.clone()
-    indices[:, start:end] = codes[:, start:end].to(indices)  # outside the region nothing may change
-    return self._commit(f"re-generate {columns_text(start, end)}", indices, self._cleared(list(range(self.levels)), start, end))
+    indices[levels, start:end] = codes[levels, start:end].to(indices)  # outside the chosen cells nothing may change
+    which = "" if len(levels) == self.levels else f"level {self._level_names(levels)} "
+    return self._commit(f"re-generate {which}{columns_text(start, end)}", indices, self._cleared(levels, start, end))
 
 # --- code files
 @patch

@@ -260,17 +260,23 @@ def test_regenerate_region_needs_a_prior(setup, grid):
 def test_regenerate_region_changes_only_the_region(setup, grid, monkeypatch):
     import distill.generate as generate
     calls = []
-    def fake(model, codes, start, end, sampling):
-        calls.append((start, end, sampling))
-        return torch.full_like(codes, 7)  # even if a prior returned more, only the region may change
+    def fake(model, codes, start, end, sampling, levels=None):
+        calls.append((start, end, sampling, levels))
+        return torch.full_like(codes, 7)  # even if a prior returned more, only the chosen cells may change
     monkeypatch.setattr(generate, "regenerate_region", fake)
     monkeypatch.setattr(generate, "require_prior", lambda model: object())
     g = grid.copy(keep_history=False)
     g.regenerate_region(setup["model"], 3, 9)
     assert (g.indices[:, 3:9] == 7).all() and _changed(grid.indices, g.indices) <= {(l, c) for l in range(3) for c in range(3, 9)}
-    assert calls[0][:2] == (3, 9)
+    assert calls[0][:2] == (3, 9) and calls[0][3] == [0, 1, 2]
     g.undo()
     assert torch.equal(g.indices, grid.indices)
+    # only level 1 (Structure) chosen: the other levels of the region keep their codes, whatever the prior returns
+    g.regenerate_region(setup["model"], 3, 9, levels=[0])
+    assert calls[-1][3] == [0] and _changed(grid.indices, g.indices) <= {(0, c) for c in range(3, 9)}
+    assert (g.indices[0, 3:9] == 7).all() and torch.equal(g.indices[1:], grid.indices[1:])
+    assert g.history.labels[-1] == "re-generate level 1 (Structure) columns 3–8"
+    with pytest.raises(CodeError, match="level 3 does not exist"): g.regenerate_region(setup["model"], 3, 9, levels=[3])
 
 
 # ---------------------------------------------------------------- code files
