@@ -5,9 +5,10 @@
 # %% ../nbs/09_library.ipynb #f8dd6399
 from __future__ import annotations
 import contextlib, datetime, difflib, json, os, re, sqlite3, tempfile, time
-from dataclasses import dataclass, asdict, fields
+from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 
+import torch
 
 from .health import LevelHealth, HealthVerdict, level_health, health_verdict
 from .modelfile import (DistillModel, ModelFileError, read_metadata, read_tensors, raw_metadata, update_model_file,
@@ -15,9 +16,10 @@ from .modelfile import (DistillModel, ModelFileError, read_metadata, read_tensor
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['MAX_NAME', 'UNKNOWN_HEALTH', 'SORTS', 'LibraryError', 'library_home', 'check_name', 'clean_tags', 'LibraryEntry',
-           'stored_levels', 'library_info', 'read_entry', 'copy_with_library_info', 'search_fields', 'sort_entries',
-           'query_words', 'SearchMatch', 'search_matches', 'match_sentence', 'readable_date', 'Library']
+__all__ = ['MAX_NAME', 'UNKNOWN_HEALTH', 'SORTS', 'PREVIEW_SOUNDS', 'PREVIEW_SECONDS', 'PREVIEW_GAP', 'LibraryError',
+           'library_home', 'check_name', 'clean_tags', 'LibraryEntry', 'stored_levels', 'library_info', 'trained_on',
+           'read_entry', 'copy_with_library_info', 'search_fields', 'sort_entries', 'query_words', 'SearchMatch',
+           'search_matches', 'match_sentence', 'readable_date', 'Library', 'preview_sounds']
 
 # %% ../nbs/09_library.ipynb #74e8eb68
 class LibraryError(ValueError):
@@ -88,6 +90,8 @@ class LibraryEntry:
     weights_hash: str
     path: Path
     added: str = ""         # when it entered the library (ISO 8601)
+    training_files: list[str] = field(default_factory=list)   # the files its prior learned from, inside the dataset folder
+    kinds: list[str] = field(default_factory=list)            # the kinds of sound in its dataset (`distill.data`), most common first
 
     def to_dict(self) -> dict:
         "JSON-ready fields."
@@ -111,6 +115,12 @@ def library_info(meta: dict) -> dict:
     except LibraryError: tags = []     # a hand-edited file must not break the library
     return dict(tags=tags, description=str(info.get("description") or ""), added=str(info.get("added") or ""))
 
+def trained_on(meta: dict) -> tuple[list[str], list[str]]:
+    "The training files (those the prior learned from) and the dataset's kinds (`other` left out) that a model file's metadata records."
+    files = (meta.get("prior_training") or {}).get("corpus_files") or []
+    kinds = (meta.get("dataset") or {}).get("kinds") or {}   # kind → number of files
+    return [str(f) for f in files], [str(k) for k in kinds if k != "other"]
+
 def read_entry(path) -> LibraryEntry:
     "What the library knows about the model file at `path`, read from the file alone (raises `ModelFileError`)."
     path = Path(path)
@@ -118,6 +128,7 @@ def read_entry(path) -> LibraryEntry:
     info, config = library_info(meta), meta.get("config") or {}
     levels = stored_levels(meta, path)
     verdict = health_verdict(levels) if levels else None
+    files, kinds = trained_on(meta)
     return LibraryEntry(
         name=path.stem, tags=info.get("tags", []), description=info.get("description", ""),
         dataset=meta.get("dataset") or {}, levels=int(config.get("rvq_levels", 0)), codebook_size=int(config.get("codebook_size", 0)),
@@ -125,7 +136,7 @@ def read_entry(path) -> LibraryEntry:
         health=verdict.light if verdict else UNKNOWN_HEALTH,
         health_sentence=verdict.sentence if verdict else "Health unknown: the file holds no codebook usage figures.",
         created=str(meta.get("created", "")), file_size=path.stat().st_size, weights_hash=str(meta.get("weights_hash", "")),
-        path=path, added=info.get("added", ""))
+        path=path, added=info.get("added", ""), training_files=files, kinds=kinds)
 
 # %% ../nbs/09_library.ipynb #7ff9b4a4
 def copy_with_library_info(src, dst, info: dict) -> Path:
@@ -135,14 +146,15 @@ def copy_with_library_info(src, dst, info: dict) -> Path:
     return update_model_file(src, metadata={"extra": {**extra, "library": info}}, to=dst)
 
 # %% ../nbs/09_library.ipynb #f563f86e
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2   # 2: what a model was trained on (training files, kinds)
 _SCHEMA = """CREATE TABLE models (
     name TEXT PRIMARY KEY, tags TEXT NOT NULL, description TEXT NOT NULL, dataset TEXT NOT NULL,
     levels INTEGER NOT NULL, codebook_size INTEGER NOT NULL, has_prior INTEGER NOT NULL,
     health TEXT NOT NULL, health_sentence TEXT NOT NULL, created TEXT NOT NULL, added TEXT NOT NULL,
-    file_size INTEGER NOT NULL, weights_hash TEXT NOT NULL, path TEXT NOT NULL, stamp TEXT NOT NULL, search_text TEXT NOT NULL)"""
+    file_size INTEGER NOT NULL, weights_hash TEXT NOT NULL, path TEXT NOT NULL, training_files TEXT NOT NULL, kinds TEXT NOT NULL,
+    stamp TEXT NOT NULL, search_text TEXT NOT NULL)"""
 _ROW = ("name", "tags", "description", "dataset", "levels", "codebook_size", "has_prior", "health", "health_sentence",
-        "created", "added", "file_size", "weights_hash", "path")
+        "created", "added", "file_size", "weights_hash", "path", "training_files", "kinds")
 
 def _stamp(st: os.stat_result) -> str:
     # a file replaced by an atomic rename has a new inode even when size and time look the same
@@ -155,8 +167,9 @@ def _dataset_text(dataset: dict) -> str:
     return folder
 
 def search_fields(e: LibraryEntry) -> list[tuple[str, str]]:
-    "What a search looks in, as (field, text) pairs: the name, each tag, the description, the dataset folder."
-    return [("name", e.name), *(("tag", t) for t in e.tags), ("description", e.description), ("dataset folder", _dataset_text(e.dataset))]
+    "What a search looks in, as (field, text) pairs: the name, each tag, the description, the dataset folder, each kind, each training file."
+    return [("name", e.name), *(("tag", t) for t in e.tags), ("description", e.description), ("dataset folder", _dataset_text(e.dataset)),
+            *(("kind", k) for k in e.kinds), *(("training file", f) for f in e.training_files)]
 
 def _search_text(e: LibraryEntry) -> str:
     # one field a line: a query word holds no white space, so it is found inside one field, never across two
@@ -164,11 +177,12 @@ def _search_text(e: LibraryEntry) -> str:
 
 def _entry_row(e: LibraryEntry) -> tuple:
     return (e.name, json.dumps(e.tags), e.description, json.dumps(e.dataset), e.levels, e.codebook_size, int(e.has_prior),
-            e.health, e.health_sentence, e.created, e.added, e.file_size, e.weights_hash, str(e.path))
+            e.health, e.health_sentence, e.created, e.added, e.file_size, e.weights_hash, str(e.path),
+            json.dumps(e.training_files), json.dumps(e.kinds))
 
 def _row_entry(row) -> LibraryEntry:
     d = dict(zip(_ROW, row))
-    d.update(tags=json.loads(d["tags"]), dataset=json.loads(d["dataset"]), has_prior=bool(d["has_prior"]), path=Path(d["path"]))
+    d.update({k: json.loads(d[k]) for k in ("tags", "dataset", "training_files", "kinds")}, has_prior=bool(d["has_prior"]), path=Path(d["path"]))
     return LibraryEntry(**d)
 
 def _now() -> str: return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -195,7 +209,7 @@ def query_words(query: str) -> list[str]:
 @dataclass
 class SearchMatch:
     "A field of an entry in which a search found a word of the query."
-    field: str      # name, tag, description or dataset folder (see `search_fields`)
+    field: str      # name, tag, description, dataset folder, kind or training file(s) (see `search_fields`)
     text: str       # the field's whole text
     shown: str      # the part of it worth showing: the folder from the matched part on, a snippet of a description
 
@@ -220,11 +234,18 @@ def _excerpt(field: str, text: str, words: list[str], width: int = 40) -> str:
     if end < len(text) and " " in text[at:end]: end = text.rindex(" ", at, end)
     return ("…" if start else "") + text[start:end].strip(" ,;.") + ("…" if end < len(text) else "")
 
+def _training_files(found: list[SearchMatch], shown: int = 2) -> list[SearchMatch]:
+    "Many matching training files as one match that names the first few: `training files a.wav, b.wav and 18 more`."
+    files = [m for m in found if m.field == "training file"]
+    if len(files) < 2: return found
+    names = ", ".join(m.shown for m in files[:shown]) + (f" and {len(files) - shown} more" if len(files) > shown else "")
+    return [m for m in found if m.field != "training file"] + [SearchMatch("training files", "\n".join(m.text for m in files), names)]
+
 def search_matches(entry: LibraryEntry, query: str) -> list[SearchMatch]:
     "The fields of `entry` that hold a word of `query`, in `search_fields` order ([] for an empty query)."
     words = query_words(query)
-    return [SearchMatch(field, text, _excerpt(field, text, [w for w in words if w in text.casefold()]))
-            for field, text in search_fields(entry) if text and any(w in text.casefold() for w in words)]
+    return _training_files([SearchMatch(field, text, _excerpt(field, text, [w for w in words if w in text.casefold()]))
+                            for field, text in search_fields(entry) if text and any(w in text.casefold() for w in words)])
 
 def match_sentence(matches: list[SearchMatch]) -> str:
     "One line saying why a search hit matched: `matched: tag 909; dataset folder …/drums`, or '' for none."
@@ -503,3 +524,15 @@ def rebuild(self: Library) -> int:
         con.execute("DELETE FROM models"); self._sync(con)
         return con.execute("SELECT count(*) FROM models").fetchone()[0]
     return self._with_index(work, write=True)
+
+# %% ../nbs/09_library.ipynb #ed718e17
+PREVIEW_SOUNDS, PREVIEW_SECONDS, PREVIEW_GAP = 3, 2.0, 0.3   # sounds, their longest length and the silence between them (s)
+
+def preview_sounds(model: DistillModel, count: int = PREVIEW_SOUNDS, seconds: float = PREVIEW_SECONDS, gap: float = PREVIEW_GAP,
+                   cancel=None) -> tuple[torch.Tensor, int]:
+    "`count` sounds of at most `seconds` from `model`'s prior (seeds 0, 1, …) one after another, `gap` seconds apart, and their rate."
+    from distill.generate import generate_sounds, SamplingParams   # the sampler is heavy: loaded when someone listens
+    made = list(generate_sounds(model, count, None, seconds, SamplingParams(seed=0), cancel=cancel, novelty=False))
+    rate = made[0].sample_rate
+    silence = torch.zeros(int(gap * rate))
+    return torch.cat([x for g in made for x in (g.audio, silence)][:-1]), rate

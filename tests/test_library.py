@@ -156,6 +156,51 @@ def test_every_search_hit_says_which_fields_matched(five):
             assert found and all(any(w in m.text.casefold() for m in found) for w in q.casefold().split())
 
 
+@pytest.fixture(scope="module")
+def with_prior(tmp_path_factory, models):
+    "The drums model with a tiny prior trained on its folder: the prior records the files it learned from."
+    from distill.prior import PriorTrainParams, train_prior
+    path = tmp_path_factory.mktemp("prior") / "drums_prior.distill"
+    shutil.copy(models["drums"], path)
+    folder = read_metadata(models["drums"])["dataset"]["folder"]
+    for _ in train_prior(path, folder, PriorTrainParams(epochs=1, batch_size=8, min_steps_per_epoch=2, device="cpu"),
+                         d_model=32, n_layers=1, n_heads=2, window=16):
+        pass
+    return path
+
+
+def test_search_finds_a_model_by_the_files_it_was_trained_on(lib, with_prior):
+    from distill.library import match_sentence, search_matches
+    entry = lib.add(with_prior, "untitled")                          # a name, tags and folder that say nothing of the files
+    files = load_model(with_prior).prior_training["corpus_files"]
+    assert entry.training_files == files and len(files) >= 4
+    word = Path(files[0]).stem.split("_")[0]                         # the demo corpus names its files kick_000.wav, …
+    assert word not in entry.dataset["folder"] and names(lib.search(word)) == ["untitled"]
+    assert f"training file {files[0]}" in match_sentence(search_matches(entry, word))
+    assert names(lib.search(f"drums {word}")) == ["untitled"]        # one word in the folder, one in a file name
+    lib.rebuild()                                                    # the index keeps them through a rebuild
+    assert lib.get("untitled").training_files == files and names(lib.search(word)) == ["untitled"]
+
+
+def test_an_index_of_the_older_layout_is_rebuilt_with_what_models_were_trained_on(lib, with_prior):
+    lib.add(with_prior, "untitled")
+    with sqlite3.connect(lib.index_path) as con: con.execute("PRAGMA user_version = 1")   # an index written before files were kept
+    again = Library(lib.root)
+    assert again.get("untitled").training_files and len(again) == 1
+
+
+def test_preview_sounds_are_the_priors_first_seeds_one_after_another(with_prior):
+    from distill.generate import SamplingParams, generate_sounds
+    from distill.library import PREVIEW_GAP, preview_sounds
+    model = load_model(with_prior)
+    audio, rate = preview_sounds(model, count=2, seconds=0.5)
+    first, second = generate_sounds(model, 2, None, 0.5, SamplingParams(seed=0), novelty=False)
+    gap = int(PREVIEW_GAP * rate)
+    assert rate == first.sample_rate and len(audio) == len(first.audio) + gap + len(second.audio)
+    assert torch.equal(audio[:len(first.audio)], first.audio) and torch.equal(audio[-len(second.audio):], second.audio)
+    assert not audio[len(first.audio):len(first.audio) + gap].any()   # silence between them
+
+
 def test_dates_read_as_people_say_them():
     import datetime
     from distill.library import readable_date
