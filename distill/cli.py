@@ -8,9 +8,9 @@ import argparse, json, os, signal, sys, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CORE_DEFAULTS', 'format_levels', 'print_event', 'CancelOnInterrupt', 'main', 'cmd_train', 'cmd_reconstruct',
-           'cmd_info', 'cmd_train_prior', 'cmd_generate', 'cmd_kit', 'cmd_encode', 'cmd_decode', 'cmd_library',
-           'cmd_demo', 'build_parser']
+__all__ = ['CORE_DEFAULTS', 'format_levels', 'print_event', 'checkpoint_line', 'CancelOnInterrupt', 'main', 'cmd_train',
+           'cmd_reconstruct', 'checkpoints_beside', 'cmd_info', 'cmd_train_prior', 'cmd_generate', 'cmd_kit',
+           'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser']
 
 # %% ../nbs/15_cli.ipynb #dccb1fd9
 def _err(*args):
@@ -47,6 +47,12 @@ def print_event(e, epochs_width: int = 3):
             _err(f"stopped after epoch {e.epochs_run}; checkpoint kept at {e.checkpoint_path}")
         if e.model_path:
             _err(f"saved {e.model_path} (best epoch {e.best_epoch}, validation loss {e.val_loss:.4f})")
+            if not e.cancelled and e.checkpoint_path: _err(checkpoint_line(e.checkpoint_path))   # kept: --keep-checkpoint
+
+def checkpoint_line(path) -> str:
+    "What a resume checkpoint left beside a model is, and what to do with it."
+    return (f"resume checkpoint kept: {path} ({Path(path).stat().st_size / 1e6:.1f} MB) — `--resume` with more "
+            "--epochs trains further from it; delete it when you are done")
 
 # %% ../nbs/15_cli.ipynb #1673be3d
 class CancelOnInterrupt:
@@ -159,6 +165,16 @@ def _maybe_save_to_library(a, last):
     entry = Library().add(last.model_path, name=name, overwrite=True)
     _err(f"added to the library as {entry.name}")
 
+def _keep_checkpoint_option(parser):
+    "Add `--keep-checkpoint`: a finished run otherwise removes its resume checkpoint (several times the model's size)."
+    parser.add_argument("--keep-checkpoint", action="store_true",
+                        help="leave the resume checkpoint beside the model when training finishes, to train it further later")
+
+def _keeping(a):
+    "The block a training command runs in: finished runs keep their checkpoint only with `--keep-checkpoint`."
+    from distill.train import keep_checkpoints
+    return keep_checkpoints(a.keep_checkpoint)
+
 def _positive_int(s):
     v = int(s)
     if v < 1: raise argparse.ArgumentTypeError(f"must be a positive whole number, got {s}")
@@ -181,6 +197,7 @@ def _add_train(sub):
     _core_option(t, "--device", "TrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output file")
     t.add_argument("--save-to-library", metavar="NAME", help="also add the model to the library under NAME")
+    _keep_checkpoint_option(t)
     t.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _force_option(t, "the model file (and a library model called NAME)")
     t.set_defaults(func=cmd_train)
@@ -195,7 +212,7 @@ def cmd_train(a):
     params = TrainParams(**_given(a, "TrainParams"))
     overrides = dict(codebook_size=a.codebook_size, **_given(a, "VQVAEConfig"))   # codebook size None: sized by the file count
     hint = f"distill train {a.dataset} -o {a.output} --resume" + (f" --epochs {a.epochs}" if a.epochs is not None else "")
-    with CancelOnInterrupt() as stop:
+    with CancelOnInterrupt() as stop, _keeping(a):
         last = _run_training(train_vqvae(a.dataset, a.output, params=params, cancel=stop.token, resume=a.resume,
                                          progress=_stage_progress(), **overrides), hint, a.json)
     _maybe_save_to_library(a, last)
@@ -240,9 +257,17 @@ def _model_info(path) -> dict:
                 created=meta.get("created"), distill_version=meta.get("distill_version"), weights_hash=meta.get("weights_hash"),
                 health=dict(light=verdict.light, sentence=verdict.sentence, levels=verdict.levels) if verdict else None)
 
+def checkpoints_beside(model_path) -> list[Path]:
+    "The resume checkpoints lying beside a model file: a cancelled run's, or one kept with `--keep-checkpoint`."
+    from distill.train import checkpoint_path
+    from distill.prior import prior_checkpoint_path
+    return [p for p in (checkpoint_path(model_path), prior_checkpoint_path(model_path)) if p.exists()]
+
 def cmd_info(a):
     if a.heatmap: _refuse_overwrite(a, a.heatmap)
     info = _model_info(a.model)
+    kept = checkpoints_beside(a.model)
+    info["checkpoints"] = [str(p) for p in kept]
     if a.heatmap:
         from distill.modelfile import read_tensors
         from distill.health import save_usage_heatmap
@@ -254,6 +279,7 @@ def cmd_info(a):
     if a.json: _emit_json(info); return 0
     from distill.modelfile import describe_metadata
     print(describe_metadata(info, Path(a.model).name))   # the same lines the dashboards show, from the metadata read once
+    for p in kept: print(checkpoint_line(p))
     return 0
 
 # %% ../nbs/15_cli.ipynb #3ec47ca8
@@ -268,6 +294,7 @@ def _add_train_prior(sub):
     _core_option(tp, "--device", "PriorTrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     tp.add_argument("--resume", action="store_true")
     tp.add_argument("--save-to-library", metavar="NAME")
+    _keep_checkpoint_option(tp)
     tp.add_argument("--json", action="store_true")
     tp.set_defaults(func=cmd_train_prior)
 
@@ -275,7 +302,7 @@ def cmd_train_prior(a):
     from distill.prior import train_prior, PriorTrainParams
     params = PriorTrainParams(**_given(a, "PriorTrainParams"))
     hint = f"distill train-prior {a.model} {a.dataset} --resume"
-    with CancelOnInterrupt() as stop:
+    with CancelOnInterrupt() as stop, _keeping(a):
         last = _run_training(train_prior(a.model, a.dataset, params=params, cancel=stop.token, resume=a.resume,
                                          progress=_stage_progress()), hint, a.json)
     _maybe_save_to_library(a, last)
@@ -466,6 +493,7 @@ def _add_demo(sub):
     _core_option(dm, "--count", "run_demo", "sounds to generate", type=_positive_int)
     _core_option(dm, "--duration", "run_demo", "seconds per generated sound", type=float)
     _core_option(dm, "--seed", "run_demo", "random seed", type=int)
+    _keep_checkpoint_option(dm)
     dm.add_argument("--json", action="store_true"); _force_option(dm, "a previous demo's model and sounds in the folder")
     dm.set_defaults(func=cmd_demo)
 
@@ -478,7 +506,7 @@ def cmd_demo(a):
     _refuse_overwrite(a, model_path, checkpoint_path, hint=hint)   # a previous demo's model, then any of its sounds
     for path in sorted(out.glob("generated*.wav")): _refuse_overwrite(a, path, hint=hint)
     hints = dict(vqvae=f"distill train {corpus} -o {model_path} --resume", prior=f"distill train-prior {model_path} {corpus} --resume")
-    with CancelOnInterrupt() as stop:
+    with CancelOnInterrupt() as stop, _keeping(a):
         try:
             last = _run_training(run_demo(out, **_given(a, "run_demo"), cancel=stop.token, progress=_stage_progress()), hints, a.json)
         except GenerationCancelled:
@@ -487,6 +515,7 @@ def cmd_demo(a):
     _err("\ndemo finished:")
     _err(f"  corpus     {last.corpus}")
     _err(f"  model      {last.model_path}")
+    for p in checkpoints_beside(last.model_path): _err(f"  checkpoint {p} (kept: --keep-checkpoint)")
     for w in last.generated: _err(f"  generated  {w}")
     _err(f"next: open it in a notebook (see the README) or try `distill generate {last.model_path} -o new.wav --seed 7`")
     return 0

@@ -4,7 +4,8 @@
 
 # %% ../nbs/05_train.ipynb #a6cfb9d7
 from __future__ import annotations
-import atexit, inspect, json, math, os, threading, time, datetime
+import atexit, contextvars, inspect, json, math, os, threading, time, datetime
+from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 from typing import Callable, Iterator
@@ -12,7 +13,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from .audio import AudioParams, db_to_normalised, mel_power
+from .audio import AudioParams, db_to_normalised, mel_power, load_audio
 from .data import DatasetScan, scan_dataset, load_mels, split_files, ChunkDataset, Augment, DatasetError
 from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device, retire_unused_entries
 from .health import LevelHealth, code_histogram, level_health, health_verdict, GREEN_AT
@@ -20,12 +21,13 @@ from .modelfile import DistillModel, save_model, write_container, read_metadata,
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished',
-           'pooled_energy', 'multiscale_mel_loss', 'loudness_loss', 'reconstruction_loss', 'optimizer_tensors',
-           'restore_optimizer', 'checkpoint_path', 'cosine_lr', 'PreparedData', 'prepare_data', 'chunk_frames',
-           'default_config', 'evaluate', 'init_codebooks', 'Distributed', 'distributed_from_env', 'codebook_hash',
-           'training_state_tensors', 'restore_training_state', 'TrainingSnapshot', 'LoopState', 'EpochResult',
-           'LoopEnd', 'Stage', 'read_checkpoint', 'run_epochs', 'VQVAEStage', 'train_vqvae']
+__all__ = ['PREVIEW_SECONDS', 'TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview',
+           'TrainFinished', 'pooled_energy', 'multiscale_mel_loss', 'loudness_loss', 'reconstruction_loss',
+           'optimizer_tensors', 'restore_optimizer', 'checkpoint_path', 'keep_checkpoints', 'settle_checkpoint',
+           'cosine_lr', 'PreparedData', 'prepare_data', 'chunk_frames', 'default_config', 'evaluate', 'init_codebooks',
+           'Distributed', 'distributed_from_env', 'codebook_hash', 'training_state_tensors', 'restore_training_state',
+           'TrainingSnapshot', 'LoopState', 'EpochResult', 'LoopEnd', 'Stage', 'read_checkpoint', 'run_epochs',
+           'VQVAEStage', 'train_vqvae', 'preview_files', 'reconstruction_pair']
 
 # %% ../nbs/05_train.ipynb #9635f02b
 @dataclass
@@ -84,7 +86,7 @@ class Preview:
 @dataclass
 class TrainFinished:
     "Always the last event: where the model is, how far training got, and the final figures."
-    stage: str; model_path: Path | None; checkpoint_path: Path; epochs_run: int
+    stage: str; model_path: Path | None; checkpoint_path: Path | None; epochs_run: int   # checkpoint: None once a finished run removed it
     train_loss: float; val_loss: float; best_epoch: int
     levels: list[LevelHealth] = field(default_factory=list)
     cancelled: bool = False
@@ -92,7 +94,7 @@ class TrainFinished:
 
     def to_json(self) -> dict:
         "The summary `--json` prints."
-        return dict(stage=self.stage, model=str(self.model_path) if self.model_path else None, checkpoint=str(self.checkpoint_path),
+        return dict(stage=self.stage, model=str(self.model_path) if self.model_path else None, checkpoint=str(self.checkpoint_path) if self.checkpoint_path else None,
                     epochs_run=self.epochs_run, train_loss=self.train_loss, val_loss=self.val_loss, best_epoch=self.best_epoch,
                     cancelled=self.cancelled, levels=[l.to_dict() for l in self.levels], **self.extra)
 
@@ -153,6 +155,21 @@ def restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tenso
 def checkpoint_path(model_path) -> Path:
     "Where training keeps the checkpoint for `model_path`: beside it, with `.ckpt` added."
     return Path(str(model_path) + ".ckpt")
+
+_KEEP_CHECKPOINTS = contextvars.ContextVar("keep_checkpoints", default=False)
+
+@contextmanager
+def keep_checkpoints(keep: bool = True):
+    "Runs iterated inside this block leave their resume checkpoint beside the model when they finish (to train it further)."
+    token = _KEEP_CHECKPOINTS.set(keep)
+    try: yield
+    finally: _KEEP_CHECKPOINTS.reset(token)
+
+def settle_checkpoint(path) -> Path | None:
+    "At the end of a finished run: remove its resume checkpoint (→ None), or, inside `keep_checkpoints()`, keep it (→ its path)."
+    if _KEEP_CHECKPOINTS.get(): return Path(path)
+    Path(path).unlink(missing_ok=True)
+    return None
 
 def cosine_lr(base: float, epoch: int, epochs: int, step: int | None = None, warmup_steps: int = 0) -> float:
     "Learning rate at `epoch` (and global `step`): cosine from `base` down to a tenth of it, after a linear warm-up."
@@ -426,7 +443,10 @@ def run_epochs(stage: Stage, state: LoopState, best_state: dict, cancel: threadi
         yield TrainFinished(stage.name, None, stage.checkpoint, 0, math.nan, math.nan, 0, [], end.cancelled, summary)
         return
     stage.module.load_state_dict(best_state)
-    yield from stage.finish(state, end, summary)
+    for event in stage.finish(state, end, summary):
+        if isinstance(event, TrainFinished) and not event.cancelled:   # written: the checkpoint has done its work
+            event.checkpoint_path = settle_checkpoint(stage.checkpoint)
+        yield event
 
 # %% ../nbs/05_train.ipynb #bd461de1
 class VQVAEStage(Stage):
@@ -544,3 +564,19 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
     stage = VQVAEStage(data, model_path, config, audio, params, dd)
     stage.progress = progress   # reading the audio, then each epoch's batches
     yield from run_epochs(stage, *(stage.resume(resumed) if resumed else stage.fresh()), cancel=cancel)
+
+# %% ../nbs/05_train.ipynb #de39c823
+PREVIEW_SECONDS = 10.0   # of each file the after-training preview plays
+
+def preview_files(scan: DatasetScan, params: TrainParams, unseen: str = "") -> dict[str, str]:
+    "What the preview plays: 'training', the first training file; 'unseen', `unseen` or else the first validation file."
+    train, val = split_files(scan.files, params.val_fraction, params.seed)   # the split train_vqvae makes
+    files = {"training": train[0]} if train else {}
+    if unseen.strip() or val: files["unseen"] = unseen.strip() or val[0]
+    return files
+
+def reconstruction_pair(model: DistillModel, path, seconds: float = PREVIEW_SECONDS) -> tuple[torch.Tensor, torch.Tensor]:
+    "The first `seconds` of the file at `path` (at the model's rate) and `model.reconstruct` of them."
+    audio, rate = load_audio(path, model.audio.sample_rate)
+    audio = audio[: int(seconds * rate)]
+    return audio, model.reconstruct(audio)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from distill.train import EpochEnd, TrainFinished, TrainParams, train_vqvae
+from distill.train import EpochEnd, TrainFinished, TrainParams, train_vqvae, keep_checkpoints
 
 TINY = dict(hidden=32, latent_dim=16, codebook_size=16, codebook_dim=8, res_blocks=1)
 
@@ -20,10 +20,11 @@ def main():
     params = TrainParams(epochs=epochs, batch_size=8, min_steps_per_epoch=4, augment=False, preview_every=0, seed=0)
     t0, chunks, epochs_seen, last = time.time(), 0, [], None
     sizes = {} if "--full" in sys.argv else TINY   # --full: the default configuration
-    for e in train_vqvae(corpus, model, params=params, resume=resume, **sizes):
-        if isinstance(e, EpochEnd):
-            chunks += e.extra["chunks"]; epochs_seen.append(e.epoch)
-        last = e
+    with keep_checkpoints():   # the tests resume finished runs with more epochs
+        for e in train_vqvae(corpus, model, params=params, resume=resume, **sizes):
+            if isinstance(e, EpochEnd):
+                chunks += e.extra["chunks"]; epochs_seen.append(e.epoch)
+            last = e
     assert isinstance(last, TrainFinished)
     out.mkdir(parents=True, exist_ok=True)
     rank = int(os.environ.get("RANK", "0"))

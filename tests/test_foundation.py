@@ -10,7 +10,7 @@ import torch
 from distill.audio import AudioParams, load_audio, write_audio
 from distill.data import DatasetError, scan_dataset, synth_demo_corpus
 from distill.modelfile import ModelFileError, load_model, read_metadata, save_model
-from distill.train import EpochEnd, TrainFinished, TrainParams, checkpoint_path, train_vqvae
+from distill.train import EpochEnd, TrainFinished, TrainParams, checkpoint_path, train_vqvae, keep_checkpoints
 from conftest import TINY
 
 CLI = [sys.executable, "-m", "distill.cli"]
@@ -170,10 +170,12 @@ def test_training_reduces_the_loss_and_reports_health(demo_corpus, tmp_path):
 def test_resume_continues_from_the_checkpoint_epoch(demo_corpus, tmp_path):
     out = tmp_path / "m.distill"
     params = TrainParams(epochs=2, batch_size=8, min_steps_per_epoch=2, augment=False, checkpoint_every=1)
-    list(train_vqvae(demo_corpus, out, params=params, **TINY))
+    with keep_checkpoints():   # a finished run removes its checkpoint unless asked to keep it, to be trained further
+        list(train_vqvae(demo_corpus, out, params=params, **TINY))
     saved = read_metadata(checkpoint_path(out))["extra"]
     assert saved["epoch"] == 2
-    events = list(train_vqvae(demo_corpus, out, params=TrainParams(epochs=4, batch_size=8, min_steps_per_epoch=2, augment=False), resume=True))
+    with keep_checkpoints():
+        events = list(train_vqvae(demo_corpus, out, params=TrainParams(epochs=4, batch_size=8, min_steps_per_epoch=2, augment=False), resume=True))
     assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [3, 4]
     assert events[-1].epochs_run == 4
     # the optimiser state came back too: its step counter continued
