@@ -525,6 +525,18 @@ def rebuild(self: Library) -> int:
         return con.execute("SELECT count(*) FROM models").fetchone()[0]
     return self._with_index(work, write=True)
 
+# %% ../nbs/09_library.ipynb #3a7c344e
+@patch
+def add_model(self: Library, model: DistillModel | str | Path, name: str, tags=(), description: str = "") -> LibraryEntry:
+    """Put a model in the library as `name`: a model file, or a `DistillModel` (its file; from memory when it has none).
+    A taken name is refused; the library's own file of `name` is already there and comes back unchanged."""
+    path = Path(model) if isinstance(model, (str, Path)) else model.path
+    if path is None or not path.exists():
+        if isinstance(model, (str, Path)): raise LibraryError(f"{model}: model file not found")
+        return self.save(model, name, tags, description)
+    if name in self and os.path.samefile(path, self.path(name)): return self.get(name)
+    return self.add(path, name, tags, description)
+
 # %% ../nbs/09_library.ipynb #ed718e17
 PREVIEW_SOUNDS, PREVIEW_SECONDS, PREVIEW_GAP = 3, 2.0, 0.3   # sounds, their longest length and the silence between them (s)
 

@@ -74,6 +74,7 @@ def test_takes_appear_with_player_spectrogram_and_novelty(model):
         assert take.player.value[:4] == b"RIFF" and take.player.layout.display is None and take.picture.value[:4] == b"\x89PNG"
         assert f"seed {g.sampling.seed} · one-shot · {g.duration:.2f} s" in take.header.value
         assert g.novelty is not None and html.escape(g.novelty.sentence()) in take.novelty.value
+        assert f"why: {html.escape(g.novelty.reason())}" in take.novelty.value      # the verdict's reason, under it
         assert f"distill-{ {'new': 'green', 'variation': 'yellow', 'copy': 'red'}[g.novelty.verdict]}" in take.novelty.value
     assert dash.result is dash.takes[-1].generated
 
@@ -91,6 +92,43 @@ def test_next_seed_uses_a_seed_no_take_has_used(model):
     _generate(dash, dash.next_seed_button)
     assert dash.takes[-1].seed == 0
     assert len({t.seed for t in dash.takes}) == len(dash.takes)
+
+
+def test_generate_again_makes_new_takes_and_a_reloaded_model_keeps_its_seeds(model, setup, tmp_path, monkeypatch):
+    "Pressing Generate twice drew seeds 0-1 twice (identical takes); loading the model again started over at seed 0."
+    from distill.library import Library
+    dash = GenerationDashboard(model)
+    dash.count.value, dash.duration.value = 2, 0.5
+    _generate(dash)
+    _generate(dash)
+    assert [t.seed for t in dash.takes] == [0, 1, 2, 3] and "Made 2 one-shots (seeds 2–3)" in dash.status.value
+    assert len({t.generated.audio.numel() for t in dash.takes} | {bytes(t.player.value) for t in dash.takes}) > 1
+    dash.seed.value, dash.count.value = 1, 1                      # a seed a take has used: Generate moves on and says so
+    dash.generate_button.click()
+    assert "from seed 4 (seeds 1–3 made takes already)" in dash.status.value
+    dash.wait(60)
+    monkeypatch.setenv("DISTILL_HOME", str(tmp_path / "library"))
+    Library().add(setup[2], "drums")
+    dash.load_model(Library().load("drums"))                      # "Load into generator" from the library: the same model
+    _generate(dash, dash.next_seed_button)
+    assert [t.seed for t in dash.takes] == [0, 1, 2, 3, 4, 5]
+    other = load_model(setup[1])                                  # another model starts at the Seed box again
+    assert dash.seeds_used and GenerationDashboard(other).next_unused_seed() == 0
+
+
+def test_add_to_library_works_for_any_loaded_model(model, setup, tmp_path, monkeypatch):
+    from distill.library import Library
+    monkeypatch.setenv("DISTILL_HOME", str(tmp_path / "library"))
+    dash = GenerationDashboard()
+    assert dash.library.button.disabled                          # nothing loaded: nothing to add
+    dash.model_path.value = str(setup[2]); dash.load_button.click()
+    assert not dash.library.button.disabled and dash.library.name.value == Path(setup[2]).stem
+    dash.library.name.value = "my drums"
+    dash.library.button.click()
+    assert "Added 'my drums' to the library" in dash.library.status.value and "my drums" in Library()
+    assert Library().get("my drums").training_files == model.prior_training["corpus_files"]
+    dash.load_model(Library().load("my drums")); dash.library.button.click()
+    assert "'my drums' is in the library already" in dash.library.status.value and len(Library()) == 1
 
 
 def test_discard_removes_a_take(model):
@@ -231,7 +269,7 @@ def test_messages_speak_of_buttons_and_count_right(model, setup, tmp_path):
     assert "Made 1 one-shot (seed 0)" in dash.status.value
     dash.count.value = 2
     _generate(dash); said.append(dash.status.value)
-    assert "Made 2 one-shots (seeds 0–1)" in dash.status.value
+    assert "Made 2 one-shots (seeds 1–2)" in dash.status.value    # a new take each time: seed 0 made one already
     dash.save_button.click(); said.append(dash.save_status.value)
     dash.kit_button.click(); dash.save_kit(); said.append(dash.kit_status.value)
     dash.save_path.value, dash.kit_folder.value = str(tmp_path / "t.wav"), str(tmp_path)

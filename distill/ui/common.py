@@ -4,20 +4,27 @@
 
 # %% ../../nbs/10_ui_common.ipynb #4880f974
 from __future__ import annotations
-import html, io, threading, traceback, weakref
+import html, importlib.resources, io, threading, traceback, weakref
+from pathlib import Path
 from typing import Callable, Iterable
 
+import anywidget
 import numpy as np
 import soundfile as sf
 import ipywidgets as W
+import traitlets
 
-from ..audio import limit_peaks
+from ..audio import limit_peaks, atomic_write_bytes
+from ..modelfile import OUTPUT_FOLDER, unused_path
+from ..library import Library, LibraryEntry
 from ..health import LevelHealth, HealthVerdict, health_verdict, level_light, plot_usage_heatmap
 
 # %% auto #0
-__all__ = ['STATUS_COLOURS', 'STATUS_ICONS', 'LIGHT_COLOURS', 'DASHBOARD_CSS', 'LABEL', 'BackgroundJob', 'counted', 'status_html',
-           'light_html', 'health_table_html', 'heading', 'row', 'button', 'set_visible', 'dashboard_box', 'wav_bytes',
-           'set_audio', 'audio_player', 'figure_png', 'usage_heatmap_png', 'close_widgets', 'WidgetView']
+__all__ = ['STATUS_COLOURS', 'STATUS_ICONS', 'LIGHT_COLOURS', 'DASHBOARD_CSS', 'LABEL', 'NO_PRIOR_HINT', 'UPLOAD_FOLDER',
+           'BackgroundJob', 'counted', 'status_html', 'light_html', 'health_table_html', 'heading', 'row', 'button',
+           'set_visible', 'dashboard_box', 'wav_bytes', 'SoundPlayer', 'set_audio', 'audio_player', 'figure_png',
+           'usage_heatmap_png', 'close_widgets', 'WidgetView', 'no_prior', 'save_upload', 'file_chooser',
+           'LibraryAdder']
 
 # %% ../../nbs/10_ui_common.ipynb #899ef30a
 class BackgroundJob:
@@ -137,15 +144,31 @@ def wav_bytes(audio, sample_rate: int) -> bytes:
     sf.write(buf, limit_peaks(audio, sample_rate), sample_rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()
 
-def set_audio(player: W.Audio, audio=None, sample_rate: int = 44100) -> W.Audio:
-    "Put `audio` in `player`; with None, empty it and hide it (an empty player only shows an error in the browser)."
+_PLAYER_JS = Path(str(importlib.resources.files("distill.ui") / "sound_player.js"))   # the front end, in its own file
+
+class SoundPlayer(anywidget.AnyWidget):
+    """One sound (`value`: WAV bytes) with ▶ Play, a position bar and its time in seconds (a browser's own player reads
+    a sound under a second as 0:00); `play()` starts it from Python. Holding no sound, it asks the browser for nothing."""
+    _esm = _PLAYER_JS
+    value = traitlets.Bytes(b"").tag(sync=True)     # 16-bit WAV; empty: no sound
+    loop = traitlets.Bool(False).tag(sync=True)
+    seconds = traitlets.Float(0.0).tag(sync=True)   # the sound's length, from `value`
+
+    @traitlets.observe("value")
+    def _length(self, change): self.seconds = sf.info(io.BytesIO(change.new)).duration if change.new else 0.0
+
+    def play(self): self.send({"play": True})
+    def stop(self): self.send({"stop": True})
+
+def set_audio(player: SoundPlayer, audio=None, sample_rate: int = 44100) -> SoundPlayer:
+    "Put `audio` in `player`; with None, empty it and hide it."
     player.value = wav_bytes(audio, sample_rate) if audio is not None else b""
     set_visible(player, audio is not None)
     return player
 
-def audio_player(audio=None, sample_rate: int = 44100, width: str = "300px") -> W.Audio:
-    "An `ipywidgets.Audio` player that does not start by itself, holding `audio` (hidden while it has none)."
-    return set_audio(W.Audio(format="wav", autoplay=False, loop=False, layout=W.Layout(width=width)), audio, sample_rate)
+def audio_player(audio=None, sample_rate: int = 44100, width: str = "320px") -> SoundPlayer:
+    "A `SoundPlayer` that does not start by itself, holding `audio` (hidden while it has none)."
+    return set_audio(SoundPlayer(layout=W.Layout(width=width)), audio, sample_rate)
 
 def figure_png(fig, dpi: int = 80) -> bytes:
     "A matplotlib figure as PNG bytes (closed afterwards), for `ipywidgets.Image`."
@@ -190,3 +213,67 @@ class WidgetView:
         "Wait for the dashboard's background work to finish."
         if getattr(self, "job", None): self.job.join(timeout)
         return self
+
+# %% ../../nbs/10_ui_common.ipynb #e9bfe9e9
+NO_PRIOR_HINT = "train one with the Train prior button of the training dashboard"   # how to get a prior, from a notebook
+
+def no_prior(name: str, cannot: str = "generate") -> str:
+    "The sentence every dashboard gives for a model without a prior: what it `cannot` do yet, and how to get one."
+    return f"{name} has no prior yet, so it cannot {cannot}: {NO_PRIOR_HINT}"
+
+# %% ../../nbs/10_ui_common.ipynb #71d19b23
+UPLOAD_FOLDER = OUTPUT_FOLDER / "uploads"   # where a file chosen in the browser is written, for the core to read by path
+
+def save_upload(name: str, content: bytes, folder=UPLOAD_FOLDER) -> Path:
+    "Write a file chosen in the browser into `folder` under its own name (`NAME-2.ext`, … if taken), atomically."
+    name = Path(str(name)).name                 # a name, never a path somewhere else
+    if name in ("", ".", ".."): raise ValueError(f"{name!r} is not a file name")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    path = unused_path(Path(folder) / name)
+    atomic_write_bytes(path, bytes(content))
+    return path
+
+def file_chooser(on_file: Callable[[Path], None], accept: str = "", folder=UPLOAD_FOLDER, on_error: Callable[[str], None] | None = None) -> W.FileUpload:
+    "A **Choose…** button (`ipywidgets.FileUpload`, `accept`: '.wav,.flac'…): the file picked goes to `save_upload`, then `on_file(path)`."
+    chooser = W.FileUpload(accept=accept, multiple=False, description="Choose…", icon="upload", layout=W.Layout(width="auto"),
+                           tooltip="Pick a file on this computer")
+    def chosen(change):
+        if not change.new: return
+        picked = change.new[0]
+        chooser.value = ()                      # its bytes live on disk from here on, not in the widget
+        try: path = save_upload(picked["name"], picked["content"], folder)
+        except (ValueError, OSError) as e:
+            if on_error: return on_error(f"{picked['name']}: could not be kept ({e})")
+            raise
+        on_file(path)
+    chooser.observe(chosen, "value")
+    return chooser
+
+# %% ../../nbs/10_ui_common.ipynb #9fe1f13f
+class LibraryAdder(WidgetView):
+    """'Library name' and 'Add to library' for the model a dashboard holds: `source()` gives it (a `DistillModel` or a
+    model file; None before there is one). What happened goes on `status` (its own line unless given the dashboard's)."""
+    def __init__(self, source: Callable, status: W.HTML | None = None, on_added: Callable | None = None,
+                 library: Callable[[], Library] = Library):
+        self.source, self.on_added, self.library = source, on_added, library
+        self.name = W.Text(description="Library name", style=LABEL, layout=W.Layout(width="330px"))
+        self.button = button("Add to library", "book", tooltip="Put this model in your model library under the name beside")
+        self.button.add_class("distill-add-to-library")
+        self.status = status if status is not None else W.HTML()
+        self.button.on_click(lambda _: self.add())
+        self.widget = row(self.name, self.button)
+
+    def add(self) -> LibraryEntry | None:
+        "Put the model in the library under the name typed (`Library.add_model`), never over another; the entry, or None."
+        model, name = self.source(), self.name.value.strip()
+        if model is None: return self._say("Train or load a model first.", "error")
+        try:
+            library = self.library()
+            there = name in library
+            entry = library.add_model(model, name)
+        except (ValueError, OSError) as e:
+            return self._say(f"{str(e).rstrip('.')}.", "error")
+        if there: self._say(f"{name!r} is in the library already: {entry.path}", "ok")
+        else: self._say(f"Added {name!r} to the library in {library.root}: {entry.path}", "ok")
+        if self.on_added: self.on_added(entry)
+        return entry

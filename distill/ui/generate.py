@@ -15,12 +15,13 @@ from ..modelfile import DistillModel, load_model, default_output, unused_path, O
 from ..export import export_kit, check_kit_name
 from ..generate import (MODES, SamplingParams, Generated, GenerationCancelled, NoPriorError, default_mode,
                               generate_sounds, save_generated, require_prior)
-from .common import (BackgroundJob, WidgetView, LABEL, counted, status_html, light_html, audio_player, figure_png, button, row,
-                               heading, set_visible, close_widgets, dashboard_box)
+from .common import (BackgroundJob, WidgetView, LibraryAdder, LABEL, NO_PRIOR_HINT, counted, status_html, light_html,
+                               audio_player, figure_png, button, row, heading, set_visible, close_widgets, dashboard_box,
+                               no_prior, file_chooser)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['spectrogram_figure', 'novelty_html', 'download_html', 'Take', 'GenerationDashboard']
+__all__ = ['spectrogram_figure', 'novelty_html', 'download_html', 'Take', 'GenerationDashboard', 'seeds_text']
 
 # %% ../../nbs/12_ui_generate.ipynb #9cb9f3f5
 def spectrogram_figure(generated: Generated, audio: AudioParams, size: tuple[float, float] = (4.4, 1.7)):
@@ -44,10 +45,11 @@ def spectrogram_figure(generated: Generated, audio: AudioParams, size: tuple[flo
 _VERDICT_LIGHT = {"new": "green", "variation": "yellow", "copy": "red"}
 
 def novelty_html(generated: Generated, missing: str = "novelty not checked: this model file keeps no training codes") -> str:
-    "A light and `Novelty.sentence()` for `generated`, or, muted, `missing` when it carries no novelty report."
+    "A light and `Novelty.sentence()` for `generated`, its reason (`Novelty.reason()`) under it; or, muted, `missing` when it carries no report."
     n = generated.novelty
     if n is None: return f'<span class="distill-muted">{html.escape(missing)}</span>'
-    return light_html(_VERDICT_LIGHT[n.verdict], html.escape(n.sentence()))
+    return (light_html(_VERDICT_LIGHT[n.verdict], html.escape(n.sentence()))
+            + f'<div class="distill-muted distill-novelty-reason">why: {html.escape(n.reason())}</div>')
 
 def download_html(wav: bytes, filename: str, label: str = "Download") -> str:
     "A link that saves `wav` as `filename` from the browser; the sound travels in the link (a data URL), so no server is needed."
@@ -102,7 +104,7 @@ class GenerationDashboard(WidgetView):
     def __init__(self, model: DistillModel | str | Path | None = None, save_as: str | Path = default_output("generated.wav")):
         self.model: DistillModel | None = None
         self.takes: list[Take] = []
-        self.used_seeds: set[int] = set()    # seeds the takes of this model have used ("Next seed" skips them)
+        self.used_seeds: dict[str, set[int]] = {}   # per model (`identity`): the seeds its takes used, which Generate skips
         self.job: BackgroundJob | None = None
         self.numbered, self.made, self.count_running = 0, 0, 1   # takes numbered so far; made / asked of the running job
         wide, narrow = (lambda: W.Layout(width="520px")), (lambda: W.Layout(width="250px"))   # one Layout per widget: hiding one hides all that share it
@@ -110,6 +112,7 @@ class GenerationDashboard(WidgetView):
         self.model_path = W.Text(placeholder="path/to/model.distill", description="Model", style=LABEL, layout=wide())
         self.load_button = button("Load", "folder-open")
         self.model_info = W.HTML()
+        self.library = LibraryAdder(lambda: self.model)   # the loaded model into the library
         # what to generate: mode (from the model), how many, how long
         self.mode = W.ToggleButtons(options=MODES, value=None, description="Mode", style=LABEL,
                                     tooltips=["separate sounds, each from its onset to its own end", "a continuous stream"])
@@ -118,6 +121,7 @@ class GenerationDashboard(WidgetView):
         self.duration = W.BoundedFloatText(value=_DEFAULTS["duration"].default, min=0.1, max=600.0, step=0.5, description="Seconds",
                                            style=LABEL, layout=narrow())
         self.prompt = W.Text(placeholder="optional: an audio file to continue", description="Continue", style=LABEL, layout=wide())
+        self.prompt_chooser = file_chooser(self._chose_prompt, ".wav,.flac,.ogg,.aif,.aiff,.mp3")
         # sampling, starting at the core's defaults
         defaults = SamplingParams()
         self.temperature = W.FloatSlider(value=defaults.temperature, min=0.0, max=2.0, step=0.05, description="Temperature", style=LABEL, layout=wide())
@@ -125,9 +129,10 @@ class GenerationDashboard(WidgetView):
         self.top_k = W.BoundedIntText(value=defaults.top_k, min=0, max=4096, description="Top-k", style=LABEL, layout=narrow())
         self.seed = W.IntText(value=defaults.seed, description="Seed", style=LABEL, layout=narrow())
         self.help = W.HTML('<span class="distill-muted">top-k 0 = off, 1 = greedy (the seed then does nothing); top-p 1 = off. '
-                           "The same seed and settings always give the same sound; Count sounds use seeds Seed, Seed + 1, …</span>")
+                           "The same seed and settings always give the same sound; Count sounds use seeds Seed, Seed + 1, …, "
+                           "moving on past seeds this model's takes have used, so every take is a new one.</span>")
         # running
-        self.generate_button = button("Generate", "play", "primary", tooltip="Generate Count takes, from seed Seed on")
+        self.generate_button = button("Generate", "play", "primary", tooltip="Generate Count new takes, from seed Seed on (used seeds are skipped)")
         self.next_seed_button = button("Next seed", "forward", tooltip="One more take, with the first seed (from Seed on) no take has used")
         self.cancel_button = button("Cancel", "stop")
         self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
@@ -164,7 +169,7 @@ def _connect(self: GenerationDashboard):
         clicked.on_click(lambda _, action=action: action())
     self.mode.observe(lambda _: self._show_mode(), "value")
     self.loop.observe(lambda _: self._set_loop(), "value")
-    for w, name in [(self.status, "status-line"), (self.takes_box, "takes"), (self.save_status, "save-status"),
+    for w, name in [(self.status, "status-line"), (self.takes_box, "takes"), (self.save_status, "save-status"), (self.library.status, "library-status"),
                     (self.generate_button, "generate-button"), (self.next_seed_button, "next-seed"), (self.save_button, "save"),
                     (self.kit_button, "export-kit"), (self.kit_status, "kit-status"), (self.loop, "loop")]:
         w.add_class(f"distill-{name}")
@@ -173,9 +178,9 @@ def _connect(self: GenerationDashboard):
 def _lay_out(self: GenerationDashboard):
     "Arrange the widgets in `self.widget`."
     self.widget = dashboard_box("generate", "Distill · generate", [
-        row(self.model_path, self.load_button), self.model_info,
+        row(self.model_path, self.load_button), self.model_info, self.library.widget, self.library.status,
         heading("What to generate"),
-        row(self.mode, self.mode_help), row(self.count, self.duration), self.prompt,
+        row(self.mode, self.mode_help), row(self.count, self.duration), row(self.prompt, self.prompt_chooser),
         heading("Sampling"),
         self.temperature, self.top_p, row(self.top_k, self.seed), self.help,
         row(self.generate_button, self.next_seed_button, self.cancel_button, self.progress), self.status,
@@ -199,6 +204,7 @@ def _buttons(self: GenerationDashboard):
     self.generate_button.disabled = self.next_seed_button.disabled = running or not ready
     self.cancel_button.disabled = not running
     self.load_button.disabled = running
+    self.library.button.disabled = self.model is None
     self.save_button.disabled = not self.unsaved()
     self.kit_button.disabled = not any(t.kept for t in self.takes)
 
@@ -215,9 +221,10 @@ def load(self: GenerationDashboard):
 @patch
 def load_model(self: GenerationDashboard, model: DistillModel):
     "Use `model` (already loaded) for generation; the mode goes to what its corpus suggests."
-    self.model, self.used_seeds = model, set()
+    self.model = model                 # its used seeds stay: loading it again makes no take it made already
     if model.path: self.model_path.value = str(model.path)
-    self.model_info.value = f"<pre style='margin:0'>{html.escape(model.describe(prior_hint='train one with the Train prior button of the training dashboard'))}</pre>"
+    self.model_info.value = f"<pre style='margin:0'>{html.escape(model.describe(prior_hint=NO_PRIOR_HINT))}</pre>"
+    self.library.name.value, self.library.status.value = model.name, ""
     self.top_k.max = model.config.codebook_size
     self.kit_name.value = model.name
     self.mode.value = default_mode(model)
@@ -226,7 +233,7 @@ def load_model(self: GenerationDashboard, model: DistillModel):
         require_prior(model)
         self._say("Ready.", "ok")
     except NoPriorError:   # the core's message names a command; here there are buttons
-        self._say(f"{model.name} has no prior yet: train one with the Train prior button of the training dashboard, then press Load.", "error")
+        self._say(f"{no_prior(model.name)}, then press Load.", "error")
     self._buttons()
 
 @patch
@@ -244,23 +251,43 @@ def sampling(self: GenerationDashboard, seed: int | None = None) -> SamplingPara
     return SamplingParams(temperature=self.temperature.value, top_k=self.top_k.value, top_p=self.top_p.value,
                           seed=self.seed.value if seed is None else seed)
 
+@patch(as_prop=True)
+def seeds_used(self: GenerationDashboard) -> set[int]:
+    "The seeds the takes of the loaded model have used, in this dashboard (discarded takes included)."
+    return self.used_seeds.setdefault(self.model.identity, set()) if self.model is not None else set()
+
 @patch
-def next_unused_seed(self: GenerationDashboard) -> int:
-    "The first seed, from the Seed box on, that no take of this model has used (discarded takes included)."
-    seed = self.seed.value
-    while seed in self.used_seeds: seed += 1
+def next_unused_seed(self: GenerationDashboard, count: int = 1) -> int:
+    "The first seed, from the Seed box on, that starts `count` seeds in a row no take of this model has used."
+    seed, used = self.seed.value, self.seeds_used
+    while any(s in used for s in range(seed, seed + count)): seed += 1
     return seed
+
+@patch
+def _chose_prompt(self: GenerationDashboard, path: Path):
+    "A recording chosen with Choose… is the one to continue (a texture continues it)."
+    self.prompt.value = str(path)
+    if self.mode.value != "texture": self.mode.value = "texture"
+    self._say(f"Chose {path.name} to continue: Generate makes a texture that goes on from it.", "ok")
 
 # %% ../../nbs/12_ui_generate.ipynb #f888ec8a
 @patch
 def generate(self: GenerationDashboard):
-    "Generate Count takes from seed Seed on, in the background; a no-op while a generation runs."
-    self._start(self.seed.value, self.count.value)
+    "Generate Count new takes, in the background: seeds from Seed on, past those this model's takes have used; a no-op while one runs."
+    self._start(self.next_unused_seed(self.count.value), self.count.value)
 
 @patch
 def next_seed(self: GenerationDashboard):
     "Generate one more take with the next seed no take has used."
     self._start(self.next_unused_seed(), 1)
+
+def seeds_text(seeds: list[int]) -> str:
+    "Sorted seeds as people write them: runs as ranges, '0–3, 7'."
+    runs = []
+    for s in seeds:
+        if runs and s == runs[-1][1] + 1: runs[-1][1] = s
+        else: runs.append([s, s])
+    return ", ".join(f"{a}–{b}" if b > a else f"{a}" for a, b in runs)
 
 @patch
 def _progress(self: GenerationDashboard, stage: str, done: int, total: int):
@@ -297,7 +324,9 @@ def _start(self: GenerationDashboard, seed: int, count: int):
 
     self.progress.value = 0.0
     longest = "at most " if mode == "one-shot" else ""
-    self._say(f"Generating {counted(count, mode)} of {longest}{duration:g} s from seed {seed}…")
+    passed = sorted(s for s in self.seeds_used if self.seed.value <= s < seed)   # what Generate moved on past, said so
+    skipped = f" (seed{'s' * (len(passed) > 1)} {seeds_text(passed)} made takes already)" if passed else ""
+    self._say(f"Generating {counted(count, mode)} of {longest}{duration:g} s from seed {seed}{skipped}…")
     self.job = BackgroundJob(sounds, show, done).start()
     self._buttons()
 
@@ -313,7 +342,7 @@ def add_take(self: GenerationDashboard, generated: Generated, missing_novelty: s
     self.numbered += 1
     take = Take(self.numbered, generated, self.model.audio, on_discard=self.discard, on_keep=lambda _: self._buttons(),
                 missing_novelty=missing_novelty, loop=self.loop.value)
-    self.takes.append(take); self.used_seeds.add(take.seed)
+    self.takes.append(take); self.seeds_used.add(take.seed)
     self._show_takes()
     return take
 

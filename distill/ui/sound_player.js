@@ -1,0 +1,87 @@
+// One sound with a ▶ Play / ■ Stop button, a bar that shows (and, clicked, moves) where it is, and its time in
+// seconds: a browser's own player reads "0:00 / 0:00" for anything under a second. Python can start and stop it
+// (`SoundPlayer.play()`), so a button that makes a sound can also play it. While it holds no sound there is no
+// <audio> element at all, so nothing asks the browser to load an empty file.
+
+function seconds(t) {
+  if (!isFinite(t)) return "–";
+  if (t >= 60) { const m = Math.floor(t / 60), s = t - 60 * m; return `${m}:${s.toFixed(1).padStart(4, "0")}`; }
+  return t.toFixed(t < 10 ? 2 : 1) + " s";
+}
+
+function bytesOf(v) {
+  if (!v) return new Uint8Array(0);
+  if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (v.buffer) return new Uint8Array(v.buffer, v.byteOffset || 0, v.byteLength);
+  return new Uint8Array(v);
+}
+
+function render({ model, el }) {
+  el.classList.add("distill-player");
+  el.style.cssText = "display:flex;align-items:center;gap:8px;font:12px sans-serif;min-height:28px";
+  const button = document.createElement("button");
+  button.className = "dp-play";
+  button.style.cssText = "min-width:70px;padding:2px 8px;cursor:pointer";
+  const bar = document.createElement("div");
+  bar.className = "dp-bar";
+  bar.style.cssText = "flex:1 1 auto;min-width:60px;height:6px;border-radius:3px;background:rgba(128,128,128,.25);cursor:pointer;position:relative";
+  const fill = document.createElement("div");
+  fill.style.cssText = "position:absolute;left:0;top:0;bottom:0;width:0;border-radius:3px;background:#1976d2";
+  bar.appendChild(fill);
+  const readout = document.createElement("span");
+  readout.className = "dp-readout";
+  readout.style.cssText = "font-variant-numeric:tabular-nums;white-space:nowrap";
+  el.append(button, bar, readout);
+
+  let audio = null, url = null, frame = 0, refused = "";
+  const length = () => (audio && isFinite(audio.duration) && audio.duration > 0 ? audio.duration : model.get("seconds"));
+  const playing = () => !!audio && !audio.paused && !audio.ended;
+
+  function show() {
+    button.disabled = !audio;
+    button.textContent = playing() ? "■ Stop" : "▶ Play";
+    const t = audio ? audio.currentTime : 0, n = length();
+    fill.style.width = (audio && n > 0 ? Math.min(100, 100 * t / n) : 0) + "%";
+    readout.textContent = !audio ? "no sound" : (t > 0 || playing() ? `${seconds(t)} / ${seconds(n)}` : seconds(n)) + refused;
+  }
+  function tick() { show(); if (playing()) frame = requestAnimationFrame(tick); }
+  function play(fromStart) {
+    if (!audio) return;
+    if (fromStart || audio.ended) audio.currentTime = 0;
+    refused = "";
+    const started = audio.play();
+    if (started && started.catch) started.catch((e) => { refused = ` · the browser did not play it (${e.name}): press ▶ Play`; show(); });
+    cancelAnimationFrame(frame); frame = requestAnimationFrame(tick);
+  }
+  function stop() { if (audio) audio.pause(); cancelAnimationFrame(frame); show(); }
+
+  function load() {
+    if (audio) { audio.pause(); audio.remove(); audio = null; }
+    if (url) { URL.revokeObjectURL(url); url = null; }
+    const b = bytesOf(model.get("value"));
+    if (b.length) {
+      url = URL.createObjectURL(new Blob([b], { type: "audio/wav" }));
+      audio = document.createElement("audio");   // in the page (hidden) so that it can be found and watched
+      audio.preload = "auto"; audio.style.display = "none"; audio.loop = model.get("loop"); audio.src = url;
+      for (const ev of ["loadedmetadata", "pause", "ended", "play"]) audio.addEventListener(ev, show);
+      el.appendChild(audio);
+    }
+    refused = ""; show();
+  }
+
+  button.addEventListener("click", () => (playing() ? stop() : play(false)));
+  bar.addEventListener("click", (ev) => {
+    if (!audio) return;
+    const r = bar.getBoundingClientRect();
+    audio.currentTime = Math.max(0, Math.min(1, (ev.clientX - r.left) / r.width)) * length();
+    show();
+  });
+  model.on("change:value", load);
+  model.on("change:seconds", show);
+  model.on("change:loop", () => { if (audio) audio.loop = model.get("loop"); });
+  model.on("msg:custom", (msg) => { if (msg && msg.play) play(true); if (msg && msg.stop) stop(); });
+  load();
+  return () => { stop(); if (audio) audio.remove(); if (url) URL.revokeObjectURL(url); };
+}
+export default { render };
