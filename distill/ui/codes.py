@@ -19,12 +19,12 @@ from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load
                            solo_preview, grid_colours, columns_text, region_audio)
 from ..generate import SamplingParams
 from .common import (BackgroundJob, WidgetView, LABEL, counted, status_html, audio_player, set_audio, set_visible, wav_bytes, heading, row,
-                               button, dashboard_box)
+                               button, dashboard_box, file_chooser, no_prior)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['ENVELOPE_STEPS', 'DEFAULT_CELL_WIDTH', 'MAX_CELL_WIDTH', 'waveform_envelope', 'CodeTimeline', 'selection_text',
-           'default_cell_width', 'zoom_text', 'CodesEditor']
+__all__ = ['ENVELOPE_STEPS', 'DEFAULT_CELL_WIDTH', 'MAX_CELL_WIDTH', 'REGENERATE_TIP', 'waveform_envelope', 'CodeTimeline',
+           'selection_text', 'default_cell_width', 'zoom_text', 'CodesEditor']
 
 # %% ../../nbs/13_ui_codes.ipynb #fd7ae034
 ENVELOPE_STEPS = 16   # (min, max) pairs per code column: at the widest zoom (96 px) each spans 6 px
@@ -132,7 +132,8 @@ class CodesEditor(WidgetView):
         self.original: torch.Tensor | None = None   # A's recording (None for a code file)
         self.other: CodeGrid | None = None          # the second recording ("B")
         self.job: BackgroundJob | None = None
-        self.working = False                        # from a background request until its result is shown
+        self.decoded: tuple | None = None           # the last decoding: (the grid's state then, its audio)
+        self.wave_of = ""                           # whose waveform is under the rows: "original", "edited" or ""
         self.zoom_fits = True                       # zoom to fill the view until the person moves the slider
         self._fitting = False
 
@@ -140,6 +141,8 @@ class CodesEditor(WidgetView):
         self.path = W.Text(value=str(path or ""), description="Recording", placeholder="a sound file, or a saved code file (.json)",
                            style=LABEL, layout=W.Layout(width="520px"))
         self.encode_button = button("Encode / open", "folder-open", tooltip="Encode the recording (or open a code file)")
+        sounds = ".wav,.flac,.ogg,.oga,.aif,.aiff,.aifc,.mp3,.json"   # recordings, and code files
+        self.path_chooser = file_chooser(lambda path: self.open(path), sounds, on_error=lambda m: self._say(m, "error"))
         self.save_path = W.Text(description="Save codes", placeholder="codes.json", style=LABEL, layout=W.Layout(width="360px"))
         self.save_button = button("Save", "save")
         self.timeline = CodeTimeline()
@@ -153,11 +156,12 @@ class CodesEditor(WidgetView):
         self.audition_button = button("Audition code", "volume-up", tooltip="Hear this code of the selected level on its own")
         self.solo_column_button = button("Solo column", "pause", tooltip="Hear the selected column held still")
         self.solo_level_button = button("Solo level", "bars", tooltip="Hear the selected level alone (others neutral)")
-        self.audition_player, self.audition_length = audio_player(), W.HTML()
+        self.audition_player = audio_player()   # plays as soon as Audition or a Solo has made its sound
         # second recording
         self.other_path = W.Text(description="Recording B", placeholder="a second sound file or code file",
                                  style=LABEL, layout=W.Layout(width="520px"))
         self.other_button = button("Load B", "folder-open")
+        self.other_chooser = file_chooser(lambda path: self.load_other(path), sounds, on_error=lambda m: self._say(m, "error"))
         self.other_info = W.HTML()
         self.other_start = W.BoundedFloatText(value=0.0, min=0.0, max=0.0, step=0.1, description="B from (s)", style=LABEL,
                                               layout=W.Layout(width="190px"))
@@ -171,7 +175,7 @@ class CodesEditor(WidgetView):
         self.temperature = W.FloatSlider(value=sampling.temperature, min=0.0, max=2.0, step=0.05, description="Temperature", style=LABEL,
                                          layout=W.Layout(width="320px"))
         self.seed = W.IntText(value=sampling.seed, description="Seed", style=LABEL, layout=W.Layout(width="170px"))
-        self.regenerate_button = button("Re-generate region", "magic", tooltip="Let the prior re-sample the selected time range")
+        self.regenerate_button = button("Re-generate region", "magic", tooltip=REGENERATE_TIP)
         # history, decoding and playing, A/B
         self.undo_button, self.redo_button = button("Undo", "undo"), button("Redo", "repeat")
         self.history_info = W.HTML()
@@ -179,9 +183,8 @@ class CodesEditor(WidgetView):
         self.play_selection_button = button("Play selection", "play-circle", tooltip="Decode only the selected columns and play them")
         self.play_original_button = button("Play original", "play", tooltip="Play the recording on the timeline")
         self.original_player, self.edited_player = audio_player(), audio_player()
-        self.original_length, self.edited_length = W.HTML(), W.HTML()
-        self._player_boxes = {name: row(W.HTML(f"&nbsp;&nbsp;{name}&nbsp;"), player, length) for name, player, length in
-                              [("original", self.original_player, self.original_length), ("edited", self.edited_player, self.edited_length)]}
+        self._player_boxes = {name: row(W.HTML(f"&nbsp;&nbsp;{name}&nbsp;"), player) for name, player in
+                              [("original", self.original_player), ("edited", self.edited_player)]}
         for box in self._player_boxes.values(): set_visible(box, False)   # a name with no player beside it says nothing
         self.status = W.HTML(status_html("Load a model with .load_model(…), then choose a recording and press Encode / open."))
 
@@ -199,7 +202,9 @@ def _connect(self: CodesEditor):
                     (self.set_button, "set"), (self.code, "code"), (self.selection_info, "selection"),
                     (self.history_info, "history"), (self.swap_button, "swap"), (self.blend_button, "blend"),
                     (self.play_selection_button, "play-selection"), (self.play_original_button, "play-original"),
-                    (self.zoom, "zoom"), (self.zoom_info, "zoom-info")]:
+                    (self.zoom, "zoom"), (self.zoom_info, "zoom-info"), (self.audition_button, "audition"),
+                    (self.solo_column_button, "solo-column"), (self.solo_level_button, "solo-level"), (self.audition_player, "audition-player"),
+                    (self.regenerate_button, "regenerate"), (self.seed, "regenerate-seed")]:
         w.add_class(f"distill-{name}")
     actions = {self.encode_button: self.open, self.save_button: self.save, self.set_button: self.set_code,
                self.audition_button: self.audition, self.solo_column_button: self.solo_column,
@@ -217,13 +222,12 @@ def _lay_out(self: CodesEditor):
     "Arrange the widgets in `self.widget`."
     self.widget = dashboard_box("codes", "Distill · codes editor", [
         self.model_info,
-        row(self.path, self.encode_button), row(self.save_path, self.save_button),
+        row(self.path, self.path_chooser, self.encode_button), row(self.save_path, self.save_button),
         self.timeline, row(self.zoom, self.zoom_info), self.selection_info,
         heading("Edit"),
-        row(self.code, self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button,
-            self.audition_player, self.audition_length),
+        row(self.code, self.set_button, self.audition_button, self.solo_column_button, self.solo_level_button, self.audition_player),
         heading("Second recording: swap and blend"),
-        row(self.other_path, self.other_button), self.other_info,
+        row(self.other_path, self.other_chooser, self.other_button), self.other_info,
         row(self.other_start, self.swap_button), row(self.blend_amount, self.blend_levels, self.blend_button),
         heading("Prior"), row(self.temperature, self.seed, self.regenerate_button),
         heading("Listen"),
@@ -249,13 +253,13 @@ def load_model(self: CodesEditor, model: DistillModel | str | Path):
     m = self.model
     self.model_info.value = (f"<b>{html.escape(m.name)}</b>: {m.config.rvq_levels} levels × {m.config.codebook_size} codes, "
                              f"{m.seconds_per_column * 1000:.0f} ms per column at {m.audio.sample_rate} Hz"
-                             + (" · prior: yes" if m.prior is not None else " · no prior"))
+                             + (" · prior: yes" if m.prior is not None else f" · {html.escape(no_prior('it', 're-generate a region'))}"))
     self.code.max = m.config.codebook_size - 1
     self.blend_levels.children = [W.Checkbox(value=True, description=f"{l + 1} {r}", indent=False, layout=W.Layout(width="120px"))
                                   for l, r in enumerate(m.roles)]
     dropped = self.grid is not None and self.grid.model_hash != m.identity
     if dropped:
-        self.grid = self.other = self.encoded = self.original = None
+        self.grid = self.other = self.encoded = self.original = self.decoded = None
         self.timeline.show(CodeGrid(torch.zeros(m.config.rvq_levels, 0, dtype=torch.long), m.name, "", m.audio.sample_rate,
                                     m.seconds_per_column, m.config.codebook_size))
         self.timeline.show_waveform(None, 1); self.timeline.load_sound(None, m.audio.sample_rate)
@@ -286,17 +290,17 @@ def open(self: CodesEditor, path: str | Path | None = None):
     "Encode a recording (or open a code file) as the grid to edit; it fills the view and its waveform is drawn."
     def done(target, result):
         grid, audio = result
-        self.grid, self.encoded, self.original = grid, grid.indices.clone(), audio
+        self.grid, self.encoded, self.original, self.decoded = grid, grid.indices.clone(), audio, None
         self.timeline.selection = {}
         rate = self.model.audio.sample_rate
-        self._hear(self.original_player, self.original_length, audio, rate)
-        self._hear(self.edited_player, self.edited_length)
+        self._hear(self.original_player, audio, rate)
+        self._hear(self.edited_player)
         if not self.save_path.value: self.save_path.value = str(default_output(target, ".codes.json"))   # not beside the sounds
         hint = " Press ▶ Play under the grid to hear it." if audio is not None else " Press Decode to hear it."
         self._refresh(f"{grid.name}: {grid.levels} levels × {counted(grid.columns, 'column')} ({grid.duration:.2f} s). "
                       f"Click a cell to select it.{hint}")
-        self.timeline.show_waveform(audio, self._samples_per_column, "original")
-        self.timeline.load_sound(audio, rate, 0.0, "original", wav=self.original_player.value or None)   # the player's bytes
+        if audio is None:   # a code file: nothing heard yet (a recording's waveform and sound came with the refresh)
+            self.timeline.show_waveform(None, self._samples_per_column); self.timeline.load_sound(None, rate)
         self.zoom_fits = True
         self._fit_zoom()
     self._read_in_background(self.path, path, done)
@@ -364,16 +368,19 @@ def blend(self: CodesEditor):
         self.grid.blend(self.other, amounts, self.model)
     self._edit(action, f"Blended {self.blend_amount.value:.0%} towards B.")
 
+REGENERATE_TIP = "Let the prior redraw the selected cells: the selected levels in the selected columns; the other levels stay"
+
 @patch
 def regenerate(self: CodesEditor):
-    "Let the prior re-sample the selected time range (all levels); the seed then moves on, so pressing again gives another take."
+    """Let the prior redraw the selected cells — only the selected levels, in the selected columns; the others stay and
+    the prior hears them. The seed then moves on, so pressing again gives another take."""
     def action():
-        _, start, end = self._selected()
+        levels, start, end = self._selected()
         seed = self.seed.value
-        self.grid.regenerate_region(self.model, start, end, SamplingParams(temperature=self.temperature.value, seed=seed))
+        self.grid.regenerate_region(self.model, start, end, SamplingParams(temperature=self.temperature.value, seed=seed), levels=levels)
         self.seed.value = seed + 1
         return seed
-    self._edit(action, lambda seed: f"Region re-generated by the prior (seed {seed}).")
+    self._edit(action, lambda seed: f"Re-generated by the prior (seed {seed}): {self.grid.history.labels[-1].removeprefix('re-generate ')}.")
 
 @patch
 def undo(self: CodesEditor): self._edit(lambda: self.grid.undo(), lambda label: f"Undid: {label}.")
@@ -387,27 +394,27 @@ def redo(self: CodesEditor): self._edit(lambda: self.grid.redo(), lambda label: 
 def _samples_per_column(self: CodesEditor) -> int: return self.model.config.downsample * self.model.audio.hop_length
 
 @patch
-def _hear(self: CodesEditor, player: W.Audio, length: W.HTML, audio=None, rate: int = 44100):
-    """Put `audio` in `player` and its length beside it (a browser's player shows a sound under a second as 0:00);
-    a named player ('original', 'edited') shows with its name only while it holds a sound."""
+def _hear(self: CodesEditor, player, audio=None, rate: int = 44100):
+    "Put `audio` in `player` (which shows its length); a named player ('original', 'edited') shows with its name only while it holds a sound."
     set_audio(player, audio, rate)
-    length.value = "" if audio is None else f'<span class="distill-muted">{len(audio) / rate:.2f} s</span>'
     for box in self._player_boxes.values():
         if any(child is player for child in box.children): set_visible(box, audio is not None)
 
 @patch
 def _play(self: CodesEditor, make_audio, message: str):
+    "Make a short sound and play it at once in the player beside the buttons, as Play selection plays its columns."
     def act():
         if self.grid is None: raise CodeError("encode a recording first")
-        self._hear(self.audition_player, self.audition_length, make_audio(), self.model.audio.sample_rate)
-        self._say(message)
+        self._hear(self.audition_player, make_audio(), self.model.audio.sample_rate)
+        self.audition_player.play()
+        self._say(message, "ok")
     self._guard(act)
 
 @patch
 def audition(self: CodesEditor):
     "Hear the code in the Code box on the selected level."
     level = lambda: self._selected()[0][0]
-    self._play(lambda: audition_code(self.model, level(), self.code.value), f"Audition: code {self.code.value}.")
+    self._play(lambda: audition_code(self.model, level(), self.code.value), f"Audition: code {self.code.value} of the selected level, held for a second.")
 
 @patch
 def solo_column(self: CodesEditor):
@@ -424,10 +431,11 @@ def decode(self: CodesEditor):
     "Decode the edited grid (in the background) into the 'edited' player, draw its waveform and play it on the timeline."
     if self.grid is None: self._say("Encode a recording first.", "error"); return
     grid, rate = self.grid.copy(keep_history=False), self.model.audio.sample_rate
+    state = self._state()
     def done(audio):
-        self._hear(self.edited_player, self.edited_length, audio, rate)
-        self.timeline.show_waveform(audio, self._samples_per_column, "edited")
-        self.timeline.load_sound(audio, rate, 0.0, "edited", wav=self.edited_player.value)   # the player's bytes, not made again
+        self._hear(self.edited_player, audio, rate)
+        self.decoded = (state, audio)
+        self._show_wave(audio, "edited", self.edited_player.value)   # the player's bytes, not made again
         self.timeline.play()
         self._say(f"Decoded {len(audio) / rate:.2f} s, playing on the timeline: compare 'original' and 'edited'.", "ok")
     self._background(lambda: grid_to_audio(self.model, grid), done, "Decoding (Griffin-Lim)…")
@@ -452,16 +460,49 @@ def play_original(self: CodesEditor):
     def act():
         if self.original is None: raise CodeError("a code file has no recording to play: press Decode to hear its codes")
         rate = self.model.audio.sample_rate
-        self.timeline.show_waveform(self.original, self._samples_per_column, "original")
-        self.timeline.load_sound(self.original, rate, 0.0, "original", wav=self.original_player.value)
+        self._show_wave(self.original, "original", self.original_player.value)
         self.timeline.play()
         self._say(f"Playing the original ({len(self.original) / rate:.2f} s).", "ok")
     self._guard(act)
 
+# %% ../../nbs/13_ui_codes.ipynb #898a979a
+def _same_state(a: tuple, b: tuple) -> bool:
+    "Whether two grid states (indices, blended vectors or None) are the same grid."
+    (ia, ea), (ib, eb) = a, b
+    if not torch.equal(ia, ib) or (ea is None) != (eb is None): return False
+    return ea is None or torch.allclose(ea, eb, equal_nan=True)
+
+@patch
+def _state(self: CodesEditor) -> tuple:
+    "The grid as it is now (indices, blended vectors), to tell later whether a decoding is still of this grid."
+    g = self.grid
+    return g.indices.clone(), None if g.embeddings is None else g.embeddings.clone()
+
+@patch
+def _show_wave(self: CodesEditor, audio, whose: str, wav: bytes | None = None):
+    "Draw `audio`'s waveform under the rows, labelled `whose` ('original', 'edited'), and give the timeline's player that sound."
+    self.wave_of = whose
+    self.timeline.show_waveform(audio, self._samples_per_column, whose)
+    self.timeline.load_sound(audio, self.model.audio.sample_rate, 0.0, whose, wav=wav)
+
+@patch
+def _follow_grid(self: CodesEditor):
+    "After a change of the grid: show the grid's own sound where it is known, else mark the waveform shown as out of date."
+    g = self.grid
+    if g is None or self.model is None: return
+    if self.original is not None and torch.equal(g.indices, self.encoded) and g.embeddings is None:
+        known = (self.original, "original", self.original_player.value)
+    elif self.decoded is not None and _same_state(self.decoded[0], self._state()):
+        known = (self.decoded[1], "edited", self.edited_player.value)
+    else:
+        if self.wave_of: self.timeline.envelope_label = f"{self.wave_of} · not the grid as it is now: press Decode"
+        return
+    if (self.timeline.envelope_label, self.timeline.sound_label) != (known[1], known[1]): self._show_wave(*known)
+
 # %% ../../nbs/13_ui_codes.ipynb #75422ecb
 # --- small helpers
 @patch(as_prop=True)
-def busy(self: CodesEditor) -> bool: return self.working
+def busy(self: CodesEditor) -> bool: return self.job is not None and self.job.running
 
 @patch
 def _guard(self: CodesEditor, action):
@@ -476,15 +517,12 @@ def _background(self: CodesEditor, work, done, message: str):
     if self.busy: self._say("Still working on the last request…", "warn"); return
     self._say(message)
     results = []
-    def on_done(error):
+    def on_done(error):   # the job is over here: the buttons come back
         if error: self._say(error, "error")
         elif results: self._guard(lambda: done(results[0]))
-        self.working = False
         self._buttons()
-    self.working = True
+    self.job = BackgroundJob(lambda cancel: [work()], results.append, on_done).start()
     self._buttons()
-    self.job = BackgroundJob(lambda cancel: [work()], results.append, on_done)
-    self.job.start()
 
 @patch
 def _buttons(self: CodesEditor):
@@ -498,11 +536,13 @@ def _buttons(self: CodesEditor):
     self.other_button.disabled = self.model is None
     self.swap_button.disabled = self.blend_button.disabled = not (ready and has_b)
     self.regenerate_button.disabled = not (ready and has_prior)
-    self.regenerate_button.tooltip = "Let the prior re-sample the selected time range" if has_prior else "This model has no prior: train one first"
+    self.regenerate_button.tooltip = REGENERATE_TIP if has_prior else no_prior(self.model.name if self.model else "this model", "re-generate a region")
     self.undo_button.disabled = not (ready and self.grid.can_undo)
     self.redo_button.disabled = not (ready and self.grid.can_redo)
     if self.busy:
-        for b in (self.encode_button, self.decode_button, self.play_selection_button, self.other_button): b.disabled = True
+        for b in (self.encode_button, self.decode_button, self.play_selection_button, self.other_button, self.path_chooser,
+                  self.other_chooser): b.disabled = True
+    else: self.path_chooser.disabled = self.other_chooser.disabled = self.model is None
 
 @patch
 def _refresh(self: CodesEditor, message: str | None = None):
@@ -512,6 +552,7 @@ def _refresh(self: CodesEditor, message: str | None = None):
         self.timeline.show(self.grid, edited)
         labels = self.grid.history.labels
         self.history_info.value = f'<span class="distill-muted">{counted(len(labels), "edit")}{": last — " + html.escape(labels[-1]) if labels else ""}</span>'
+        self._follow_grid()
     self._show_selection()
     self._buttons()
     if message: self._say(message, "ok")
