@@ -1,10 +1,10 @@
 """The training dashboard driven as a person would (set values, click buttons), asserting on what they would see."""
-import math, shutil, time
+import html, math, shutil, time
 from pathlib import Path
 
 import pytest
 
-from distill.health import health_verdict, level_health
+from distill.health import LevelHealth, health_verdict, level_health
 from distill.modelfile import load_model, read_metadata
 from distill.train import (CheckpointSaved, EpochEnd, TrainFinished, TrainParams, TrainStarted, TrainWarning,
                            checkpoint_path)
@@ -65,6 +65,26 @@ def test_widgets_start_from_the_given_settings_and_pass_the_rest_through(tmp_pat
                                            codebook_dim=8, commitment_weight=0.5)
 
 
+def test_the_first_view_speaks_to_musicians_and_the_engineers_terms_are_one_click_away(tmp_path):
+    from distill.ui.train import ENGINEER_TERMS
+    dash = TrainingDashboard("x", tmp_path / "m.distill")
+    first = [dash.rvq_levels.description, dash.codebook_size.description, dash.epochs.description]
+    assert first == ["Layers", "Palette size", "Epochs"] and dash.rvq_levels.label == "Structure · Timbre · Detail"
+    assert [label for label, _ in dash.rvq_levels.options] == ["Structure · Detail", "Structure · Timbre · Detail",
+                                                               "Structure · Timbre · Timbre · Detail"]
+    assert "Structure" in dash.settings_help.value and "Timbre" in dash.settings_help.value
+    assert dash.engineer_box.layout.display == "none"                  # Codebook dim and Commitment: not in the first view
+    assert all(w in dash.engineer_box.children[0].children for w in (dash.codebook_dim, dash.commitment_weight))
+    dash.engineer_view.value = True                                    # one click
+    assert dash.engineer_box.layout.display is None and dash.engineer_view.button_style == "info"
+    for _, term, line in ENGINEER_TERMS:                                # every engineer's word, with a line of its own
+        assert f"<b>{term}</b>" in dash.engineer_terms.value and html.escape(line) in dash.engineer_terms.value
+    assert {t for _, t, _ in ENGINEER_TERMS} >= {"RVQ levels", "Codebook dim", "Commitment", "perplexity", "dead codes"}
+    from distill.ui.common import health_table_html
+    head = health_table_html([LevelHealth(1, "Structure", 0.5, 3.0, 8, 16)])
+    assert all(w in head for w in ("codes in use", "variety", "never used")) and ">perplexity<" not in head
+
+
 # ---------------------------------------------------------------- training
 
 def test_training_fills_plot_table_heatmap_light_preview_and_opens_the_prior_panel(demo_corpus, tmp_path):
@@ -83,11 +103,11 @@ def test_training_fills_plot_table_heatmap_light_preview_and_opens_the_prior_pan
     assert health_verdict(level_health(model.usage)).sentence in dash.light.value
     assert "Finished 2 epochs" in dash.status.value and "tiny.distill" in dash.status.value
     assert len(dash.preview_original.value) > 1000 and len(dash.preview_reconstruction.value) > 1000
-    import re   # the preview's length in words (a browser's player reads "0:00" under a second)
-    assert re.search(r"\d\.\d\d s\)", dash.preview_caption.value)
+    assert 0 < dash.preview_original.seconds == dash.preview_reconstruction.seconds   # each player shows its length in seconds
     assert dash.prior.model_path.value == str(path) and not dash.prior.start_button.disabled
     assert "Train prior button" in dash.prior.model_info.value and "distill train-prior" not in dash.prior.model_info.value
-    assert not dash.start_button.disabled and dash.cancel_button.disabled and not dash.resume_button.disabled
+    assert not dash.start_button.disabled and dash.cancel_button.disabled
+    assert dash.resume_button.disabled and not checkpoint_path(path).exists()   # finished: no checkpoint left beside the model
 
 
 def test_low_utilisation_is_listed_as_a_warning(demo_corpus, tmp_path):
@@ -166,17 +186,17 @@ def test_start_again_numbers_the_new_model_and_keeps_the_trained_one(demo_corpus
     assert dash.output_note.value == ""                                # a free name: nothing to say
     run(dash.start_button, dash)
     trained = path.read_bytes()
-    assert (f"{path} already exists: Start keeps it and trains a new model into {numbered}; Resume continues it from its "
-            "checkpoint up to Epochs (raise Epochs to train a finished model further).") in dash.output_note.value
+    # right after "Finished": a plain line, not a warning that reads as if something went wrong
+    assert ("Start again trains another model, into " + str(numbered) + "; m.distill, trained above, stays as it is."
+            in dash.output_note.value) and "distill-status-info" in dash.output_note.value
     dash.start_button.click()                                          # the press that used to overwrite m.distill
     assert dash.output.value == str(numbered) and f"{path} is kept as it was" in dash.output_note.value
     dash.job.join(120)
-    assert path.read_bytes() == trained and numbered.exists()
+    assert path.read_bytes() == trained and numbered.exists() and sorted(p.name for p in tmp_path.glob("m*")) == ["m-2.distill", "m.distill"]
     assert "saved in m-2.distill" in dash.status.value and dash.prior.model_path.value == str(numbered)
-    dash.epochs.value = 2
-    run(dash.resume_button, dash)                                      # Resume goes on with the model the field names
-    assert dash.output.value == str(numbered) and dash.started.start_epoch == 1 and "Finished 2 epochs" in dash.status.value
-    assert path.read_bytes() == trained and not (tmp_path / "m-3.distill").exists()
+    other = dashboard(demo_corpus, path, epochs=1)                     # a model this dashboard did not train: a warning
+    assert (f"{path} already exists: Start keeps it and trains a new model into {tmp_path / 'm-3.distill'}."
+            in other.output_note.value) and "distill-status-warn" in other.output_note.value
 
 
 def test_a_checkpoint_alone_keeps_its_name_taken_and_defaults_stay_out_of_the_dataset(demo_corpus, tmp_path):
@@ -307,8 +327,8 @@ def test_a_finished_model_plays_back_a_training_and_an_unseen_file_at_once(demo_
     from distill.data import split_files
     train_files, val_files = split_files(dash.scan.files, 0.1, 0)
     assert Path(train_files[0]).name in train and Path(val_files[0]).name in val
-    import soundfile as sf   # the length in words beside the players (a browser's player reads "0:00" under a second)
-    assert f"{sf.info(train_files[0]).duration:.2f} s" in train
+    import soundfile as sf   # the players show their length in seconds (a browser's own player reads "0:00" under a second)
+    assert dash.heard["training"][1].seconds == pytest.approx(min(sf.info(train_files[0]).duration, 10.0), abs=1e-3)
     assert dash.library_name.value == "heard"
     assert not dash.open_generator_button.disabled and not dash.add_library_button.disabled
 

@@ -83,13 +83,15 @@ def light_html(light: str, sentence: str = "") -> str:
     return f'<span class="distill-light distill-{light}">{dot} {sentence}</span>'
 
 def health_table_html(levels: list[LevelHealth]) -> str:
-    "An HTML table of per-level health: light, role, utilisation, perplexity, dead codes."
+    "An HTML table of per-level health: light, role, codes in use (utilisation), variety (perplexity), never used (dead codes)."
     if not levels: return "<i>no health figures yet</i>"
     rows = "".join(
         f"<tr><td>{light_html(level_light(l.utilization))}</td><td>{l.level}</td><td>{l.role}</td>"
         f"<td>{100 * l.utilization:.0f}%</td><td>{l.perplexity:.1f}</td><td>{l.dead_codes}/{l.codebook_size}</td></tr>"
         for l in levels)
-    head = "<tr><th></th><th>level</th><th>role</th><th>utilisation</th><th>perplexity</th><th>dead codes</th></tr>"
+    # words for musicians, the engineer's term in each heading's tooltip
+    head = ('<tr><th></th><th>level</th><th>role</th><th title="utilisation">codes in use</th><th title="perplexity">variety</th>'
+            '<th title="dead codes">never used</th></tr>')
     return f'<table class="distill-health" style="border-collapse:collapse">{head}{rows}</table>'
 
 # %% ../../nbs/10_ui_common.ipynb #de40b9be

@@ -11,25 +11,24 @@ from typing import Callable, Iterable
 
 import ipywidgets as W
 
-from ..audio import AudioParams, mel_to_audio, load_audio
-from ..data import DatasetScan, scan_dataset, split_files
-from ..model import VQVAEConfig, auto_codebook_size
+from ..audio import AudioParams, mel_to_audio
+from ..data import DatasetScan, scan_dataset
+from ..model import VQVAEConfig, auto_codebook_size, level_roles
 from ..health import level_health, health_verdict
 from ..modelfile import DistillModel, load_model, read_metadata, describe_metadata, default_output, unused_path
 from ..train import (TrainParams, TrainStarted, EpochEnd, TrainWarning, Preview, TrainFinished,
-                           train_vqvae, checkpoint_path)
+                           train_vqvae, checkpoint_path, preview_files, reconstruction_pair, PREVIEW_SECONDS)
 from ..prior import MemorisationWarning, PriorTrainParams, train_prior
-from ..library import Library, LibraryError
-from .common import (BackgroundJob, WidgetView, LABEL, STATUS_COLOURS, counted, status_html, light_html, health_table_html,
-                               usage_heatmap_png, figure_png, audio_player, set_audio, heading, row, button, set_visible,
-                               dashboard_box)
+from .common import (BackgroundJob, WidgetView, LibraryAdder, LABEL, NO_PRIOR_HINT, STATUS_COLOURS, counted, status_html,
+                               light_html, health_table_html, usage_heatmap_png, figure_png, audio_player, set_audio, heading, row,
+                               button, set_visible, dashboard_box, no_prior)
 from .generate import GenerationDashboard
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CODEBOOK_SIZES', 'PRIOR_HINT', 'PREVIEW_SECONDS', 'codebook_size_options', 'history_figure', 'warnings_html',
-           'epoch_figures', 'epoch_line', 'TrainingPanel', 'PriorPanel', 'TrainingDashboard', 'preview_files',
-           'reconstruction_pair']
+__all__ = ['CODEBOOK_SIZES', 'LAYER_OPTIONS', 'SETTINGS_HELP', 'ENGINEER_TERMS', 'codebook_size_options', 'engineer_terms_html',
+           'history_figure', 'warnings_html', 'epoch_figures', 'epoch_line', 'TrainingPanel', 'PriorPanel',
+           'TrainingDashboard']
 
 # %% ../../nbs/11_ui_train.ipynb #4e1e22be
 CODEBOOK_SIZES = (16, 32, 64, 128, 256, 512, 1024)
@@ -39,6 +38,27 @@ def codebook_size_options(n_files: int | None = None, also: int | None = None) -
     auto = f"auto ({auto_codebook_size(n_files)} for {n_files} files)" if n_files else "auto (scan to see the size)"
     sizes = sorted(set(CODEBOOK_SIZES) | ({also} if also else set()))
     return [(auto, 0)] + [(str(s), s) for s in sizes]
+
+# %% ../../nbs/11_ui_train.ipynb #23dcf96f
+LAYER_OPTIONS = [(" · ".join(level_roles(n)), n) for n in (2, 3, 4)]   # the Layers buttons: 2–4 RVQ levels, named by role
+SETTINGS_HELP = ("Layers: each one adds finer detail to the sound the ones before it make — Structure (its shape over time), "
+                 "Timbre (its colour), Detail (its grain). Palette size: how many different snippets each layer can choose "
+                 "from; auto suits the number of files. Epochs: how many times training goes through the files.")
+ENGINEER_TERMS = [   # (what the first view says, the engineer's term, one line about it)
+    ("Layers", "RVQ levels", "stages of the residual vector quantiser: each codes what the levels before it left over"),
+    ("Palette size", "Codebook size", "entries in each level's codebook; auto: sized by the number of files, as the dropdown shows"),
+    ("", "Codebook dim", "the size of the vectors codes are looked up with; 8–32 keeps a small corpus's codebooks in use"),
+    ("", "Commitment", "weight of the loss term that keeps the encoder's output close to the codes it is given"),
+    ("codes in use", "utilisation", "share of a level's entries that the training files use; under 30 % is a warning"),
+    ("variety", "perplexity", "how many entries a level uses as if it used them evenly (exp of the entropy of their use)"),
+    ("never used", "dead codes", "entries that no training file uses"),
+]
+
+def engineer_terms_html() -> str:
+    "The engineer's term for each plain word of the dashboard, one line each."
+    rows = "".join(f"<tr><td>{html.escape(plain) or '—'}</td><td><b>{html.escape(term)}</b></td><td>{html.escape(line)}</td></tr>"
+                   for plain, term, line in ENGINEER_TERMS)
+    return f'<table class="distill-health distill-terms">{rows}</table>'
 
 # %% ../../nbs/11_ui_train.ipynb #ae205f26
 def history_figure(history: list[dict], series: dict[str, str], ylabel: str, best_epoch: int | None = None,
@@ -87,8 +107,6 @@ def epoch_line(e: EpochEnd, measure: str = "loss", keys: tuple[str, str] = ("tra
             f"{e.seconds:.1f} s{' · best so far' if e.best else ''}")
 
 def _pre(text: str) -> str: return f'<pre class="distill-muted" style="margin:0;white-space:pre-wrap">{html.escape(text)}</pre>'
-
-PRIOR_HINT = "train one with the Train prior button below"   # what a model description says where there is no prior
 
 # %% ../../nbs/11_ui_train.ipynb #7716cb1b
 class TrainingPanel(WidgetView):
@@ -315,7 +333,7 @@ class PriorPanel(TrainingPanel):
     def set_model(self, path, model: DistillModel | None = None):
         "Make the panel available for the model file at `path`."
         self.loaded = self.model_path.value = str(path)
-        if model is not None: self.model_info.value = _pre(model.describe(prior_hint=PRIOR_HINT))
+        if model is not None: self.model_info.value = _pre(model.describe(prior_hint=NO_PRIOR_HINT))
         replaces = model is not None and model.prior is not None   # training a prior writes it into this model file
         self.status.value = status_html("Ready: Train prior replaces the prior this model already has." if replaces
                                         else "Ready to train the prior of this model.", "warn" if replaces else "info")
@@ -337,7 +355,7 @@ class PriorPanel(TrainingPanel):
     def show_event(self, e):
         if isinstance(e, TrainFinished) and e.model_path is not None:
             # now says it has a prior: the file's metadata is enough, no need to load its weights
-            self.model_info.value = _pre(describe_metadata(read_metadata(e.model_path), Path(e.model_path).stem, prior_hint=PRIOR_HINT))
+            self.model_info.value = _pre(describe_metadata(read_metadata(e.model_path), Path(e.model_path).stem, prior_hint=NO_PRIOR_HINT))
 
 # %% ../../nbs/11_ui_train.ipynb #0d2cd7dc
 class TrainingDashboard(TrainingPanel):
@@ -360,18 +378,22 @@ class TrainingDashboard(TrainingPanel):
         self.scan_button = button("Scan", "search", width="90px")
         self.scan_info = W.HTML(_pre("Scan the folder to check its files (Start scans it too)."))
         # model settings (the epochs field is the panel's)
+        # the first view speaks of layers and palettes; the engineer's terms are one click away (`engineer_terms_html`)
         size = overrides.pop("codebook_size", 0) or 0
-        self.codebook_size = W.Dropdown(options=codebook_size_options(also=size), value=size, description="Codebook size",
-                                        style=LABEL, layout=W.Layout(width="330px"))
-        self.rvq_levels = W.ToggleButtons(options=[2, 3, 4], value=overrides.pop("rvq_levels", defaults.rvq_levels),
-                                          description="RVQ levels", style={**LABEL, "button_width": "52px"},
-                                          tooltips=["Structure, Detail", "Structure, Timbre, Detail", "Structure, 2 × Timbre, Detail"],
-                                          layout=W.Layout(width="400px"))
+        self.codebook_size = W.Dropdown(options=codebook_size_options(also=size), value=size, description="Palette size",
+                                        tooltip="Codebook size: entries per level", style=LABEL, layout=W.Layout(width="330px"))
+        self.rvq_levels = W.ToggleButtons(options=LAYER_OPTIONS, value=overrides.pop("rvq_levels", defaults.rvq_levels),
+                                          description="Layers", style={**LABEL, "button_width": "190px"},
+                                          tooltips=["2 RVQ levels", "3 RVQ levels", "4 RVQ levels"], layout=W.Layout(width="720px"))
+        self.settings_help = W.HTML(f'<span class="distill-muted">{html.escape(SETTINGS_HELP)}</span>')
         self.codebook_dim = W.BoundedIntText(value=overrides.pop("codebook_dim", defaults.codebook_dim), min=1, max=512,
                                              description="Codebook dim", style=LABEL, layout=W.Layout(width="210px"))
         self.commitment_weight = W.BoundedFloatText(value=overrides.pop("commitment_weight", defaults.commitment_weight),
                                                     min=0, max=10, step=0.05, description="Commitment",
                                                     style=LABEL, layout=W.Layout(width="210px"))
+        self.engineer_view = W.ToggleButton(value=False, description="Engineer's terms", icon="cog", layout=W.Layout(width="auto"),
+                                            tooltip="Show the settings and figures under their engineering names, one line each")
+        self.engineer_terms = W.HTML(engineer_terms_html())
         self.output = W.Text(value=str(model_path), description="Save model as", style=LABEL, layout=W.Layout(width="460px"))
         self.output_note = W.HTML()          # what Start writes when the named file is already there
         self.numbered_from: str | None = None   # the taken name Start numbered away from, while it trains
@@ -391,9 +413,9 @@ class TrainingDashboard(TrainingPanel):
         self.trained_path: str | None = None     # the model file the model stage wrote last
         self.heard = {kind: (W.HTML(layout=W.Layout(width="260px")), audio_player(), audio_player()) for kind in ("training", "unseen")}
         self.open_generator_button = button("Open in the generator", "magic", width="200px")
-        self.library_name = W.Text(description="Library name", style=LABEL, layout=W.Layout(width="330px"))
-        self.add_library_button = button("Add to library", "book", width="150px")
         self.after_status = W.HTML()
+        self.library = LibraryAdder(lambda: self.trained_path, status=self.after_status)   # the trained model into the library
+        self.library_name, self.add_library_button = self.library.name, self.library.button
         self.generator: GenerationDashboard | None = None
         self.generator_box = W.VBox()            # the generator, when opened, at the bottom of the dashboard
         self.prior = PriorPanel(lambda: self.dataset.value or (self.model.dataset.get("folder", "") if self.model else ""),
@@ -406,8 +428,8 @@ class TrainingDashboard(TrainingPanel):
 def _connect(self: TrainingDashboard):
     "Name the widgets for the browser test, wire the dashboard's own buttons, and keep the two stages apart."
     for w, name in [(self.health_table, "health"), (self.heatmap, "heatmap"), (self.light, "verdict"),
-                    (self.open_generator_button, "open-generator"), (self.add_library_button, "add-to-library"),
-                    (self.after_status, "after-status")]:
+                    (self.open_generator_button, "open-generator"), (self.after_status, "after-status"),
+                    (self.engineer_view, "engineer-view"), (self.engineer_terms, "engineer-terms")]:
         w.add_class(f"distill-{name}")
     self.scan_button.on_click(lambda _: self.scan_folder())
     self.prior.load_button.on_click(lambda _: self.load(self.prior.model_path.value))
@@ -417,7 +439,7 @@ def _connect(self: TrainingDashboard):
     self.prior.refresh_buttons = self._buttons
     self.output_note.add_class("distill-output-note")
     self.open_generator_button.on_click(lambda _: self.open_generator())
-    self.add_library_button.on_click(lambda _: self.add_to_library())
+    self.engineer_view.observe(lambda _: self._show_view(), "value")
     def named(_): self.numbered_from = None; self._buttons()
     self.output.observe(named, "value")
     self._buttons()
@@ -431,14 +453,17 @@ def _lay_out(self: TrainingDashboard):
     self.heard_rows = {kind: row(label, W.HTML("original&nbsp;"), original, W.HTML("&nbsp;&nbsp;reconstruction&nbsp;"), reconstruction)
                        for kind, (label, original, reconstruction) in self.heard.items()}
     self.after_box = W.VBox([heading("Listen to the trained model"), *self.heard_rows.values(),
-                             row(self.open_generator_button, self.library_name, self.add_library_button), self.after_status])
-    for box in (self.preview_box, self.result_box, self.after_box): set_visible(box, False)
+                             row(self.open_generator_button, self.library.widget), self.after_status])
+    self.engineer_box = W.VBox([row(self.codebook_dim, self.commitment_weight), self.engineer_terms])
+    for box in (self.preview_box, self.result_box, self.after_box, self.engineer_box): set_visible(box, False)
     self.widget = dashboard_box("train", "Distill · train a model", [
         heading("Dataset"),
         row(self.dataset, self.scan_button), self.scan_info,
         heading("Model and training"),
-        W.GridBox([self.codebook_size, self.rvq_levels, self.codebook_dim, self.commitment_weight, self.epochs, self.output],
-                  layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
+        self.rvq_levels,
+        W.GridBox([self.codebook_size, self.epochs], layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
+        self.settings_help, row(self.engineer_view), self.engineer_box,
+        self.output,
         self.output_note,
         self.unseen_file,
         self.controls(),
@@ -484,15 +509,25 @@ def _buttons(self: TrainingDashboard):
 
 @patch
 def _show_output_note(self: TrainingDashboard):
-    "Say under 'Save model as' what Start writes when that file (or its checkpoint) is there: never over it."
-    path, text = self.output.value.strip(), ""
+    """Say under 'Save model as' what Start writes when that file (or its checkpoint) is there: never over it. A plain
+    line for the model this dashboard has just trained there (nothing went wrong); a warning for a file it did not write."""
+    path, text, kind = self.output.value.strip(), "", "info"
     if self.running and self.numbered_from:
         text = f"Training into {path}: {self.numbered_from} is kept as it was."
     elif not self.running and path and (free := unused_path(path, checkpoint_path)) != Path(path):
-        what = "already exists" if Path(path).exists() else "has the checkpoint of an unfinished training"
-        text = (f"{path} {what}: Start keeps it and trains a new model into {free}"
-                + ("; Resume continues it from its checkpoint up to Epochs (raise Epochs to train a finished model further)." if self.can_resume else "."))
-    self.output_note.value = status_html(text, "warn" if not self.running else "info") if text else ""
+        if self.trained_path is not None and Path(path) == Path(self.trained_path) and not self.can_resume:
+            text = f"Start again trains another model, into {free}; {Path(path).name}, trained above, stays as it is."
+        else:
+            what = "already exists" if Path(path).exists() else "has the checkpoint of an unfinished training"
+            text, kind = (f"{path} {what}: Start keeps it and trains a new model into {free}"
+                          + ("; Resume continues it from its checkpoint up to Epochs." if self.can_resume else ".")), "warn"
+    self.output_note.value = status_html(text, kind) if text else ""
+
+@patch
+def _show_view(self: TrainingDashboard):
+    "Show or hide the engineer's settings and terms, as the Engineer's terms toggle says."
+    set_visible(self.engineer_box, self.engineer_view.value)
+    self.engineer_view.button_style = "info" if self.engineer_view.value else ""
 
 # ---- dataset ----------------------------------------------------------------------------------------------
 @patch
@@ -543,9 +578,7 @@ def show_event(self: TrainingDashboard, e):
         original = mel_to_audio(e.original, self.audio)
         set_audio(self.preview_original, original, self.audio.sample_rate)
         set_audio(self.preview_reconstruction, mel_to_audio(e.reconstruction, self.audio), self.audio.sample_rate)
-        # the length in words too: a browser's player reads "0:00" for anything under a second
-        self.preview_caption.value = (f"<b>Reconstruction preview</b> <span class='distill-muted'>(epoch {e.epoch}, a validation file, "
-                                      f"{len(original) / self.audio.sample_rate:.2f} s)</span>")
+        self.preview_caption.value = f"<b>Reconstruction preview</b> <span class='distill-muted'>(epoch {e.epoch}, a validation file)</span>"
         set_visible(self.preview_box)
     elif isinstance(e, TrainFinished) and e.model_path is not None:
         self.show_model(load_model(e.model_path), f"final, best epoch {e.best_epoch}, all files")
@@ -585,21 +618,6 @@ def load(self: TrainingDashboard, path):
     return model
 
 # %% ../../nbs/11_ui_train.ipynb #71f03c5c
-PREVIEW_SECONDS = 10.0   # of each file the after-training preview plays
-
-def preview_files(scan: DatasetScan, params: TrainParams, unseen: str = "") -> dict[str, str]:
-    "What the preview plays: 'training', the first training file; 'unseen', `unseen` or else the first validation file."
-    train, val = split_files(scan.files, params.val_fraction, params.seed)   # the split train_vqvae makes
-    files = {"training": train[0]} if train else {}
-    if unseen.strip() or val: files["unseen"] = unseen.strip() or val[0]
-    return files
-
-def reconstruction_pair(model: DistillModel, path, seconds: float = PREVIEW_SECONDS) -> tuple:
-    "The first `seconds` of the file at `path` (at the model's rate) and `model.reconstruct` of them."
-    audio, rate = load_audio(path, model.audio.sample_rate)
-    audio = audio[: int(seconds * rate)]
-    return audio, model.reconstruct(audio)
-
 @patch
 def show_trained(self: TrainingDashboard, model_path):
     "Play the model in `model_path` (shown by `show_model`) back: a training file and an unseen one, original and reconstruction."
@@ -610,8 +628,7 @@ def show_trained(self: TrainingDashboard, model_path):
         if path:
             try: pair = reconstruction_pair(model, path)
             except ValueError as e: label.value = status_html(str(e), "error")   # e.g. an unreadable unseen file
-            else: label.value = (f"<b>{kind} file</b> <span class='distill-muted'>{html.escape(Path(path).name)} · "
-                                 f"{len(pair[0]) / rate:.2f} s</span>")   # a browser's player reads "0:00" under a second
+            else: label.value = f"<b>{kind} file</b> <span class='distill-muted'>{html.escape(Path(path).name)}</span>"
         set_audio(original, pair[0], rate); set_audio(reconstruction, pair[1], rate)
         set_visible(self.heard_rows[kind], bool(path))
     self.library_name.value, self.after_status.value = model.name, ""
@@ -624,22 +641,12 @@ def open_generator(self: TrainingDashboard) -> GenerationDashboard | None:
     self.generator = GenerationDashboard(self.trained_path)
     self.generator_box.children = [heading("Generate"), self.generator.widget]
     has_prior = self.generator.model is not None and self.generator.model.prior is not None
-    self.after_status.value = status_html(f"Opened {Path(self.trained_path).name} in the generator at the bottom of the dashboard."
-                                          + ("" if has_prior else " It has no prior yet: train one in the prior panel, then open it again."),
-                                          "ok" if has_prior else "warn")
+    name = Path(self.trained_path).name
+    self.after_status.value = status_html(f"Opened {name} in the generator at the bottom of the dashboard."
+                                          + ("" if has_prior else f" {no_prior(name)}, then open it again."), "ok" if has_prior else "warn")
     return self.generator
 
 @patch
 def add_to_library(self: TrainingDashboard):
-    "Put the trained model file in the library (`Library.add`) under the name in 'Library name'; never over another model."
-    if self.trained_path is None: return None
-    name = self.library_name.value.strip()
-    try:
-        library = Library()
-        if name in library:
-            raise LibraryError(f"the library already has a model called {name!r}: type another name and press Add to library again")
-        entry = library.add(self.trained_path, name=name)
-    except (LibraryError, OSError) as e:
-        self.after_status.value = status_html(str(e), "error"); return None
-    self.after_status.value = status_html(f"Added {name!r} to the library in {library.root}: {entry.path}", "ok")
-    return entry
+    "Put the trained model file in the library under the name in 'Library name' (`LibraryAdder`); never over another model."
+    return self.library.add()
