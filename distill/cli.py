@@ -8,9 +8,9 @@ import argparse, json, os, signal, sys, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CORE_DEFAULTS', 'format_levels', 'print_event', 'checkpoint_line', 'CancelOnInterrupt', 'main', 'cmd_train',
-           'cmd_reconstruct', 'checkpoints_beside', 'cmd_info', 'cmd_train_prior', 'cmd_generate', 'cmd_kit',
-           'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser']
+__all__ = ['CORE_DEFAULTS', 'CORE_CHOICES', 'format_levels', 'print_event', 'checkpoint_line', 'CancelOnInterrupt', 'main',
+           'cmd_train', 'cmd_reconstruct', 'checkpoints_beside', 'cmd_info', 'cmd_train_prior', 'cmd_generate',
+           'cmd_kit', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser']
 
 # %% ../nbs/15_cli.ipynb #dccb1fd9
 def _err(*args):
@@ -78,6 +78,8 @@ CORE_DEFAULTS = {   # for --help only; checked against the core below and in tes
     "SamplingParams": dict(temperature=1.0, top_k=0, top_p=1.0, seed=0),
     "run_demo": dict(files=32, epochs=40, prior_epochs=10, count=3, duration=4.0, seed=0),
 }
+
+CORE_CHOICES = dict(MODES=("one-shot", "texture"), KEEPS=("structure", "attack"))   # distill.generate's, for the parser
 
 def _core_option(parser, flag: str, source: str, help: str = "", **kwargs):
     "Add `flag` for a field of `source` (a key of `CORE_DEFAULTS`): unset it stays `None`; its help shows the core's default."
@@ -314,7 +316,7 @@ def _add_generate(sub):
     g = sub.add_parser("generate", help="generate new sounds from a model with a prior")
     g.add_argument("model"); g.add_argument("-o", "--output", required=True, help="WAV or FLAC file (with --count: OUT_1.wav …)")
     g.add_argument("--duration", type=float, default=4.0, help="seconds: a texture's length, a one-shot's longest (default 4)")
-    g.add_argument("--mode", choices=["one-shot", "texture"], help="separate sounds or a continuous stream (default: what the "
+    g.add_argument("--mode", choices=CORE_CHOICES["MODES"], help="separate sounds or a continuous stream (default: what the "
                    "training corpus was, as `distill info` shows)")
     _core_option(g, "--temperature", "SamplingParams", "below 1 safer, above 1 wilder (0: always the likeliest code)", type=float)
     _core_option(g, "--top-k", "SamplingParams", "keep the k most likely codes (0: off; 1: greedy)", type=int)
@@ -322,6 +324,11 @@ def _add_generate(sub):
     _core_option(g, "--seed", "SamplingParams", "the same seed and settings give the same sound", type=int)
     g.add_argument("--count", type=_positive_int, default=1, help="how many files (seeds seed, seed+1, …)")
     g.add_argument("--prompt", help="audio file to continue")
+    g.add_argument("--kind", help="what to generate, for a model whose files were named by kind: kick, snare, closed hat … "
+                   "(`distill info` lists them)")
+    g.add_argument("--like", metavar="FILE", help="variations of a sound: any recording, or a training file by name")
+    g.add_argument("--keep", choices=CORE_CHOICES["KEEPS"], default=CORE_CHOICES["KEEPS"][0], help="what --like keeps of it: structure (its shape and body; "
+                   "timbre and detail drawn anew — the same hit played again) or attack (its first 0.1 s; a new decay)")
     g.add_argument("--sample-rate", type=_positive_int, help="output sample rate (default: the model's)")
     g.add_argument("--bits", choices=["16", "24", "float"], default="16")
     g.add_argument("--json", action="store_true"); _force_option(g, "the output files")
@@ -329,11 +336,13 @@ def _add_generate(sub):
 
 def cmd_generate(a):
     from distill.modelfile import load_model
-    from distill.generate import generate_sounds, save_generated, SamplingParams, numbered_outputs
+    from distill.generate import generate_sounds, generate_like, save_generated, SamplingParams, numbered_outputs
     outputs = [_refuse_overwrite(a, path) for path in numbered_outputs(a.output, a.count)]   # all, before the first
     model = load_model(a.model)
     sampling = SamplingParams(**_given(a, "SamplingParams"))
-    sounds = generate_sounds(model, a.count, a.mode, a.duration, sampling, _stage_progress(), prompt=a.prompt)
+    if a.like and (a.prompt or a.mode == "texture"): raise ValueError("--like makes one-shots: it cannot continue a --prompt or make a texture")
+    sounds = (generate_like(model, a.like, a.count, a.keep, a.duration, sampling, _stage_progress(), kind=a.kind) if a.like else
+              generate_sounds(model, a.count, a.mode, a.duration, sampling, _stage_progress(), prompt=a.prompt, kind=a.kind))
     results, t0 = [], time.time()
     for path, gen in zip(outputs, sounds):
         out = save_generated(path, gen, sample_rate=a.sample_rate, bits=a.bits)
@@ -348,13 +357,16 @@ def cmd_generate(a):
 def _add_kit(sub):
     "`distill kit MODEL -o FOLDER`"
     k = sub.add_parser("kit", help="generate sounds as a kit for samplers (SFZ) and Hydrogen (.h2drumkit)",
-                       description="Generate sounds and write them as a kit in FOLDER/NAME: numbered WAVs on keys C1 (36) "
-                                   "upward, NAME.sfz, Hydrogen's drumkit.xml and NAME.h2drumkit.")
+                       description="Generate sounds and write them as a kit in FOLDER/NAME: WAVs named by kind on the General "
+                                   "MIDI drum map (kick 36, snare 38, closed hat 42 …), NAME.sfz, Hydrogen's drumkit.xml and "
+                                   "NAME.h2drumkit.")
     k.add_argument("model"); k.add_argument("-o", "--output", required=True, help="folder to write the kit's folder in")
     k.add_argument("--name", help="the kit's name and its folder's (default: the model file's name)")
-    k.add_argument("--count", type=_positive_int, default=16, help="how many sounds, one per key (default 16)")
+    k.add_argument("--count", type=_positive_int, default=16, help="how many sounds (default 16): a balanced set of the kinds "
+                   "the model knows, kick, snare, hats, toms, cymbals … in turn")
+    k.add_argument("--kinds", metavar="KIND:N,…", help="which sounds instead, e.g. kick:2,snare:2,hat:2 (overrides --count)")
     k.add_argument("--duration", type=float, default=4.0, help="seconds: a one-shot's longest, a texture's length (default 4)")
-    k.add_argument("--mode", choices=["one-shot", "texture"], help="default: what the training corpus was, as `distill info` shows")
+    k.add_argument("--mode", choices=CORE_CHOICES["MODES"], help="default: what the training corpus was, as `distill info` shows")
     _core_option(k, "--temperature", "SamplingParams", "below 1 safer, above 1 wilder (0: always the likeliest code)", type=float)
     _core_option(k, "--top-k", "SamplingParams", "keep the k most likely codes (0: off; 1: greedy)", type=int)
     _core_option(k, "--top-p", "SamplingParams", "nucleus sampling mass (1: off)", type=float)
@@ -366,25 +378,27 @@ def _add_kit(sub):
 
 def cmd_kit(a):
     from distill.modelfile import load_model
-    from distill.generate import generate_sounds, SamplingParams
-    from distill.export import export_kit
+    from distill.generate import SamplingParams, model_kinds
+    from distill.export import export_kit, kit_info, kit_kinds, kit_sounds, parse_kit_kinds
     name = a.name or Path(a.model).stem
     _refuse_overwrite(a, Path(a.output) / name, hint="add --force to replace it, or give another --name")
     model = load_model(a.model)
+    known = model_kinds(model)
+    kinds = parse_kit_kinds(a.kinds, known) if a.kinds else kit_kinds(known, a.count)
     sampling = SamplingParams(**_given(a, "SamplingParams"))
     made = []
     def sounds():   # each sound is reported as it is made, then written into the kit
-        for g in generate_sounds(model, a.count, a.mode, a.duration, sampling, _stage_progress()):
+        for g in kit_sounds(model, kinds, a.mode, a.duration, sampling, _stage_progress()):
             made.append(g)
-            _err(f"sound {len(made)}/{a.count}: {g.sentence()}")
+            _err(f"sound {len(made)}/{len(kinds)}{f' ({g.kind})' if g.kind else ''}: {g.sentence()}")
             yield g
     kit = export_kit(sounds(), a.output, name, bits=a.bits, sample_rate=a.sample_rate, overwrite=a.force,
-                     info=f"Generated by Distill from {Path(a.model).name}, seeds {sampling.seed}–{sampling.seed + a.count - 1}.")
+                     info=kit_info(Path(a.model).name, [sampling.seed + i for i in range(len(kinds))]))
     _err(f"wrote the kit {kit.name}: {kit.sentence()}")
     if a.json:
         out = kit.to_json()
-        for sample, g in zip(out["samples"], made):
-            sample.update({k: v for k, v in g.to_dict().items() if k != "seconds"})   # the sample's own length stays
+        for sample, placed in zip(out["samples"], kit.samples):   # in key order: each with what its sound's report says
+            sample.update({k: v for k, v in made[placed.source].to_dict().items() if k not in ("seconds", "kind")})
         _emit_json(dict(model=str(a.model), **out))
     return 0
 

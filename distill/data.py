@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #33590e5d
 from __future__ import annotations
-import json, os, math, random
+import csv, fnmatch, json, os, math, random, re
 from collections import Counter
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -18,9 +18,10 @@ import torchaudio
 from .audio import AudioParams, AudioFileError, load_audio, audio_to_mel, write_audio, level_gain, loudest_frame_db
 
 # %% auto #0
-__all__ = ['AUDIO_EXTENSIONS', 'ONE_SHOT_ONSET_SECONDS', 'ONE_SHOT_REATTACK_DB', 'ONE_SHOT_TAIL_DB', 'DEMO_KINDS', 'DatasetError',
-           'FileReport', 'sound_shape', 'check_file', 'looks_one_shot', 'guess_mode', 'DatasetScan', 'scan_dataset',
-           'synth_demo_corpus', 'load_mels', 'split_files', 'Augment', 'ChunkDataset']
+__all__ = ['AUDIO_EXTENSIONS', 'ONE_SHOT_ONSET_SECONDS', 'ONE_SHOT_REATTACK_DB', 'ONE_SHOT_TAIL_DB', 'KIND_RULES', 'KINDS',
+           'KINDS_FILE', 'DEMO_KINDS', 'DatasetError', 'FileReport', 'sound_shape', 'check_file', 'looks_one_shot',
+           'guess_mode', 'name_words', 'kind_of_words', 'kind_of', 'describe_kinds', 'DatasetScan', 'read_kinds_file',
+           'corrected_kind', 'scan_dataset', 'synth_demo_corpus', 'load_mels', 'split_files', 'Augment', 'ChunkDataset']
 
 # %% ../nbs/01_data.ipynb #59dc801b
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3"}
@@ -40,6 +41,7 @@ class FileReport:
     onset_seconds: float | None = None  # when it first comes within 20 dB of its loudest moment
     reattack_db: float | None = None    # the largest rise after a fall, once past its loudest moment
     tail_db: float | None = None        # its last 60 ms (−40: silent)
+    kind: str | None = None             # what it is (`kind_of` its name, or `kinds.csv`); None for an unusable file
     @property
     def ok(self) -> bool: return self.problem is None
 
@@ -91,7 +93,76 @@ def guess_mode(reports: list[FileReport]) -> str:
     return "one-shot" if usable and 2 * sum(map(looks_one_shot, usable)) >= len(usable) else "texture"
 
 
+# %% ../nbs/01_data.ipynb #kindscod
+# (kind, long words that count anywhere inside a word, short words that count only on their own); first match wins,
+# so the more specific kinds come first
+KIND_RULES = (
+    ("cowbell", ("cowbell",), ("cb", "cow")),
+    ("rimshot", ("rimshot", "snarerim", "rimsnare"), ()),
+    ("side stick", ("sidestick", "crossstick", "xstick", "rimclick", "stick"), ("rim", "ss")),
+    ("clap", ("clap",), ("cp", "hc")),
+    ("snap", ("snap",), ()),
+    ("djembe", ("djembe", "dunun", "sangban", "kenkeni"), ()),
+    ("conga", ("conga", "tumba", "quinto"), ()),
+    ("bongo", ("bongo",), ()),
+    ("cajon", ("cajon",), ()),
+    ("kick", ("kick", "bassdrum"), ("bd", "kik", "kck", "kk")),
+    ("snare", ("snare",), ("sn", "sd", "snr")),
+    ("tom", ("floortom", "tom"), ("tm", "ft")),
+    ("pedal hat", ("pedalhat", "pedalhihat", "hatpedal", "hhpedal", "hatfoot"), ("phh", "hhp")),
+    ("open hat", ("openhat", "openhihat", "hatopen", "hhopen", "hihatopen", "semiopen", "hatswish"), ("ohh", "oh", "hho")),
+    ("closed hat", ("hihat", "hhclosed", "hatclosed", "closehat", "closedhat", "closehihat", "hat"), ("hh", "chh", "hhc", "ch")),
+    ("china", ("china",), ("chn",)),
+    ("splash", ("splash",), ("spl",)),
+    ("crash", ("crash", "cymbal"), ("cc", "cra", "cym")),
+    ("bell", ("bell",), ("bl", "cup")),
+    ("ride", ("ride",), ("rd", "rc")),
+    ("tambourine", ("tambourine", "tamborine", "tamb"), ()),
+    ("shaker", ("shaker", "shake"), ("shk",)),
+    ("maracas", ("maraca",), ()),
+    ("cabasa", ("cabasa",), ()),
+    ("clave", ("clave",), ()),
+    ("woodblock", ("woodblock", "block"), ("wb",)),
+    ("agogo", ("agogo",), ()),
+    ("triangle", ("triangle",), ("tri",)),
+    ("timbale", ("timbal",), ()),
+    ("guiro", ("guiro",), ()),
+    ("whistle", ("whistle",), ()),
+)
+KINDS = tuple(rule[0] for rule in KIND_RULES) + ("other",)
+# a hat's own word is often plain (HiHat, hh, Hat): the word beside it says which hat
+_HAT_MARKS = (("pedal hat", ("pedal", "foot", "pd", "ped")), ("open hat", ("open", "op", "semi", "swish", "half")))
+
+def name_words(text: str) -> list[str]:
+    "The lower-case words of a file or folder name: split at anything not a letter, at CamelCase and at digits."
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)                 # PearlSnare → Pearl Snare
+    text = re.sub(r"([A-Za-z])(?=[0-9])|([0-9])(?=[A-Za-z])", r"\1\2 ", text)   # HH2 → HH 2
+    return [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w and not w.isdigit()]
+
+def kind_of_words(words: list[str]) -> str | None:
+    "The kind that `words` (`name_words` of one name) say, by `KIND_RULES`; None when they say none."
+    joined = "".join(words)
+    if "rim" in joined and ("snare" in joined or {"sn", "sd"} & set(words)): return "rimshot"   # SnareOffRim, SD rim
+    for kind, long_words, short_words in KIND_RULES:
+        if any(w in joined for w in long_words) or any(w in short_words for w in words):
+            if kind.endswith(" hat"):
+                return next((hat for hat, marks in _HAT_MARKS if any(m in words or (len(m) > 3 and m in joined) for m in marks)), kind)
+            return kind
+    return None
+
+def kind_of(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
+    "The kind of the file at `path`: what its name says, else its folders (nearest first, up to `root` and its own name), else `other`."
+    path = Path(path)
+    folders = [p for p in path.parents if root is None or p == Path(root) or Path(root) in p.parents]
+    for name in [path.stem] + [p.name for p in folders]:
+        if kind := kind_of_words(name_words(name)): return kind
+    return "other"
+
 # %% ../nbs/01_data.ipynb #6bbffbfa
+def describe_kinds(counts: dict[str, int]) -> str:
+    "`kick 5, snare 10, …` from counts of each kind."
+    return ", ".join(f"{kind} {n}" for kind, n in counts.items())
+
 @dataclass
 class DatasetScan:
     "The result of scanning a dataset folder: usable files, skipped files with reasons, and a summary."
@@ -103,11 +174,15 @@ class DatasetScan:
     @property
     def skipped(self) -> list[FileReport]: return [r for r in self.reports if not r.ok]
 
+    @property
+    def kinds(self) -> dict[str, str]: return {r.path: r.kind for r in self.reports if r.ok}
+
     def summary(self) -> dict:
-        "File count, total duration, sample rates found, one-shot or texture, and what was skipped and why (JSON-ready)."
+        "File count, total duration, sample rates found, one-shot or texture, kinds, and what was skipped and why (JSON-ready)."
         ok = [r for r in self.reports if r.ok]
         return dict(folder=self.root, files=len(ok), total_seconds=round(sum(r.seconds for r in ok), 3),
                     sample_rates=sorted({r.sample_rate for r in ok}), mode=guess_mode(self.reports),
+                    kinds=dict(Counter(r.kind for r in ok).most_common()),
                     skipped=len(self.skipped), skipped_reasons=dict(Counter(r.problem.split(' (')[0] for r in self.skipped)))
 
     def describe(self) -> str:
@@ -115,17 +190,44 @@ class DatasetScan:
         s = self.summary()
         rates = ", ".join(f"{r/1000:g} kHz" for r in s["sample_rates"]) or "none"
         lines = [f"{s['files']} usable files ({s['mode']}), {s['total_seconds']:.1f} s in all, sample rates: {rates}; {s['skipped']} skipped."]
+        if set(s["kinds"]) != {"other"}: lines.append("kinds: " + describe_kinds(s["kinds"]))
         lines += [f"  skipped {Path(r.path).relative_to(self.root) if r.path.startswith(self.root) else r.path}: {r.problem}" for r in self.skipped]
         return "\n".join(lines)
 
 # %% ../nbs/01_data.ipynb #524a66c3
+KINDS_FILE = "kinds.csv"   # in a dataset folder: rows of `pattern,kind` that set or correct files' kinds
+
+def read_kinds_file(folder: str | os.PathLike) -> list[tuple[str, str]]:
+    "The `(pattern, kind)` rows of `folder`'s `kinds.csv` (none when there is no such file); a header row is skipped."
+    path = Path(folder) / KINDS_FILE
+    if not path.exists(): return []
+    rows = []
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        for number, row in enumerate(csv.reader(f), 1):
+            row = [cell.strip() for cell in row]
+            if not any(row) or row[0].startswith("#"): continue
+            if len(row) != 2 or not all(row):
+                raise DatasetError(f"{path}, line {number}: expected `pattern,kind` (e.g. `Toms/*.wav,tom`), got {','.join(row)!r}")
+            if number == 1 and row[1].lower() == "kind": continue
+            rows.append((row[0], " ".join(row[1].lower().split())))
+    return rows
+
+def corrected_kind(relative: Path, corrections: list[tuple[str, str]]) -> str | None:
+    "The kind the last matching row of `corrections` gives the file at `relative` (its path inside the folder, or its name)."
+    matched = [kind for pattern, kind in corrections
+               if fnmatch.fnmatch(relative.as_posix(), pattern) or fnmatch.fnmatch(relative.name, pattern)]
+    return matched[-1] if matched else None
+
 def scan_dataset(folder: str | os.PathLike, min_files: int = 5, min_seconds: float = 0.1) -> DatasetScan:
     "Check every file under `folder` (recursively); raise `DatasetError` if fewer than `min_files` are usable."
     folder = Path(folder)
     if not folder.exists(): raise DatasetError(f"{folder}: dataset folder not found")
     if not folder.is_dir(): raise DatasetError(f"{folder}: not a folder (give the folder that holds your sounds)")
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".") and p != folder / KINDS_FILE)
     scan = DatasetScan(str(folder), [check_file(p, min_seconds) for p in paths])
+    corrections = read_kinds_file(folder)
+    for r in scan.reports:
+        if r.ok: r.kind = corrected_kind(Path(r.path).relative_to(folder), corrections) or kind_of(r.path, folder)
     n = len(scan.files)
     if n < min_files:
         why = "; ".join(f"{k}: {v}" for k, v in scan.summary()["skipped_reasons"].items())

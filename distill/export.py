@@ -5,45 +5,85 @@
 # %% ../nbs/07c_export.ipynb #3807da2f
 from __future__ import annotations
 import os, re, shutil, tarfile, uuid
+from collections import Counter
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
+
+import torch
+import torchaudio
 
 from .audio import load_audio, write_audio
-from .generate import Generated, save_generated
+from .data import kind_of, kind_of_words, name_words
+from .generate import Generated, SamplingParams, generate_sounds, save_generated
 from .modelfile import check_unused
 
 # %% auto #0
-__all__ = ['FIRST_KEY', 'HYDROGEN_NS', 'note_name', 'sample_label', 'sample_filename', 'KitSample', 'Kit', 'sfz_text',
-           'drumkit_xml', 'pack_h2drumkit', 'check_kit_name', 'export_kit']
+__all__ = ['FIRST_KEY', 'GM_DRUM_KEYS', 'HYDROGEN_NS', 'note_name', 'drum_keys', 'sound_labels', 'sample_filename', 'KitSample',
+           'Kit', 'sfz_text', 'drumkit_xml', 'pack_h2drumkit', 'check_kit_name', 'sound_kind', 'sound_pitch',
+           'export_kit', 'kit_info', 'kit_kinds', 'kit_sounds', 'parse_kit_kinds']
 
 # %% ../nbs/07c_export.ipynb #c89db4b8
 FIRST_KEY = 36   # C1: where the General MIDI drum map starts (its kick), and the key Hydrogen plays its first instrument on
 _NOTES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+# each kind's keys on the General MIDI drum map (GM2 for the shaker), in the order a kit fills them; toms low to high
+GM_DRUM_KEYS = {"kick": (36, 35), "side stick": (37,), "snare": (38, 40), "clap": (39,), "rimshot": (40,),
+                "tom": (41, 43, 45, 47, 48, 50), "closed hat": (42,), "pedal hat": (44,), "open hat": (46,),
+                "crash": (49, 57), "ride": (51, 59), "china": (52,), "bell": (53,), "tambourine": (54,), "splash": (55,),
+                "cowbell": (56,), "bongo": (60, 61), "conga": (63, 62, 64), "timbale": (65, 66), "agogo": (67, 68),
+                "cabasa": (69,), "maracas": (70,), "whistle": (71, 72), "guiro": (73, 74), "clave": (75,),
+                "woodblock": (76, 77), "triangle": (81, 80), "shaker": (82,)}
 
 def note_name(key: int) -> str:
     "The name of MIDI key `key`, with C1 = 36 (middle C, 60, is C3)."
     return f"{_NOTES[key % 12]}{key // 12 - 2}"
 
-def sample_label(sound) -> str:
-    "A readable name for a sound: `seed 3` for a generated sound, the file's name without extension for a file."
-    return f"seed {sound.sampling.seed}" if isinstance(sound, Generated) else Path(sound).stem
+def drum_keys(kinds: list[str], pitches: list[float] | None = None) -> list[int]:
+    """A MIDI key for each sound of `kinds`, on the General MIDI drum map: the first sound of every kind on that kind's
+    first key, the second on its second key, … (toms by `pitches`, the lowest on the lowest tom key); sounds whose kind has
+    no key there, or no key left, go on the free keys above the highest one taken (from `FIRST_KEY` if none is)."""
+    pitches = pitches if pitches is not None else [0.0] * len(kinds)
+    order = {k: [i for i in range(len(kinds)) if kinds[i] == k] for k in dict.fromkeys(kinds)}
+    order["tom"] = sorted(order.get("tom", []), key=lambda i: pitches[i])
+    keys, taken = [None] * len(kinds), set()
+    for round in range(max(map(len, order.values()), default=0)):   # every kind's first sound before any kind's second
+        for kind, sounds in order.items():
+            wanted = GM_DRUM_KEYS.get(kind, ())
+            if round < len(sounds) and round < len(wanted) and wanted[round] not in taken:
+                keys[sounds[round]] = wanted[round]; taken.add(wanted[round])
+    free = (k for k in range(max(taken, default=FIRST_KEY - 1) + 1, 128))
+    for i in range(len(kinds)):
+        if keys[i] is None:
+            keys[i] = next(free, None)
+            if keys[i] is None: raise ValueError(f"{len(kinds)} sounds do not fit on the MIDI keys above the drum map's (they end at 127)")
+    return keys
+
+def sound_labels(kinds: list[str]) -> list[str]:
+    "Each sound's name in a kit: its kind (`Snare`), numbered when the kit holds several of that kind (`Snare 2`)."
+    counts, seen = Counter(kinds), Counter()
+    labels = []
+    for kind in kinds:
+        seen[kind] += 1
+        labels.append(kind.capitalize() + (f" {seen[kind]}" if counts[kind] > 1 else ""))
+    return labels
 
 def sample_filename(label: str, number: int, digits: int = 2) -> str:
-    "`01_seed-3.wav`: the sound's number (so the files sort as the keys go), then its label in characters every sampler reads."
+    "`01_Kick-1.wav`: the sound's number (so the files sort as the keys go), then its label in characters every sampler reads."
     return f"{number:0{digits}d}_{re.sub(r'[^A-Za-z0-9._-]+', '-', label).strip('-.') or 'sound'}.wav"
 
 # %% ../nbs/07c_export.ipynb #8bd262b1
 @dataclass
 class KitSample:
-    "One sound of a kit: its file in the kit folder, the key it plays on, its name (Hydrogen's instrument name), its length."
+    "One sound of a kit: its file in the kit folder, the key it plays on, its name (Hydrogen's instrument name), its length, its kind."
     filename: str
     key: int
     label: str
     seconds: float
+    kind: str = "other"
+    source: int = 0     # which of the sounds given to `export_kit` it is (they are laid out by key, not in that order)
     def to_json(self) -> dict: return dict(filename=self.filename, key=self.key, note=note_name(self.key), label=self.label,
-                                           seconds=round(self.seconds, 3))
+                                           kind=self.kind, seconds=round(self.seconds, 3))
 
 @dataclass
 class Kit:
@@ -61,11 +101,17 @@ class Kit:
     @property
     def sample_paths(self) -> list[Path]: return [self.folder / s.filename for s in self.samples]
 
+    def layout(self) -> str:
+        "Which kind sits on which keys: `kick 35–36, snare 38, closed hat 42`."
+        keys = {}
+        for s in self.samples: keys.setdefault(s.kind, []).append(s.key)
+        span = lambda ks: str(ks[0]) if len(ks) == 1 else f"{min(ks)}–{max(ks)}"
+        return ", ".join(f"{kind} {span(sorted(ks))}" for kind, ks in keys.items())
+
     def sentence(self) -> str:
         "One line for people: how many sounds, on which keys, where, and which file is for what."
-        first, last = self.samples[0].key, self.samples[-1].key
-        keys = f"key {note_name(first)} ({first})" if first == last else f"keys {note_name(first)}–{note_name(last)} ({first}–{last})"
-        return (f"{len(self.samples)} sound{'s' * (len(self.samples) > 1)} on {keys} in {self.folder}: "
+        n = len(self.samples)
+        return (f"{n} sound{'s' * (n != 1)} on the General MIDI drum map ({self.layout()}) in {self.folder}: "
                 f"{self.sfz.name} for samplers, {self.h2drumkit.name} for Hydrogen")
 
     def to_json(self) -> dict:
@@ -75,9 +121,10 @@ class Kit:
 # %% ../nbs/07c_export.ipynb #136c31d5
 def sfz_text(kit: Kit) -> str:
     "An SFZ instrument for `kit`: one region per sample on its own key, played to its end whatever the note's length."
-    head = [f"// {kit.name}: {len(kit.samples)} sounds made with Distill, one per key from {note_name(kit.samples[0].key)}", ""]
-    regions = [f"<region> sample={s.filename} lokey={s.key} hikey={s.key} pitch_keycenter={s.key} loop_mode=one_shot"
-               for s in kit.samples]
+    n = len(kit.samples)
+    head = [f"// {kit.name}: {n} sound{'s' * (n != 1)} made with Distill, on the General MIDI drum map", ""]
+    regions = [f"// {s.label}: {note_name(s.key)} ({s.key})\n<region> sample={s.filename} lokey={s.key} hikey={s.key} "
+               f"pitch_keycenter={s.key} loop_mode=one_shot" for s in kit.samples]
     return "\n".join(head + regions) + "\n"
 
 # %% ../nbs/07c_export.ipynb #d97036f8
@@ -130,14 +177,24 @@ def check_kit_name(name: str) -> str:
         raise ValueError(f"a kit name must be a plain folder name (no slashes, not starting with a dot), got {name!r}")
     return name
 
-def _write_sample(sound, path: Path, bits: str, sample_rate: int | None) -> float:
-    "Write one sound (a `Generated` or an audio file) as the WAV `path`; its length in seconds."
+def sound_kind(sound) -> str:
+    "A sound's kind: what a generated sound was made as (`Generated.kind`), what an audio file's name says (`kind_of`)."
+    return (sound.kind or "other") if isinstance(sound, Generated) else kind_of(sound)
+
+def sound_pitch(audio: torch.Tensor, rate: int, seconds: float = 0.2) -> float:
+    "Where a sound's energy sits in its first `seconds`: the power-weighted mean mel band (higher: a higher drum)."
+    power = torchaudio.transforms.MelSpectrogram(rate, n_fft=2048, hop_length=512, n_mels=64)(audio[: round(seconds * rate)].float())
+    spectrum = power.sum(-1)
+    return float((spectrum * torch.arange(len(spectrum))).sum() / spectrum.sum().clamp_min(1e-12))
+
+def _write_sample(sound, path: Path, bits: str, sample_rate: int | None) -> tuple[float, float]:
+    "Write one sound (a `Generated` or an audio file) as the WAV `path`; its length in seconds and its `sound_pitch`."
     if isinstance(sound, Generated):
         save_generated(path, sound, sample_rate, bits)
-        return sound.duration
+        return sound.duration, sound_pitch(sound.audio, sound.sample_rate)
     audio, rate = load_audio(sound, sample_rate)
     write_audio(path, audio, rate, bits)
-    return len(audio) / rate
+    return len(audio) / rate, sound_pitch(audio, rate)
 
 def _move_into_place(built: Path, target: Path):
     "Rename the folder `built` to `target`; anything already at `target` is set aside first, and removed once it is replaced."
@@ -148,24 +205,30 @@ def _move_into_place(built: Path, target: Path):
 
 # %% ../nbs/07c_export.ipynb #c0e59af7
 def export_kit(sounds: Iterable, folder, name: str, *, bits: str = "16", sample_rate: int | None = None,
-               first_key: int = FIRST_KEY, author: str = "Distill", info: str = "", license: str = "",
-               overwrite: bool = False) -> Kit:
-    """Write `sounds` (`Generated` sounds or audio files, in key order from `first_key`) as the kit `folder/name`: numbered
-    WAV samples, `name.sfz`, Hydrogen's `drumkit.xml` and `name.h2drumkit`. An existing kit is replaced only with `overwrite`."""
+               author: str = "Distill", info: str = "", license: str = "", overwrite: bool = False) -> Kit:
+    """Write `sounds` (`Generated` sounds or audio files) as the kit `folder/name`: WAV samples on the General MIDI drum
+    map by kind (`drum_keys`), named by kind (`sound_labels`) and numbered in key order, `name.sfz`, Hydrogen's
+    `drumkit.xml` and `name.h2drumkit`. An existing kit is replaced only with `overwrite`."""
     target = check_unused(Path(folder) / check_kit_name(name), overwrite=overwrite,
                           hint="choose another kit name or folder, or overwrite it (--force)")
-    digits = len(str(128 - first_key))
     target.parent.mkdir(parents=True, exist_ok=True)
     built = target.with_name(f".{name}.{uuid.uuid4().hex[:12]}.part")   # beside its place: the rename stays on one disk
     built.mkdir()
     try:
-        kit = Kit(name, built, [])
+        # each sound is written as it comes (a generator makes it just in time); its key needs them all, so names come last
+        written = []
         for i, sound in enumerate(sounds):
-            key = first_key + i
-            if key > 127: raise ValueError(f"a kit from key {first_key} holds at most {128 - first_key} sounds (MIDI keys end at 127)")
-            filename = sample_filename(sample_label(sound), i + 1, digits)
-            kit.samples.append(KitSample(filename, key, sample_label(sound), _write_sample(sound, built / filename, bits, sample_rate)))
-        if not kit.samples: raise ValueError("no sounds to put in the kit: keep or generate some first")
+            seconds, pitch = _write_sample(sound, built / f".sound-{i}.wav", bits, sample_rate)
+            written.append((sound_kind(sound), seconds, pitch))
+        if not written: raise ValueError("no sounds to put in the kit: keep or generate some first")
+        keys = drum_keys([k for k, _, _ in written], [p for _, _, p in written])
+        order = sorted(range(len(written)), key=keys.__getitem__)
+        labels = sound_labels([written[i][0] for i in order])
+        kit, digits = Kit(name, built, []), len(str(len(written)))
+        for number, (i, label) in enumerate(zip(order, labels), 1):
+            filename = sample_filename(label, number, digits)
+            os.replace(built / f".sound-{i}.wav", built / filename)
+            kit.samples.append(KitSample(filename, keys[i], label, written[i][1], written[i][0], i))
         kit.sfz.write_text(sfz_text(kit), encoding="utf-8")
         drumkit_xml(kit, author, info, license).write(kit.drumkit, encoding="UTF-8", xml_declaration=True)
         pack_h2drumkit(kit, kit.h2drumkit)
@@ -174,3 +237,41 @@ def export_kit(sounds: Iterable, folder, name: str, *, bits: str = "16", sample_
         shutil.rmtree(built, ignore_errors=True)
         raise
     return Kit(name, target, kit.samples)
+
+def kit_info(model_name: str, seeds: list[int | None]) -> str:
+    "The kit's description (Hydrogen shows it): which model made its sounds and from which seeds (None: a recording), so each can be made again."
+    made = [str(s) for s in seeds if s is not None]
+    return (f"{len(seeds)} sound{'s' * (len(seeds) != 1)} made by Distill with {model_name}"
+            + (f" from seed{'s' * (len(made) != 1)} {', '.join(made)}" if made else "") + ".")
+
+# %% ../nbs/07c_export.ipynb #kitplan2
+def kit_kinds(known: dict[str, int], count: int = 16) -> list[str | None]:
+    """A balanced set of `count` kinds for a kit from the kinds a model knows (`distill.generate.model_kinds`): every
+    kind in turn — drum-map kinds first, kick, snare, hats, toms, cymbals …, then the rest, commonest first — as many
+    rounds as `count` needs. A model without kinds gives `None` (any) for every sound."""
+    if not known: return [None] * count
+    ranked = sorted(known, key=lambda k: (list(GM_DRUM_KEYS).index(k) if k in GM_DRUM_KEYS else len(GM_DRUM_KEYS), -known[k]))
+    drum_first = [k for k in _KIT_ORDER if k in known] + [k for k in ranked if k not in _KIT_ORDER]
+    return [drum_first[i % len(drum_first)] for i in range(count)]
+
+_KIT_ORDER = ("kick", "snare", "closed hat", "open hat", "tom", "crash", "ride", "clap", "rimshot", "side stick", "pedal hat")
+
+def kit_sounds(model, kinds: list[str | None], mode: str | None = None, duration: float = 4.0,
+               sampling: SamplingParams | None = None, progress=None, *, cancel=None) -> Iterator[Generated]:
+    "One sound of each of `kinds` (`kit_kinds`, `parse_kit_kinds`; None: any), at seeds `seed, seed + 1, …`, one at a time."
+    sampling = sampling or SamplingParams()
+    for i, kind in enumerate(kinds):
+        yield from generate_sounds(model, 1, mode, duration, replace(sampling, seed=sampling.seed + i), progress, cancel=cancel, kind=kind)
+
+def parse_kit_kinds(text: str, known: dict[str, int]) -> list[str]:
+    "`kick:2,snare:2,hat:2` → `['kick', 'kick', 'snare', 'snare', 'closed hat', 'closed hat']`; a kind the model does not know is refused."
+    kinds = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        word, _, n = part.partition(":")
+        kind = word.strip().lower() if word.strip().lower() in known else kind_of_words(name_words(word))
+        if kind not in known:
+            raise ValueError(f"unknown kind {word.strip()!r}: this model knows {', '.join(known) or 'no kinds (its files were not named by kind)'}")
+        if n and not (n.strip().isdigit() and int(n) > 0): raise ValueError(f"{part!r}: the count after ':' must be a positive number")
+        kinds += [kind] * (int(n) if n else 1)
+    if not kinds: raise ValueError(f"no kinds in {text!r}: give e.g. kick:2,snare:2,hat:2")
+    return kinds

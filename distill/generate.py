@@ -5,6 +5,7 @@
 # %% ../nbs/07_generate.ipynb #6d4ae128
 from __future__ import annotations
 import math, threading
+from collections import Counter
 from functools import partial
 from typing import Iterator
 from dataclasses import dataclass, field, asdict, fields, replace
@@ -17,18 +18,20 @@ from einops import rearrange
 
 from .audio import (AudioParams, load_audio, write_audio, mel_to_audio_pieces, even_pieces, normalised_to_db,
                            level_gain, loudest_frame_db)
+from .data import kind_of
 from .model import context_columns
 from .modelfile import DistillModel
 from .novelty import Novelty, kept_on_model, novelty_judge, stored_corpus
 from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
-__all__ = ['PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams',
-           'filter_logits', 'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span',
-           'decode_vectors', 'corpus_level', 'limit_loudness', 'mel_to_waveform', 'Generated', 'generate',
-           'default_mode', 'silence_codes', 'one_shot_end', 'restarts', 'level_span', 'sound_span', 'cut_short',
-           'shortest_sound', 'generate_one_shot', 'generate_sounds', 'save_generated', 'numbered_outputs',
-           'regenerate_region', 'DemoFinished', 'run_demo']
+__all__ = ['PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'KEEPS', 'ATTACK_SECONDS', 'NoPriorError', 'GenerationCancelled',
+           'require_prior', 'SamplingParams', 'filter_logits', 'choose_code', 'Chunk', 'plan_chunks', 'sample_codes',
+           'code_vectors', 'decode_span', 'decode_vectors', 'corpus_level', 'limit_loudness', 'mel_to_waveform',
+           'Generated', 'generate', 'default_mode', 'silence_codes', 'one_shot_end', 'restarts', 'level_span',
+           'sound_span', 'cut_short', 'shortest_sound', 'generate_one_shot', 'one_shot_from_codes', 'generate_sounds',
+           'training_kinds', 'model_kinds', 'onset_column', 'source_codes', 'kept_cells', 'generate_like',
+           'save_generated', 'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
 class NoPriorError(ValueError):
@@ -87,23 +90,27 @@ def choose_code(logits: torch.Tensor, sampling: SamplingParams, generator: torch
 # %% ../nbs/07_generate.ipynb #3ac4b24f
 class _CachedSteps:
     "Incremental decoding: the prompt fills a key/value cache once, then each token is one step."
-    def __init__(self, prior: Prior): self.prior, self.device = prior, prior.head.weight.device
+    def __init__(self, prior: Prior, kind: int = 0):
+        self.prior, self.device = prior, prior.head.weight.device
+        self.kind = torch.tensor([kind], device=self.device)
     def start(self, ids: list[int]) -> torch.Tensor:
         self.cache = self.prior.new_cache(1)
-        return self.prior.hidden(torch.tensor([ids], device=self.device), self.cache)[0, -1]
+        return self.prior.hidden(torch.tensor([ids], device=self.device), self.cache, self.kind)[0, -1]
     def push(self, token: int) -> torch.Tensor:
-        return self.prior.hidden(torch.tensor([[token]], device=self.device), self.cache)[0, -1]
+        return self.prior.hidden(torch.tensor([[token]], device=self.device), self.cache, self.kind)[0, -1]
 
 class _RecomputeSteps:
     "Reference: every token recomputes the whole window (O(n²) work; for tests and the benchmark)."
-    def __init__(self, prior: Prior): self.prior, self.device = prior, prior.head.weight.device
+    def __init__(self, prior: Prior, kind: int = 0):
+        self.prior, self.device = prior, prior.head.weight.device
+        self.kind = torch.tensor([kind], device=self.device)
     def start(self, ids: list[int]) -> torch.Tensor:
         self.ids = list(ids)
         return self._last()
     def push(self, token: int) -> torch.Tensor:
         self.ids.append(token)
         return self._last()
-    def _last(self): return self.prior.hidden(torch.tensor([self.ids], device=self.device))[0, -1]
+    def _last(self): return self.prior.hidden(torch.tensor([self.ids], device=self.device), kinds=self.kind)[0, -1]
 
 # %% ../nbs/07_generate.ipynb #4772f1d9
 @dataclass
@@ -125,12 +132,12 @@ def plan_chunks(columns: int, prompt_columns: int, config: PriorConfig, context:
 @torch.inference_mode()
 def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, prompt_codes: torch.Tensor | None = None,
                  progress=None, *, cancel: threading.Event | None = None, use_cache: bool = True,
-                 context: int | None = None, stop=None, given: torch.Tensor | None = None) -> torch.Tensor:
+                 context: int | None = None, stop=None, given: torch.Tensor | None = None, kind: str | None = None) -> torch.Tensor:
     """Sample `columns` new code columns `[levels, columns]` from the model's prior, continuing `prompt_codes`
     `[levels, n]` if given. `given` `[levels, columns]` holds cells that are not drawn: a code ≥ 0 is kept as it is
     (and the prior reads it as context for the cells after it), -1 is drawn. `progress(stage, done, total)` is called
     after every column; `stop(column)`, given each new column's codes (a list, one per level), ends sampling early when
-    it returns True (that column is kept)."""
+    it returns True (that column is kept). `kind`: what sound to write, for a prior conditioned on kinds (None: any)."""
     prior = require_prior(model).eval()
     c = prior.config
     L, K = c.levels, c.codebook_size
@@ -142,7 +149,7 @@ def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, pr
         rearrange(given.cpu() >= 0, 'l c -> (c l)'), torch.tensor(-1)).tolist()
     tokens = codes_to_tokens(prompt.long().cpu(), K).tolist()
     generator = torch.Generator().manual_seed(sampling.seed)
-    steps = (_CachedSteps if use_cache else _RecomputeSteps)(prior)
+    steps = (_CachedSteps if use_cache else _RecomputeSteps)(prior, c.kind_index(kind))
     for chunk in plan_chunks(columns, prompt.shape[1], c, context):
         # a fresh window: start token, then the last `keep` columns written so far
         context_tokens = tokens[len(tokens) - chunk.keep * L:]
@@ -219,6 +226,8 @@ class Generated:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     mode: str = "texture"                            # "one-shot" or "texture" (see `generate_sounds`)
     novelty: Novelty | None = None                   # how new it is against the training files (`distill.novelty`)
+    like: str | None = None                          # the sound it is a variation of (`generate_like`)
+    kind: str | None = None                          # the kind it was asked for, else its nearest training file's
 
     @property
     def duration(self) -> float: return len(self.audio) / self.sample_rate
@@ -230,7 +239,7 @@ class Generated:
 
     def to_dict(self) -> dict:
         "What `--json` reports of it: seconds, seed, mode, novelty (None where not judged)."
-        return dict(seconds=self.duration, seed=self.sampling.seed, mode=self.mode,
+        return dict(seconds=self.duration, seed=self.sampling.seed, mode=self.mode, kind=self.kind, like=self.like,
                     novelty=self.novelty.to_dict() if self.novelty else None)
 
 def _prompt_codes(model: DistillModel, prompt) -> torch.Tensor | None:
@@ -243,7 +252,7 @@ def _prompt_codes(model: DistillModel, prompt) -> torch.Tensor | None:
 # %% ../nbs/07_generate.ipynb #9c90d556
 def generate(model: DistillModel, duration: float, sampling: SamplingParams | None = None, prompt=None, progress=None, *,
              cancel: threading.Event | None = None, keep_prompt: bool = False, context: int | None = None,
-             block_seconds: float = 30.0) -> Generated:
+             block_seconds: float = 30.0, kind: str | None = None) -> Generated:
     """`duration` seconds of new sound from the model's prior; with `prompt` (a file path, or mono audio at the model's
     rate) the new sound continues the prompt (and, with `keep_prompt`, the result starts with the decoded prompt)."""
     sampling = sampling or SamplingParams()
@@ -255,7 +264,7 @@ def generate(model: DistillModel, duration: float, sampling: SamplingParams | No
     columns = math.ceil((samples / p.hop_length + 1) / d)
     prompt_codes = _prompt_codes(model, prompt)
     prompt_columns = 0 if prompt_codes is None else prompt_codes.shape[-1]
-    new = sample_codes(model, columns, sampling, prompt_codes, progress, cancel=cancel, context=context)
+    new = sample_codes(model, columns, sampling, prompt_codes, progress, cancel=cancel, context=context, kind=kind)
 
     # prompt and new columns decode as one grid, so the first new frames continue the prompt as in a recording;
     # without `keep_prompt` the prompt is context only and decoding starts at the first new column
@@ -339,27 +348,39 @@ def shortest_sound(model: DistillModel) -> int:
 # %% ../nbs/07_generate.ipynb #3230ac0d
 REDRAW_SEED_STEP = 7919   # a redraw's seed: the sound's + k × this (a prime far from the +1 between sounds of a batch)
 
+def _given_from(given: torch.Tensor | None, start: int, columns: int, levels: int) -> torch.Tensor | None:
+    "Columns `[start, start + columns)` of `given`, padded with -1 (draw) where it is shorter."
+    if given is None: return None
+    part = given[:, start:start + columns]
+    return F.pad(part, (0, columns - part.shape[-1]), value=-1)
+
 def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: SamplingParams | None = None, progress=None, *,
                       cancel: threading.Event | None = None, quiet_columns: int = 2, fade_in: float = 0.002,
                       fade_out: float = 0.02, silence: list[int] | None = None, redraws: int = 4,
-                      min_frames: int | None = None) -> Generated:
+                      min_frames: int | None = None, kind: str | None = None, given: torch.Tensor | None = None) -> Generated:
     """One sound as the corpus' files are: the prior starts where a recording starts (`ONSET`) and stops once it has
     written `quiet_columns` of silence — the gap it learned after every file; at most `max_duration` seconds. A sound
     that falls silent and starts again (`restarts`), or ends before it has lasted `min_frames` (`cut_short`; by default
     the corpus's `shortest_sound`), has its continuation drawn again from where it fell silent, up to `redraws` times,
-    and otherwise ends there. The sound is cut from its onset to where it has decayed 50 dB, with short fades."""
+    and otherwise ends there. `kind` asks a prior conditioned on kinds for that kind of sound; `given` `[levels, n]`
+    keeps cells (≥ 0) from column 0 on, as `sample_codes` does. The sound is cut by `one_shot_from_codes`."""
     sampling = sampling or SamplingParams()
     require_prior(model)
     if not max_duration > 0: raise ValueError(f"duration must be positive, got {max_duration} s")
     p, d = model.audio, model.config.downsample
+    L = model.config.rvq_levels
     columns = math.ceil((round(max_duration * p.sample_rate) / p.hop_length + 1) / d)
     silence = silence or silence_codes(model)   # `generate_sounds` finds it once for all its one-shots
     min_frames = shortest_sound(model) if min_frames is None else min_frames
     quiet = torch.tensor(silence)[:, None].expand(-1, quiet_columns)
-    codes = sample_codes(model, columns, sampling, None, progress, cancel=cancel, stop=one_shot_end(silence, quiet_columns))
+    draw = partial(sample_codes, model, cancel=cancel, kind=kind)
+    codes = draw(columns, sampling, None, progress, stop=one_shot_end(silence, quiet_columns), given=_given_from(given, 0, columns, L))
     for redraw in range(redraws + 2):
         if codes.shape[-1] < columns:   # ended by silence: the quiet columns are silence at every level, so the sound decays into it
             codes = torch.cat([codes[:, :-quiet_columns], quiet], 1)
+        if given is not None:           # …but a cell it was given stays what it was given
+            kept = _given_from(given, 0, codes.shape[-1], L)
+            codes = torch.where(kept >= 0, kept, codes)
         mel = limit_loudness(model, decode_vectors(model, code_vectors(model, codes), progress=progress))
         if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
         level_db = normalised_to_db(mel, p).amax(0)
@@ -370,9 +391,16 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
         # its own), and after `redraws` draws end the sound there
         keep = gone[0] // d
         again = replace(sampling, seed=sampling.seed + REDRAW_SEED_STEP * (redraw + 1))
-        rest = (sample_codes(model, columns - keep, again, codes[:, :keep], cancel=cancel, stop=one_shot_end(silence, quiet_columns))
-                if redraw < redraws else quiet)
+        rest = (draw(columns - keep, again, codes[:, :keep], stop=one_shot_end(silence, quiet_columns),
+                     given=_given_from(given, keep, columns - keep, L)) if redraw < redraws else quiet)
         codes = torch.cat([codes[:, :keep], rest], 1)
+    return one_shot_from_codes(model, codes, mel, sampling, max_duration, fade_in, fade_out, progress)
+
+def one_shot_from_codes(model: DistillModel, codes: torch.Tensor, mel: torch.Tensor, sampling: SamplingParams,
+                        max_duration: float = 4.0, fade_in: float = 0.002, fade_out: float = 0.02, progress=None) -> Generated:
+    """A one-shot's sound from its codes and their decoded mel: cut from its onset to where it has decayed 50 dB (at
+    most `max_duration`), brought to the corpus's level, with a short fade in and a release."""
+    p = model.audio
     first, last = sound_span(mel, p)
     last = min(last, first + math.floor(max_duration * p.sample_rate / p.hop_length))   # never longer than asked
     mel = mel[:, first:last]
@@ -391,20 +419,93 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
 
 def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None, duration: float = 4.0,
                     sampling: SamplingParams | None = None, progress=None, *, cancel: threading.Event | None = None,
-                    novelty: bool = True, prompt=None) -> Iterator[Generated]:
+                    novelty: bool = True, prompt=None, kind: str | None = None) -> Iterator[Generated]:
     """`count` sounds in `mode` (`default_mode(model)` if not given), one at a time: one-shots of at most `duration`
     seconds, or `duration`-second textures — continuing `prompt` (a path or mono audio), which makes them textures.
-    Seeds `seed, seed + 1, …`; each new sound carries its novelty report when the model file keeps its training files'
-    codes (`distill.novelty`); continuations do not."""
+    `kind` asks for one kind of sound (a prior conditioned on kinds; `model_kinds` lists them). Seeds `seed, seed + 1, …`;
+    each new sound carries its novelty report when the model file keeps its training files' codes (`distill.novelty`);
+    continuations do not."""
     mode = mode or ("texture" if prompt is not None else default_mode(model))
     if mode not in MODES: raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if prompt is not None and mode != "texture": raise ValueError("a prompt continues a recording, which makes a texture, not a one-shot")
+    require_prior(model).config.kind_index(kind)   # an unknown kind is refused before anything is drawn
     sampling = sampling or SamplingParams()
     judge = novelty_judge(model) if novelty and prompt is None else None
-    make = partial(generate_one_shot, silence=silence_codes(model)) if mode == "one-shot" else partial(generate, prompt=prompt)
+    make = (partial(generate_one_shot, silence=silence_codes(model), kind=kind) if mode == "one-shot"
+            else partial(generate, prompt=prompt, kind=kind))
     for i in range(count):
         g = make(model, duration, replace(sampling, seed=sampling.seed + i), progress=progress, cancel=cancel)
         g.mode, g.novelty = mode, judge(g.codes) if judge else None
+        g.kind = kind or (training_kinds(model).get(g.novelty.nearest) if g.novelty else None)
+        yield g
+
+def training_kinds(model: DistillModel) -> dict[str, str]:
+    "Each training file's kind, by the name the model file keeps it under (empty for a prior trained before kinds)."
+    return dict(zip(model.prior_training.get("corpus_files", []), model.prior_training.get("corpus_kinds", [])))
+
+# %% ../nbs/07_generate.ipynb #likecode
+KEEPS = ("structure", "attack")   # what `generate_like` keeps of the sound it varies (see `kept_cells`)
+ATTACK_SECONDS = 0.1              # … "attack": its first tenth of a second, every level
+
+def model_kinds(model: DistillModel) -> dict[str, int]:
+    "The kinds `kind=` can ask `model`'s prior for, each with its number of training files; empty for a prior without kinds."
+    counts = Counter(training_kinds(model).values())
+    return {kind: counts[kind] for kind in require_prior(model).config.kinds}
+
+def onset_column(model: DistillModel, codes: torch.Tensor) -> int:
+    "The column where the sound in `codes` `[levels, columns]` begins (`sound_span`): a recording may start with silence."
+    first, _ = sound_span(limit_loudness(model, decode_vectors(model, code_vectors(model, codes))), model.audio)
+    return first // model.config.downsample
+
+def source_codes(model: DistillModel, source) -> tuple[torch.Tensor, str, str | None]:
+    """The codes `[levels, columns]` of `source` from its onset on, its name, and its kind (None: unknown to the prior).
+    `source`: a training file's name (as `model`'s file keeps it, with or without its extension), a path to any
+    recording, a `Generated` sound, or a code grid."""
+    if isinstance(source, Generated): return source.codes, f"seed {source.sampling.seed}", None
+    if isinstance(source, torch.Tensor): return source, "codes", None
+    corpus, known = stored_corpus(model), require_prior(model).config.kinds
+    if corpus is not None:
+        for name, codes in zip(corpus.names, corpus.codes):
+            if str(source) in (name, Path(name).stem, Path(name).name): return codes, name, training_kinds(model).get(name)
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"{source}: no such file, and no training file of {model.name} is called that")
+    codes = model.encode_audio(load_audio(path, model.audio.sample_rate)[0])
+    kind = kind_of(path)
+    return codes[:, onset_column(model, codes):], path.name, kind if kind in known else None
+
+def kept_cells(codes: torch.Tensor, keep: str, columns_per_second: float) -> torch.Tensor:
+    """`given` cells for `sample_codes` that keep part of `codes` `[levels, columns]` (-1 elsewhere, to be drawn):
+    `structure` — the Structure row, whole (the same sound's shape and body, its timbre and detail drawn anew);
+    `attack` — every level of the first `ATTACK_SECONDS` (the same strike; what follows drawn anew)."""
+    if keep not in KEEPS: raise ValueError(f"keep must be one of {', '.join(KEEPS)}, got {keep!r}")
+    given = torch.full_like(codes, -1)
+    if keep == "structure": given[0] = codes[0]
+    else:
+        n = max(1, math.ceil(ATTACK_SECONDS * columns_per_second))
+        given[:, :n] = codes[:, :n]
+    return given
+
+def generate_like(model: DistillModel, source, count: int = 1, keep: str = "structure", duration: float = 4.0,
+                  sampling: SamplingParams | None = None, progress=None, *, cancel: threading.Event | None = None,
+                  novelty: bool = True, kind: str | None = None) -> Iterator[Generated]:
+    """`count` variations of `source` (see `source_codes`): one-shots that keep part of its codes (`kept_cells`) and
+    draw the rest from the prior, as that kind of sound (`kind`, by default the source's when the prior knows it).
+    Seeds `seed, seed + 1, …`; each carries its novelty report."""
+    sampling = sampling or SamplingParams()
+    codes, name, source_kind = source_codes(model, source)
+    kind = kind or source_kind
+    silence = silence_codes(model)
+    given = kept_cells(codes, keep, 1 / model.seconds_per_column)
+    if keep == "structure":   # after the source's last column its Structure row goes quiet, so the variation ends there too
+        tail = torch.full((codes.shape[0], 2), -1)
+        tail[0] = silence[0]
+        given = torch.cat([given, tail], 1)
+    judge = novelty_judge(model) if novelty else None
+    for i in range(count):
+        g = generate_one_shot(model, duration, replace(sampling, seed=sampling.seed + i), progress, cancel=cancel,
+                              silence=silence, kind=kind, given=given)
+        g.mode, g.novelty, g.like, g.kind = "one-shot", judge(g.codes) if judge else None, name, kind
         yield g
 
 # %% ../nbs/07_generate.ipynb #6b990c8b

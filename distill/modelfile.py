@@ -16,6 +16,7 @@ from safetensors.torch import save as safetensors_bytes
 import distill
 from .audio import (AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain,
                            loudest_frame_db, frame_energy, level_corrections, apply_level_track)
+from .data import describe_kinds
 from .model import VQVAE, VQVAEConfig, level_roles
 from .prior_model import Prior, PriorConfig
 
@@ -220,10 +221,13 @@ def describe_metadata(meta: dict, name: str, prior_hint: str = "train one with `
              f"{ms:.0f} ms per column at {a['sample_rate']} Hz",
              f"trained on {d.get('files', '?')} files ({d.get('total_seconds', 0):.0f} s" + (f", {d['mode']}s" if d.get("mode") else "") + ")"
              + (f", created {meta['created'][:16].replace('T', ' ')}" if meta.get("created") else "")]
+    if set(d.get("kinds") or {}) - {"other"}: lines.append("kinds: " + describe_kinds(d["kinds"]))
     if "val_loss" in m: lines.append(f"validation loss {m['val_loss']:.4f} (best epoch {m.get('best_epoch')} of {m.get('epochs_run')})")
     if m.get("health"): lines.append(f"health: {m['health']['light']} — {m['health']['sentence']}")
     pm = meta.get("prior_metrics") or {}
-    lines.append("prior: " + (("yes" + (f", validation perplexity {pm['val_perplexity']:.1f}" if "val_perplexity" in pm else ""))
+    kinds = (meta.get("prior_config") or {}).get("kinds")
+    lines.append("prior: " + (("yes" + (f", validation perplexity {pm['val_perplexity']:.1f}" if "val_perplexity" in pm else "")
+                               + (f"; generates on request: {', '.join(kinds)}" if kinds else ""))
                               if meta.get("prior_config") else f"no — {prior_hint}"))
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@
 # %% ../nbs/06_prior.ipynb #c681c17d
 from __future__ import annotations
 import json, math, threading, time, datetime
+from collections import Counter
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 from typing import Iterator
@@ -23,9 +24,9 @@ from .train import (TrainWarning, EpochEnd, TrainFinished, Stage, LoopState, Epo
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CodeStream', 'encode_stream', 'mel_ceiling', 'window_batch', 'epoch_windows', 'validation_windows',
+__all__ = ['CodeStream', 'encode_stream', 'mel_ceiling', 'window_batch', 'window_kinds', 'epoch_windows', 'validation_windows',
            'PriorTrainParams', 'MemorisationWarning', 'is_memorising', 'save_prior', 'prior_checkpoint_path',
-           'evaluate_prior', 'unigram_bits_per_column', 'PriorData', 'varied_copies', 'join_streams',
+           'evaluate_prior', 'unigram_bits_per_column', 'corpus_kinds', 'PriorData', 'varied_copies', 'join_streams',
            'prepare_prior_data', 'PriorStage', 'train_prior']
 
 # %% ../nbs/06_prior.ipynb #38ba7f70
@@ -35,12 +36,20 @@ class CodeStream:
     tokens: torch.Tensor      # [columns × levels] level-interleaved tokens
     starts: list[int]         # column where each file begins
     levels: int
+    kinds: list[int] | None = None   # each file's `PriorConfig.kind_index` (None: no kinds)
 
     @property
     def columns(self) -> int: return len(self.tokens) // self.levels
 
+    def column_kinds(self) -> torch.Tensor:
+        "The kind index of every column `[columns]`: its file's (the silence after a file is that file's); 0 without kinds."
+        if self.kinds is None: return torch.zeros(self.columns, dtype=torch.long)
+        lengths = torch.diff(torch.tensor(self.starts + [self.columns]))
+        return torch.repeat_interleave(torch.tensor(self.kinds, dtype=torch.long), lengths)
+
 @torch.no_grad()
-def encode_stream(model: DistillModel, mels: list[torch.Tensor], gap_columns: int, codebook_size: int | None = None) -> CodeStream:
+def encode_stream(model: DistillModel, mels: list[torch.Tensor], gap_columns: int, codebook_size: int | None = None,
+                  kinds: list[int] | None = None) -> CodeStream:
     "Encode each mel `[n_mels, frames]` (followed by `gap_columns` of silence) with the model's RVQ-VAE and join the tokens."
     c = model.config
     pieces, starts, column = [], [], 0
@@ -49,7 +58,7 @@ def encode_stream(model: DistillModel, mels: list[torch.Tensor], gap_columns: in
         codes = model.vqvae.eval().encode(padded[None].to(model.device))[0].cpu()
         starts.append(column); column += codes.shape[-1]
         pieces.append(codes_to_tokens(codes, codebook_size or c.codebook_size))
-    return CodeStream(torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.long), starts, c.rvq_levels)
+    return CodeStream(torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.long), starts, c.rvq_levels, kinds)
 
 # %% ../nbs/06_prior.ipynb #3d1c3ac0
 def mel_ceiling(mels: list[torch.Tensor]) -> list[float]:
@@ -70,6 +79,12 @@ def window_batch(stream: CodeStream, start_columns: list[int], columns: int, con
     ids = torch.cat([bos[:, None], tokens[:, :-1]], 1)
     targets = tokens - (offsets % L) * k          # token → code index within its level
     return ids, targets
+
+def window_kinds(stream: CodeStream, start_columns: list[int], columns: int, levels: int, wrap: bool = True) -> torch.Tensor:
+    "The kind index `[b, columns × levels]` at each input position of `window_batch`'s windows: the kind of the token it predicts."
+    index = torch.tensor(start_columns)[:, None] + torch.arange(columns * levels) // levels
+    kinds = stream.column_kinds()
+    return kinds[index % stream.columns] if wrap else kinds[index]
 
 def epoch_windows(stream: CodeStream, count: int, generator: torch.Generator) -> list[int]:
     "Window start columns for one epoch: every file start (at least a quarter of the windows; a random quarter when there are more), then random columns, shuffled."
@@ -108,6 +123,7 @@ class PriorTrainParams:
     memorisation_patience: int = 2     # … for this many epochs in a row
     memorisation_ratio: float = 3.0    # validation / training perplexity beyond this is a wide gap
     stop_when_memorising: bool = False # end training at the first memorisation warning
+    kind_dropout: float = 0.25       # share of training windows told `any` instead of their sounds' kinds (so it learns both)
 
     @classmethod
     def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
@@ -155,7 +171,8 @@ def evaluate_prior(prior: Prior, stream: CodeStream, device) -> tuple[float, lis
     losses = torch.zeros(L, dtype=torch.float64); counts = torch.zeros(L, dtype=torch.float64)
     for start, length in validation_windows(stream, columns):
         ids, targets = window_batch(stream, [start], length, prior.config, wrap=False)
-        ce = F.cross_entropy(rearrange(prior(ids.to(device)), 'b t k -> b k t'), targets.to(device), reduction="none")[0].cpu()
+        kinds = window_kinds(stream, [start], length, L, wrap=False)
+        ce = F.cross_entropy(rearrange(prior(ids.to(device), kinds), 'b t k -> b k t'), targets.to(device), reduction="none")[0].cpu()
         for level in range(L):
             losses[level] += ce[level::L].sum(); counts[level] += len(ce[level::L])
     mean = float(losses.sum() / counts.sum().clamp_min(1))
@@ -176,6 +193,11 @@ def unigram_bits_per_column(train: CodeStream, val: CodeStream, codebook_size: i
         bits += float(-torch.log2(counts[v[level]] / counts.sum()).mean()) if v.shape[-1] else 0.0
     return bits
 
+def corpus_kinds(scan: DatasetScan, files: list[str]) -> list[str]:
+    "The kinds of `scan`'s `files` (the training files) a prior is conditioned on, the commonest first; none when the names said nothing."
+    kinds = [kind for kind, _ in Counter(scan.kinds[f] for f in files).most_common()]
+    return [] if set(kinds) <= {"other"} else kinds
+
 @dataclass
 class PriorData:
     "The corpus as the prior sees it: training and validation code streams, encoded once through the frozen RVQ-VAE."
@@ -187,24 +209,28 @@ class PriorData:
     ceiling: list[float]      # `mel_ceiling` of every file
     gain_db: float = 0.0      # the median gain (dB) that brought the files to the loudness the model hears
     practice: CodeStream | None = None   # what training windows are cut from: `train` and its varied copies
+    kinds: list[str] = field(default_factory=list)   # `corpus_kinds`: what the prior is conditioned on
 
     def __post_init__(self):
         if self.practice is None: self.practice = self.train
 
-def varied_copies(model: DistillModel, mels: list[torch.Tensor], gap: int, params: PriorTrainParams) -> CodeStream:
+def varied_copies(model: DistillModel, mels: list[torch.Tensor], gap: int, params: PriorTrainParams,
+                  kinds: list[int] | None = None) -> CodeStream:
     """`params.augment_copies` passes over `mels`, each file a little louder or softer, higher or lower, faster or
     slower (`distill.data.Augment`, drawn from `params.seed`), encoded into one code stream: new code sequences of
     the same sounds, so a prior on a small corpus learns how its codes move rather than which files it holds."""
     vary = Augment(gain_db=params.augment_gain_db, pitch_bands=params.augment_pitch_bands, stretch=params.augment_stretch,
                    floor_db=model.audio.floor_db)
     g = torch.Generator().manual_seed(params.seed)
-    return encode_stream(model, [vary(m, g) for _ in range(params.augment_copies) for m in mels], gap)
+    return encode_stream(model, [vary(m, g) for _ in range(params.augment_copies) for m in mels], gap,
+                         kinds=None if kinds is None else kinds * params.augment_copies)
 
 def join_streams(*streams: CodeStream) -> CodeStream:
     "One stream holding each of `streams` in turn (file starts shifted to match)."
     starts, offset = [], 0
     for s in streams: starts += [x + offset for x in s.starts]; offset += s.columns
-    return CodeStream(torch.cat([s.tokens for s in streams]), starts, streams[0].levels)
+    kinds = None if any(s.kinds is None for s in streams) else [k for s in streams for k in s.kinds]
+    return CodeStream(torch.cat([s.tokens for s in streams]), starts, streams[0].levels, kinds)
 
 def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, progress=None) -> PriorData:
     "Scan (if given a folder), split by file as the VQ-VAE was, and encode both sides into code streams."
@@ -215,10 +241,14 @@ def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, p
     gap = max(0, round(params.gap_seconds / model.seconds_per_column))   # silence after each file, in code columns
     gains = []
     mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress, gains)))
-    train = encode_stream(model, [mels[f] for f in train_files], gap)
-    practice = join_streams(train, varied_copies(model, [mels[f] for f in train_files], gap, params)) if params.augment_copies else train
-    return PriorData(scan, train_files, val_files, train, encode_stream(model, [mels[f] for f in val_files], gap),
-                     mel_ceiling(list(mels.values())), float(torch.tensor([20 * math.log10(g) for g in gains]).median()), practice)
+    kinds = corpus_kinds(scan, train_files)   # a kind only a validation file has is `any` to the prior: it never learns it
+    index = (lambda files: [1 + kinds.index(scan.kinds[f]) if scan.kinds[f] in kinds else 0 for f in files]) if kinds else (lambda files: None)
+    train = encode_stream(model, [mels[f] for f in train_files], gap, kinds=index(train_files))
+    practice = (join_streams(train, varied_copies(model, [mels[f] for f in train_files], gap, params, index(train_files)))
+                if params.augment_copies else train)
+    val = encode_stream(model, [mels[f] for f in val_files], gap, kinds=index(val_files))
+    return PriorData(scan, train_files, val_files, train, val, mel_ceiling(list(mels.values())),
+                     float(torch.tensor([20 * math.log10(g) for g in gains]).median()), practice, kinds)
 
 # %% ../nbs/06_prior.ipynb #d47b33fc
 class PriorStage(Stage):
@@ -228,6 +258,8 @@ class PriorStage(Stage):
     def __init__(self, model: DistillModel, data: PriorData, config: PriorConfig, params: PriorTrainParams, dd: Distributed, device):
         if (config.levels, config.codebook_size) != (model.config.rvq_levels, model.config.codebook_size):
             raise ValueError(f"the prior must match the model: {model.config.rvq_levels} levels × {model.config.codebook_size} codes")
+        if config.kinds != data.kinds:
+            raise ValueError(f"the prior's kinds ({', '.join(config.kinds) or 'none'}) are not the corpus's ({', '.join(data.kinds) or 'none'})")
         if params.batch_size % dd.world_size: raise ValueError(f"batch size {params.batch_size} must be a multiple of the {dd.world_size} processes")
         self.model, self.data, self.params, self.dd, self.device, self.identity = model, data, params, dd, device, model.identity
         self.epochs, self.checkpoint, self.checkpoint_every = params.epochs, prior_checkpoint_path(model.path), params.checkpoint_every
@@ -242,6 +274,7 @@ class PriorStage(Stage):
         self.training = dict(asdict(params), train_files=len(data.train_files), val_files=len(data.val_files), vqvae_identity=self.identity,
                              train_columns=data.train.columns, val_columns=data.val.columns, mel_ceiling=data.ceiling,
                              corpus_files=[_relative(f, data.scan.root) for f in data.train_files], corpus_gain_db=data.gain_db,
+                             corpus_kinds=[data.scan.kinds[f] for f in data.train_files],
                              gap_columns=max(0, round(params.gap_seconds / model.seconds_per_column)))
 
     def fresh(self):
@@ -263,7 +296,8 @@ def train_epoch(self: PriorStage, epoch: int, stop) -> EpochResult:
     p, dd, device = self.params, self.dd, self.device
     for g in self.optimizer.param_groups: g["lr"] = cosine_lr(p.lr, epoch - 1, p.epochs)
     # windows depend only on (seed, epoch): a resumed run sees the batches the uninterrupted run would have
-    windows = epoch_windows(self.data.practice, self.per_epoch, torch.Generator().manual_seed(p.seed * 100_003 + epoch))
+    g = torch.Generator().manual_seed(p.seed * 100_003 + epoch)
+    windows = epoch_windows(self.data.practice, self.per_epoch, g)
     self.prior.train()
     totals = torch.zeros(2, dtype=torch.float64, device=device)  # summed loss, windows
     # each global batch is split between the processes (only whole global batches when there are several)
@@ -272,7 +306,10 @@ def train_epoch(self: PriorStage, epoch: int, stop) -> EpochResult:
     for b, i in enumerate(batches):
         mine = windows[i:i + p.batch_size][dd.rank * share:(dd.rank + 1) * share]
         ids, targets = window_batch(self.data.practice, mine, self.columns, self.prior.config)
-        loss = F.cross_entropy(rearrange(self.net(ids.to(device)), 'b t k -> b k t'), targets.to(device))
+        # each window hears its sounds' kinds, or — a `kind_dropout` share of them — `any`
+        kinds = window_kinds(self.data.practice, mine, self.columns, self.prior.config.levels)
+        kinds = kinds.masked_fill(torch.rand(len(mine), 1, generator=g) < p.kind_dropout, 0)
+        loss = F.cross_entropy(rearrange(self.net(ids.to(device), kinds.to(device)), 'b t k -> b k t'), targets.to(device))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.prior.parameters(), 1.0)
@@ -330,7 +367,7 @@ def train_prior(model_path, dataset, params: PriorTrainParams | None = None, can
                              f"{model_path.name} has changed); train the prior from the start")
     data = prepare_prior_data(model, dataset, params, progress if dd.is_main else None)
     config = (PriorConfig.from_dict(resumed["prior_config"]) if resumed else
-              auto_prior_config(len(data.scan.files), model.config.rvq_levels, model.config.codebook_size, **config_overrides))
+              auto_prior_config(len(data.scan.files), model.config.rvq_levels, model.config.codebook_size, kinds=data.kinds, **config_overrides))
     stage = PriorStage(model, data, config, params, dd, device)
     stage.progress = progress   # reading the audio, then each epoch's batches
     for event in run_epochs(stage, *(stage.resume(resumed) if resumed else stage.fresh()), cancel=cancel):

@@ -5,7 +5,7 @@
 # %% ../nbs/02b_prior_model.ipynb #e5c48cae
 from __future__ import annotations
 import json
-from dataclasses import dataclass, asdict, fields
+from dataclasses import dataclass, asdict, fields, field
 
 import torch
 import torch.nn as nn
@@ -13,10 +13,12 @@ import torch.nn.functional as F
 from einops import rearrange
 
 # %% auto #0
-__all__ = ['PriorConfig', 'auto_prior_config', 'codes_to_tokens', 'tokens_to_codes', 'start_token', 'KVCache', 'PriorBlock',
-           'Prior']
+__all__ = ['ANY_KIND', 'PriorConfig', 'auto_prior_config', 'codes_to_tokens', 'tokens_to_codes', 'start_token', 'KVCache',
+           'PriorBlock', 'Prior']
 
 # %% ../nbs/02b_prior_model.ipynb #6c0a2aed
+ANY_KIND = "any"   # what a prior conditioned on kinds is told when no kind is asked for (it learns that too)
+
 @dataclass
 class PriorConfig:
     "Shape of the prior; stored as JSON in the model file (`prior_config`)."
@@ -27,14 +29,23 @@ class PriorConfig:
     n_heads: int = 4          # attention heads (d_model must divide evenly)
     window: int = 128         # code columns of context (window × levels tokens)
     dropout: float = 0.1      # dropout inside the blocks while training
+    kinds: list[str] = field(default_factory=list)   # the corpus's kinds it is conditioned on (`distill.data.kind_of`); none: unconditioned
 
     def __post_init__(self):
         if self.d_model % self.n_heads: raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if self.window < 2: raise ValueError(f"window must be at least 2 columns, got {self.window}")
         if not 0 <= self.dropout < 1: raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if len(set(self.kinds)) != len(self.kinds) or ANY_KIND in self.kinds: raise ValueError(f"kinds must be distinct and not {ANY_KIND!r}: {self.kinds}")
 
     @property
     def vocab(self) -> int: return self.levels * self.codebook_size + 2   # codes of every level + 2 start tokens
+    def kind_index(self, kind: str | None) -> int:
+        "The kind's row in the prior's kind table: 0 for `any` (or None), else 1 + its place in `kinds`; unknown kinds are refused."
+        if kind is None or kind == ANY_KIND: return 0
+        if kind not in self.kinds:
+            known = ", ".join(self.kinds) if self.kinds else "none: its corpus's file names named no kinds"
+            raise ValueError(f"unknown kind {kind!r}: this model knows {known}")
+        return 1 + self.kinds.index(kind)
     def to_json(self) -> str: return json.dumps(asdict(self))
     @classmethod
     def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
@@ -118,6 +129,10 @@ class Prior(nn.Module):
         self.register_buffer("input_levels", torch.tensor([c.levels] + [i % c.levels for i in range(c.window * c.levels - 1)]),
                              persistent=False)
         self.apply(self._init)
+        # what kind of sound (row 0: any), added at every position; made after the rest, so that a prior without kinds
+        # starts from the weights it always had
+        self.kind_embedding = nn.Embedding(len(c.kinds) + 1, c.d_model) if c.kinds else None
+        if self.kind_embedding is not None: self._init(self.kind_embedding)
 
     @staticmethod
     def _init(m):
@@ -133,12 +148,16 @@ class Prior(nn.Module):
         return KVCache(c.n_layers, batch, c.n_heads, self.max_tokens, c.d_model // c.n_heads,
                        device=self.head.weight.device, dtype=self.head.weight.dtype)
 
-    def hidden(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        "Token ids `[b, t]` → final hidden states `[b, t, d_model]`; with a cache, `ids` continue the cached tokens."
+    def hidden(self, ids: torch.Tensor, cache: KVCache | None = None, kinds: torch.Tensor | None = None) -> torch.Tensor:
+        """Token ids `[b, t]` → final hidden states `[b, t, d_model]`; with a cache, `ids` continue the cached tokens.
+        `kinds`: `PriorConfig.kind_index` of each window `[b]` or each position `[b, t]` (None: any)."""
         start = cache.length if cache is not None else 0
         t = ids.shape[1]
         if start + t > self.max_tokens: raise ValueError(f"{start + t} tokens do not fit the prior's window of {self.max_tokens}")
         x = self.token_embedding(ids) + self.level_embedding(self.input_levels[start:start + t]) + self.position_embedding.weight[start:start + t]
+        if self.kind_embedding is not None:
+            kind = self.kind_embedding(torch.zeros(len(ids), dtype=torch.long, device=ids.device) if kinds is None else kinds.to(ids.device))
+            x = x + (kind[:, None] if kind.ndim == 2 else kind)
         for i, block in enumerate(self.blocks): x = block(x, cache, i)
         if cache is not None: cache.length += t
         return self.norm(x)
@@ -148,9 +167,9 @@ class Prior(nn.Module):
         k = self.config.codebook_size
         return F.linear(h, self.head.weight[level * k:(level + 1) * k], self.head.bias[level * k:(level + 1) * k])
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, kinds: torch.Tensor | None = None) -> torch.Tensor:
         "Input ids `[b, t]` (start token first) → logits `[b, t, codebook_size]`, position `t` scoring level `t % levels`."
-        h = self.hidden(ids)
+        h = self.hidden(ids, kinds=kinds)
         levels = self.config.levels
         logits = h.new_empty(*h.shape[:2], self.config.codebook_size)
         for level in range(levels): logits[:, level::levels] = self.level_logits(h[:, level::levels], level)

@@ -147,6 +147,25 @@ def test_an_output_that_exists_is_refused_and_force_replaces_it(command, model_w
     assert out.read_bytes() != PRECIOUS and out.stat().st_size > 100
 
 
+def test_generate_a_kind_or_variations_of_a_sound(model_with_prior, demo_corpus, tmp_path):
+    info = run_cli("info", model_with_prior).stdout
+    assert "kinds: other 4, bell 1, closed hat 1, kick 1, snare 1" in info                  # the scan's count of each kind
+    assert "generates on request: other, " in info and "snare" in info.split("generates on request:")[1]
+    r = run_cli("generate", model_with_prior, "-o", tmp_path / "s.wav", "--kind", "snare", "--count", "2", "--duration", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [g["kind"] for g in json.loads(r.stdout)["generated"]] == ["snare", "snare"]
+    r = run_cli("generate", model_with_prior, "-o", tmp_path / "t.wav", "--kind", "tuba")
+    assert r.returncode == 2 and "unknown kind 'tuba': this model knows other, " in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "t.wav").exists()
+    r = run_cli("generate", model_with_prior, "-o", tmp_path / "v.wav", "--like", demo_corpus / "snare_001.wav", "--count", "2",
+                "--keep", "attack", "--duration", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)["generated"]
+    assert [(g["like"], g["mode"]) for g in out] == [("snare_001.wav", "one-shot")] * 2 and all(g["novelty"] for g in out)
+    r = run_cli("generate", model_with_prior, "-o", tmp_path / "w.wav", "--like", "nothing.wav")
+    assert r.returncode == 2 and "nothing.wav: no such file, and no training file of with_prior is called that" in r.stderr
+
+
 def test_generate_checks_every_numbered_file_before_writing_any(model_with_prior, tmp_path):
     (tmp_path / "take_2.wav").write_bytes(PRECIOUS)
     r = run_cli("generate", model_with_prior, "-o", tmp_path / "take.wav", "--count", "2", "--duration", "0.5")

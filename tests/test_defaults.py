@@ -5,8 +5,8 @@ from dataclasses import fields
 
 import pytest
 
-from distill.cli import CORE_DEFAULTS, build_parser
-from distill.generate import SamplingParams, run_demo, save_generated
+from distill.cli import CORE_CHOICES, CORE_DEFAULTS, build_parser
+from distill.generate import KEEPS, MODES, SamplingParams, run_demo, save_generated
 from distill.model import VQVAEConfig
 from distill.prior import PriorTrainParams
 from distill.train import TrainParams
@@ -44,6 +44,11 @@ def test_help_table_is_the_core_defaults():
     for name, shown in CORE_DEFAULTS.items():
         core = core_defaults(SOURCES[name])
         assert shown == {field: core[field] for field in shown}, name
+
+
+def test_choice_lists_are_the_cores():
+    "The parser's copies of the core's vocabularies (kept so that `--help` imports no torch) are the core's own."
+    assert CORE_CHOICES == dict(MODES=MODES, KEEPS=KEEPS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -1,5 +1,5 @@
-"""Export: generated sounds (or audio files) as a kit — numbered WAVs, an SFZ with one region per key from C1, Hydrogen's
-drumkit.xml and a .h2drumkit archive — never over an existing kit; and `distill kit` end to end."""
+"""Export: generated sounds (or audio files) as a kit — WAVs named by kind on the General MIDI drum map, an SFZ with one
+region per key, Hydrogen's drumkit.xml and a .h2drumkit archive — never over an existing kit; and `distill kit` end to end."""
 import json, os, re, shutil, subprocess, tarfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from distill.export import HYDROGEN_NS, export_kit
-from distill.generate import SamplingParams, generate_sounds
+from distill.export import HYDROGEN_NS, export_kit, kit_sounds
+from distill.generate import SamplingParams
 from distill.modelfile import OutputExists
 from test_generate import model, setup          # noqa: F401 — a tiny model with a prior (module fixtures)
 from test_cli import model_with_prior, run_cli  # noqa: F401 — the CLI tests' tiny model with a prior
@@ -45,20 +45,24 @@ def sfz_regions(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def sounds(model):
-    return list(generate_sounds(model, 3, "one-shot", 1.0, SamplingParams(temperature=0.9, seed=4)))
+    "A snare, a kick and a closed hat, asked of the tiny prior by kind (its corpus's names say them)."
+    return list(kit_sounds(model, ["snare", "kick", "closed hat"], "one-shot", 1.0, SamplingParams(temperature=0.9, seed=4)))
 
 
-def test_sfz_has_one_region_per_sample_on_consecutive_keys_from_c1(sounds, tmp_path):
+def test_sfz_puts_each_sound_on_its_kinds_general_midi_key(sounds, tmp_path):
+    assert [g.kind for g in sounds] == ["snare", "kick", "closed hat"]
     kit = export_kit(sounds, tmp_path, "gen kit", bits="24")
-    assert kit.folder == tmp_path / "gen kit" and [s.key for s in kit.samples] == [36, 37, 38]
-    assert [s.filename for s in kit.samples] == ["01_seed-4.wav", "02_seed-5.wav", "03_seed-6.wav"]
+    assert kit.folder == tmp_path / "gen kit"
+    assert [(s.key, s.label, s.filename, s.source) for s in kit.samples] == [
+        (36, "Kick", "1_Kick.wav", 1), (38, "Snare", "2_Snare.wav", 0), (42, "Closed hat", "3_Closed-hat.wav", 2)]
     regions = sfz_regions(kit.sfz)
     assert [r["sample"] for r in regions] == [s.filename for s in kit.samples]
-    for r, key in zip(regions, range(36, 39)):
+    for r, key in zip(regions, (36, 38, 42)):
         assert (r["lokey"], r["hikey"], r["pitch_keycenter"], r["loop_mode"]) == (str(key), str(key), str(key), "one_shot")
         assert (kit.sfz.parent / r["sample"]).is_file()              # sample paths are relative to the .sfz
-    for path, g in zip(kit.sample_paths, sounds):
-        info = sf.info(str(path))
+    assert kit.sfz.read_text().splitlines()[0] == "// gen kit: 3 sounds made with Distill, on the General MIDI drum map"
+    for path, placed in zip(kit.sample_paths, kit.samples):
+        info, g = sf.info(str(path)), sounds[placed.source]
         assert (info.subtype, info.samplerate, info.frames) == ("PCM_24", g.sample_rate, len(g.audio))
 
 
@@ -69,10 +73,10 @@ def test_drumkit_xml_has_one_instrument_per_sample_whose_layer_exists(sounds, tm
     assert (root.findtext("h:name", namespaces=NS), root.findtext("h:info", namespaces=NS)) == ("gen kit", "three one-shots")
     instruments = root.findall("h:instrumentList/h:instrument", NS)
     assert len(instruments) == len(sounds)
-    for i, (instrument, sample) in enumerate(zip(instruments, kit.samples)):
+    for i, (instrument, sample, name, key) in enumerate(zip(instruments, kit.samples, ["Kick", "Snare", "Closed hat"], [36, 38, 42])):
         assert instrument.findtext("h:id", namespaces=NS) == str(i)
-        assert instrument.findtext("h:name", namespaces=NS) == f"seed {4 + i}"
-        assert instrument.findtext("h:midiOutNote", namespaces=NS) == str(36 + i)
+        assert instrument.findtext("h:name", namespaces=NS) == name
+        assert instrument.findtext("h:midiOutNote", namespaces=NS) == str(key)
         layers = instrument.findall("h:instrumentComponent/h:layer", NS)
         assert len(layers) == 1
         assert (kit.folder / layers[0].findtext("h:filename", namespaces=NS)).is_file()
@@ -113,12 +117,13 @@ def test_h2drumkit_is_a_tar_gz_of_a_folder_named_after_the_kit(sounds, tmp_path)
     assert packed_xml == kit.drumkit.read_bytes() and packed_first == kit.sample_paths[0].read_bytes()
 
 
-def test_audio_files_keep_their_names_and_can_be_resampled(demo_corpus, tmp_path):
-    files = sorted(demo_corpus.glob("*.wav"))[:2]
+def test_audio_files_are_named_and_placed_by_what_their_names_say_and_can_be_resampled(demo_corpus, tmp_path):
+    files = [demo_corpus / name for name in ("snare_001.wav", "pluck_003.wav", "kick_000.wav", "bell_004.wav")]
     kit = export_kit(files, tmp_path, "files", sample_rate=22050)
-    assert [s.filename for s in kit.samples] == [f"{i}_{f.stem}.wav" for i, f in zip(("01", "02"), files)]
-    assert [s.label for s in kit.samples] == [f.stem for f in files]
-    for path, f in zip(kit.sample_paths, files):
+    assert [(s.key, s.kind, s.label, s.filename) for s in kit.samples] == [
+        (36, "kick", "Kick", "1_Kick.wav"), (38, "snare", "Snare", "2_Snare.wav"), (53, "bell", "Bell", "3_Bell.wav"),
+        (54, "other", "Other", "4_Other.wav")]                         # a kind without a drum key: above the highest taken
+    for path, f in zip(kit.sample_paths, [files[s.source] for s in kit.samples]):
         assert sf.info(str(path)).samplerate == 22050 and abs(sf.info(str(path)).duration - sf.info(str(f)).duration) < 1e-3
 
 
@@ -130,7 +135,7 @@ def test_an_existing_kit_is_refused_and_overwrite_replaces_it_whole(sounds, tmp_
     assert str(e.value).startswith(f"{tmp_path / 'kit'} already exists")
     assert [p.name for p in (tmp_path / "kit").iterdir()] == ["notes.txt"] and len(list(tmp_path.iterdir())) == 1
     kit = export_kit(sounds[:2], tmp_path, "kit", overwrite=True)
-    assert sorted(p.name for p in kit.folder.iterdir()) == ["01_seed-4.wav", "02_seed-5.wav", "drumkit.xml", "kit.h2drumkit", "kit.sfz"]
+    assert sorted(p.name for p in kit.folder.iterdir()) == ["1_Kick.wav", "2_Snare.wav", "drumkit.xml", "kit.h2drumkit", "kit.sfz"]
     assert [p.name for p in tmp_path.iterdir()] == ["kit"]               # the old kit is gone, nothing left beside it
 
 
@@ -140,8 +145,8 @@ def test_a_failed_export_leaves_nothing_behind(sounds, tmp_path):
         raise RuntimeError("the generator broke")
     with pytest.raises(RuntimeError):
         export_kit(broken(), tmp_path, "kit")
-    with pytest.raises(ValueError, match="holds at most 2 sounds"):
-        export_kit(sounds, tmp_path, "kit", first_key=126)
+    with pytest.raises(ValueError, match="do not fit on the MIDI keys"):
+        export_kit(sounds * 31, tmp_path, "kit")                       # 93 sounds: more than the keys above the drum map
     with pytest.raises(ValueError, match="no sounds"):
         export_kit([], tmp_path, "kit")
     for name in ("a/b", ".hidden", "", " padded"):
@@ -150,24 +155,30 @@ def test_a_failed_export_leaves_nothing_behind(sounds, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_kit_command_generates_a_kit_and_refuses_to_replace_it(model_with_prior, tmp_path):
+def test_kit_command_generates_a_balanced_kit_and_refuses_to_replace_it(model_with_prior, tmp_path):
     args = ["kit", model_with_prior, "-o", tmp_path, "--count", "3", "--duration", "1", "--seed", "5"]
     r = run_cli(*args, "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     folder = tmp_path / "with_prior"                                      # named after the model by default
     assert out["name"] == "with_prior" and Path(out["folder"]) == folder
-    assert [(s["seed"], s["key"], s["note"], s["filename"]) for s in out["samples"]] == [
-        (5, 36, "C1", "01_seed-5.wav"), (6, 37, "C#1", "02_seed-6.wav"), (7, 38, "D1", "03_seed-7.wav")]
+    # the first three of the kinds the model knows, drum kinds first: kick, snare, closed hat, each on its key
+    assert [(s["seed"], s["key"], s["note"], s["kind"], s["filename"]) for s in out["samples"]] == [
+        (5, 36, "C1", "kick", "1_Kick.wav"), (6, 38, "D1", "snare", "2_Snare.wav"), (7, 42, "F#1", "closed hat", "3_Closed-hat.wav")]
     assert all(s["mode"] == "one-shot" and s["novelty"]["verdict"] in ("new", "variation", "copy") for s in out["samples"])
     assert [r["sample"] for r in sfz_regions(folder / "with_prior.sfz")] == [s["filename"] for s in out["samples"]]
-    assert len(ET.parse(folder / "drumkit.xml").getroot().findall("h:instrumentList/h:instrument", NS)) == 3
-    with tarfile.open(folder / "with_prior.h2drumkit") as tar: assert "with_prior/03_seed-7.wav" in tar.getnames()
-    assert "sound 3/3" in r.stderr and f"wrote the kit with_prior: 3 sounds on keys C1–D1 (36–38) in {folder}" in r.stderr
-    before = (folder / "01_seed-5.wav").read_bytes()
+    instruments = ET.parse(folder / "drumkit.xml").getroot().findall("h:instrumentList/h:instrument", NS)
+    assert [i.findtext("h:name", namespaces=NS) for i in instruments] == ["Kick", "Snare", "Closed hat"]
+    with tarfile.open(folder / "with_prior.h2drumkit") as tar: assert "with_prior/3_Closed-hat.wav" in tar.getnames()
+    assert "sound 3/3 (closed hat)" in r.stderr
+    assert f"wrote the kit with_prior: 3 sounds on the General MIDI drum map (kick 36, snare 38, closed hat 42) in {folder}" in r.stderr
+    before = (folder / "1_Kick.wav").read_bytes()
     r = run_cli(*args)
     assert r.returncode == 2 and r.stderr.strip() == f"distill: error: {folder} already exists; add --force to replace it, or give another --name"
-    assert (folder / "01_seed-5.wav").read_bytes() == before
-    r = run_cli(*args[:-1], "9", "--count", "1", "--force", "--name", "with_prior", "--bits", "24")
+    assert (folder / "1_Kick.wav").read_bytes() == before
+    r = run_cli(*args[:-1], "9", "--kinds", "hat:2,bd", "--force", "--name", "with_prior", "--bits", "24")
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in folder.glob("*.wav")) == ["01_seed-9.wav"] and sf.info(str(folder / "01_seed-9.wav")).subtype == "PCM_24"
+    assert sorted(p.name for p in folder.glob("*.wav")) == ["1_Kick.wav", "2_Closed-hat-1.wav", "3_Closed-hat-2.wav"]
+    assert sf.info(str(folder / "1_Kick.wav")).subtype == "PCM_24"
+    r = run_cli(*args[:-1], "9", "--kinds", "tuba:2", "--force")
+    assert r.returncode == 2 and "unknown kind 'tuba': this model knows" in r.stderr and "Traceback" not in r.stderr

@@ -283,3 +283,46 @@ def test_the_corpus_shortest_sound_is_its_shortest_training_file(model, monkeypa
         assert G.shortest_sound(model) == 0
     finally:
         forget()   # the module's other tests measure the model's own corpus
+
+
+def test_a_prior_conditioned_on_kinds_writes_the_kind_asked_and_refuses_others(model):
+    from distill.generate import generate_sounds, model_kinds
+    from distill.prior_model import start_token
+    known = model_kinds(model)
+    assert set(known) == {"other", "kick", "snare", "closed hat", "bell"} and sum(known.values()) == len(model.prior_training["corpus_files"])
+    c = model.prior.config
+    first = torch.tensor([[start_token(c, True)]])
+    with torch.no_grad():   # the kind reaches the prediction
+        assert not torch.allclose(model.prior(first, torch.tensor([c.kind_index("kick")])), model.prior(first))
+    s = SamplingParams(seed=2, temperature=1.2)
+    assert torch.equal(sample_codes(model, 20, s, kind="snare"), sample_codes(model, 20, s, kind="snare", use_cache=False))
+    sounds = list(generate_sounds(model, 2, "one-shot", 1.0, s, kind="kick"))
+    assert [g.kind for g in sounds] == ["kick", "kick"] and all(g.to_dict()["kind"] == "kick" for g in sounds)
+    with pytest.raises(ValueError, match="unknown kind 'tuba': this model knows other, "):
+        next(generate_sounds(model, 1, "one-shot", 1.0, kind="tuba"))
+    anything = next(generate_sounds(model, 1, "one-shot", 1.0, s))          # no kind asked: its nearest training file's
+    assert anything.kind == dict(zip(model.prior_training["corpus_files"], model.prior_training["corpus_kinds"]))[anything.novelty.nearest]
+
+
+def test_variations_keep_what_they_are_asked_to_keep(model, setup):
+    from distill.generate import generate_like, source_codes, stored_corpus
+    corpus = stored_corpus(model)
+    name = next(n for n in corpus.names if n.startswith("kick"))
+    source, _, kind = source_codes(model, Path(name).stem)                   # a training file, by name without its extension
+    assert kind == "kick" and torch.equal(source, corpus.codes[corpus.names.index(name)])
+    like = list(generate_like(model, name, 2, "structure", 2.0, SamplingParams(seed=3, temperature=1.3)))
+    assert [(g.like, g.kind, g.sampling.seed) for g in like] == [(name, "kick", 3), (name, "kick", 4)]
+    for g in like:
+        n = min(g.codes.shape[-1], source.shape[-1])
+        assert torch.equal(g.codes[0, :n], source[0, :n])                  # the Structure row is the source's
+        assert not torch.equal(g.codes[1:, :n], source[1:, :n])            # Timbre and Detail drawn anew
+        assert g.novelty is not None
+    attack = next(generate_like(model, name, 1, "attack", 2.0, SamplingParams(seed=3)))
+    n = min(math.ceil(0.1 / model.seconds_per_column), attack.codes.shape[-1])   # (a tiny model's kick may end sooner)
+    assert torch.equal(attack.codes[:, :n], source[:, :n])                 # its first 0.1 s, every level
+    recording = next(f for f in sorted(setup[0].glob("snare_*.wav")))       # any recording, by its path
+    assert next(generate_like(model, recording, 1, duration=1.0)).kind == "snare"
+    with pytest.raises(FileNotFoundError, match="no training file of with_prior is called that"):
+        next(generate_like(model, "nothing.wav", 1))
+    with pytest.raises(ValueError, match="keep must be one of structure, attack"):
+        next(generate_like(model, name, 1, "everything"))
