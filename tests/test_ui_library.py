@@ -256,32 +256,59 @@ def test_listen_is_off_without_a_prior_and_says_why(five):
     assert "kit has no prior yet" in b.status.value and "✖" in b.status.value and b.job is None
 
 
-def test_listen_makes_sounds_with_the_prior_once_then_plays_them_again(tmp_path, setup):
-    from distill.generate import SamplingParams, generate_sounds
+def test_listen_makes_sounds_with_the_prior_once_then_plays_them_again(tmp_path, setup, monkeypatch):
+    from distill.library import PREVIEW_SOUNDS, preview_sounds
     from distill.modelfile import load_model
-    from distill.ui.library import PREVIEW_GAP, PREVIEW_SECONDS, PREVIEW_SOUNDS
     lib = Library(tmp_path / "lib")
     entry = lib.add(setup[2], "ready")
     b = LibraryBrowser(lib, targets={})
+    played = []
+    monkeypatch.setattr(b.listen_player, "send", lambda content, buffers=None: played.append(content))
     b.row_buttons["ready"].click()
     assert not b.listen_button.disabled and b.listen_player.layout.display == "none" and "make 3 short sounds" in b.listen_note.value
     b.listen_button.click()
     b.wait(120)
-    assert f"Made {PREVIEW_SOUNDS} sounds with ready" in b.status.value and not b.listen_button.disabled
+    assert f"Made {PREVIEW_SOUNDS} sounds with ready: playing them" in b.status.value and not b.listen_button.disabled
+    assert played == [{"play": True}]                                # Listen plays them: no player left to press
     audio, rate = b.previews[("ready", entry.weights_hash)]
-    # the sounds the core makes with seeds 0, 1, 2, one after another with a short silence between them
-    expected = list(generate_sounds(load_model(setup[2]), PREVIEW_SOUNDS, None, PREVIEW_SECONDS, SamplingParams(seed=0), novelty=False))
-    gap = int(PREVIEW_GAP * rate)
-    assert rate == expected[0].sample_rate and len(audio) == sum(len(g.audio) for g in expected) + gap * (PREVIEW_SOUNDS - 1)
-    assert torch.equal(audio[:len(expected[0].audio)], expected[0].audio)
-    assert torch.equal(audio[-len(expected[-1].audio):], expected[-1].audio)
+    expected, expected_rate = preview_sounds(load_model(setup[2]))   # what the core makes: seeds 0, 1, 2 with short silences
+    assert rate == expected_rate and torch.equal(audio, expected)
     assert b.listen_player.value[:4] == b"RIFF" and b.listen_player.layout.display is None and "seeds 0–2" in b.listen_note.value
     # again, or after opening another model and coming back: the stored sounds, made no second time
     job = b.job
     b.listen_button.click()
-    assert b.job is job and "Playing the sounds made by ready" in b.status.value
+    assert b.job is job and "Playing the sounds made by ready" in b.status.value and len(played) == 2
     lib.add(setup[1], "bare"); b.refresh()
     b.row_buttons["bare"].click()
     assert b.listen_player.layout.display == "none" and b.listen_button.disabled
     b.row_buttons["ready"].click()
     assert b.listen_player.layout.display is None and b.job is job
+
+
+def test_a_model_file_on_disk_can_be_added_and_is_found_by_its_training_files(tmp_path, setup, monkeypatch):
+    "No dashboard could add a model already on disk; a search for what it was trained on found nothing."
+    from distill.modelfile import load_model
+    lib = Library(tmp_path / "lib")
+    b = LibraryBrowser(lib, targets={})
+    assert "No models in the library yet" in b.count.value
+    b.add_path.value = str(setup[2])
+    assert b.adder.name.value == Path(setup[2]).stem                 # the name starts as the file's
+    b.adder.name.value = "my hits"
+    b.adder.button.click()
+    assert "Added 'my hits' to the library" in b.status.value and b.selected.name == "my hits" and shown(b) == ["my hits"]
+    first = load_model(setup[2]).prior_training["corpus_files"][0]
+    assert "trained on" in b.details.value and Path(first).name in b.details.value
+    b.search.value = Path(first).stem.split("_")[0]                  # the demo corpus names its files kick_000.wav, …
+    assert shown(b) == ["my hits"] and "training file" in b.matches["my hits"]
+    b.add_path.value = str(tmp_path / "nowhere.distill")
+    b.adder.button.click()
+    assert "nowhere.distill: model file not found" in b.status.value and len(lib) == 1
+    # or picked with Choose…: written beside the notebook, then added
+    import datetime
+    monkeypatch.chdir(tmp_path)
+    data = Path(setup[1]).read_bytes()
+    b.add_chooser.value = ({"name": "picked.distill", "type": "", "size": len(data), "content": memoryview(data),
+                            "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    assert Path(b.add_path.value) == Path("distill_outputs") / "uploads" / "picked.distill" and b.adder.name.value == "picked"
+    b.adder.button.click()
+    assert "picked" in lib and b.selected.name == "picked"

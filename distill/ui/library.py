@@ -9,14 +9,17 @@ import html
 import ipywidgets as W
 import torch
 
-from ..library import Library, LibraryEntry, SORTS, UNKNOWN_HEALTH, readable_date, search_matches, match_sentence
-from .common import (LIGHT_COLOURS, BackgroundJob, WidgetView, light_html, health_table_html, usage_heatmap_png,
-                               counted, button, row, set_visible, dashboard_box, audio_player, set_audio)
+from ..library import (Library, LibraryEntry, SORTS, UNKNOWN_HEALTH, PREVIEW_SOUNDS, readable_date, search_matches,
+                             match_sentence, preview_sounds)
+from pathlib import Path
+
+from .common import (LIGHT_COLOURS, NO_PRIOR_HINT, BackgroundJob, WidgetView, LibraryAdder, light_html, health_table_html, usage_heatmap_png,
+                               counted, button, row, set_visible, dashboard_box, audio_player, set_audio, file_chooser, no_prior)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['PREVIEW_SOUNDS', 'PREVIEW_SECONDS', 'PREVIEW_GAP', 'entry_light', 'file_size_text', 'dataset_text', 'details_html',
-           'LibraryBrowser', 'open_dashboards']
+__all__ = ['entry_light', 'file_size_text', 'dataset_text', 'trained_on_text', 'details_html', 'LibraryBrowser',
+           'open_dashboards']
 
 # %% ../../nbs/14_ui_library.ipynb #49bfd3f0
 def entry_light(entry: LibraryEntry, sentence: bool = False) -> str:
@@ -40,6 +43,11 @@ def dataset_text(dataset: dict) -> str:
     what = ", ".join(p for p in parts if p)
     return f"{dataset.get('folder') or 'an unnamed folder'}" + (f" ({what})" if what else "")
 
+def trained_on_text(files: list[str], shown: int = 3) -> str:
+    "The files a model learned from, in a line: the first few names and how many more."
+    names = ", ".join(Path(f).name for f in files[:shown])
+    return f"{counted(len(files), 'file')}: {names}" + (f" and {len(files) - shown} more" if len(files) > shown else "")
+
 def _date_html(iso: str) -> str:
     "A readable date whose tooltip is the exact time stored."
     return f'<span title="{html.escape(iso)}">{html.escape(readable_date(iso))}</span>'
@@ -49,8 +57,10 @@ def details_html(entry: LibraryEntry) -> str:
     rows = [("description", html.escape(entry.description) or "<i>none</i>"),
             ("tags", html.escape(", ".join(entry.tags)) or "<i>none</i>"),
             ("dataset", html.escape(dataset_text(entry.dataset))),
+            *([("kinds", html.escape(", ".join(entry.kinds)))] if entry.kinds else []),
+            *([("trained on", html.escape(trained_on_text(entry.training_files)))] if entry.training_files else []),
             ("model", f"{entry.levels} levels × {entry.codebook_size} codes · "
-                      + ("with a prior (ready to generate)" if entry.has_prior else "no prior yet (train one to generate)")),
+                      + ("with a prior (ready to generate)" if entry.has_prior else f"no prior yet — {html.escape(NO_PRIOR_HINT)}")),
             ("trained", _date_html(entry.created)), ("added", _date_html(entry.added)),
             ("file", f"{html.escape(str(entry.path))} ({file_size_text(entry.file_size)})")]
     # the weights hash stays in the entry (and `distill library info`): it tells files apart, it means nothing to a person
@@ -91,9 +101,10 @@ class LibraryBrowser(WidgetView):
         self.sort, self.reverse = "created", False
         self.previews: dict[tuple[str, str], tuple[torch.Tensor, int]] = {}   # (name, weights hash) → Listen's audio and rate
         self.job: BackgroundJob | None = None
+        self.status = W.HTML()
 
         # finding
-        self.search = W.Text(placeholder="name, tag, description or dataset folder", description="Search",
+        self.search = W.Text(placeholder="name, tag, description, folder, kind or training file", description="Search",
                              layout=W.Layout(width="380px"))
         self.has_prior = W.Dropdown(options=[("all models", "all"), ("with a prior", "with"), ("without a prior", "without")],
                                     value="all", description="Prior", style={"description_width": "40px"},
@@ -106,6 +117,11 @@ class LibraryBrowser(WidgetView):
         self.table = W.GridBox(layout=W.Layout(grid_template_columns=" ".join(w for *_, w in _COLUMNS), grid_gap="1px 8px",
                                                align_items="center"))
         self.skipped = W.HTML()
+        # a model file already on disk into the library
+        self.add_path = W.Text(placeholder="path/to/model.distill", description="Model file", layout=W.Layout(width="380px"))
+        self.add_chooser = file_chooser(self._chose_file, ".distill", on_error=lambda message: self._say(message, "error"))
+        self.adder = LibraryAdder(lambda: self.add_path.value.strip() or None, status=self.status, on_added=self._added,
+                                  library=lambda: self.library)
         # details of the opened model
         self.details = W.HTML()
         self.light = W.HTML()
@@ -125,7 +141,6 @@ class LibraryBrowser(WidgetView):
         self.confirm_text = W.HTML()
         self.confirm_delete_button = button("Yes, delete", "trash", "danger", "110px")
         self.cancel_delete_button = button("Keep it", width="90px")
-        self.status = W.HTML()
         self._connect(); self._lay_out()
         self.refresh()
 
@@ -144,6 +159,10 @@ def _connect(self: LibraryBrowser):
     self.delete_button.on_click(lambda _: self.ask_delete())
     self.confirm_delete_button.on_click(lambda _: self.confirm_delete())
     self.cancel_delete_button.on_click(lambda _: self.cancel_delete())
+    def named(change):   # the Library name follows the file's name until someone types one of their own
+        if self.adder.name.value.strip() in ("", Path(change.old.strip() or ".").stem): self.adder.name.value = Path(change.new.strip() or ".").stem
+    self.add_path.observe(named, "value")
+    self.add_path.add_class("distill-add-path")
 
 @patch
 def _lay_out(self: LibraryBrowser):
@@ -160,7 +179,7 @@ def _lay_out(self: LibraryBrowser):
     set_visible(self.confirm_box, False); set_visible(self.details_box, False); set_visible(self.opened, False)
     self.widget = dashboard_box("library", "Distill · model library", [
         W.HTML(_CSS), row(self.search, self.has_prior, self.refresh_button, self.count),
-        self.table, self.skipped, self.status, self.details_box, self.opened,
+        self.table, self.skipped, row(self.add_path, self.add_chooser, self.adder.widget), self.status, self.details_box, self.opened,
     ], subtitle=str(self.library.root), max_width="1000px")
 
 # %% ../../nbs/14_ui_library.ipynb #1e8821ec
@@ -326,9 +345,20 @@ def cancel_delete(self: LibraryBrowser):
     "Keep the model: hide the question."
     set_visible(self.confirm_box, False)
 
-# %% ../../nbs/14_ui_library.ipynb #1c5b5c38
-PREVIEW_SOUNDS, PREVIEW_SECONDS, PREVIEW_GAP = 3, 2.0, 0.3   # sounds, their longest length and the silence between them (s)
+# %% ../../nbs/14_ui_library.ipynb #f4249535
+@patch
+def _chose_file(self: LibraryBrowser, path: Path):
+    "A model file picked with Choose… is the one to add."
+    self.add_path.value, self.adder.name.value = str(path), path.stem
+    self._say(f"Chose {path.name}: press Add to library to keep it under the name beside it.")
 
+@patch
+def _added(self: LibraryBrowser, entry: LibraryEntry):
+    "A model just added: show it in the table, opened, and clear the fields for the next one."
+    self.add_path.value = self.adder.name.value = ""
+    self.refresh(); self.open(entry.name)
+
+# %% ../../nbs/14_ui_library.ipynb #1c5b5c38
 @patch(as_prop=True)
 def running(self: LibraryBrowser) -> bool: return self.job is not None and self.job.running
 
@@ -342,9 +372,9 @@ def _show_listen(self: LibraryBrowser):
     if entry is None: return
     stored = self.previews.get(self._preview_key(entry))
     self.listen_button.disabled = not entry.has_prior or self.running
-    self.listen_button.tooltip = (f"Make {PREVIEW_SOUNDS} short sounds with this model's prior" if entry.has_prior
-                                  else "This model has no prior yet: it cannot make sounds")
-    if not entry.has_prior: note = "no prior yet: train one with the training dashboard's Train prior button to hear this model"
+    self.listen_button.tooltip = (f"Make {PREVIEW_SOUNDS} short sounds with this model's prior and play them" if entry.has_prior
+                                  else no_prior(entry.name, "make sounds"))
+    if not entry.has_prior: note = no_prior(entry.name, "make sounds")
     elif stored is not None: note = f"{PREVIEW_SOUNDS} sounds made by {entry.name} (seeds 0–{PREVIEW_SOUNDS - 1}), one after another"
     else: note = f"make {PREVIEW_SOUNDS} short sounds with this model"
     self.listen_note.value = f'<span class="distill-muted">{html.escape(note)}</span>'
@@ -352,28 +382,24 @@ def _show_listen(self: LibraryBrowser):
 
 @patch
 def listen(self: LibraryBrowser):
-    "Play sounds of the opened model: made in the background the first time, then the stored ones."
+    "Play sounds of the opened model (`distill.library.preview_sounds`): made in the background the first time, then the stored ones."
     entry = self.selected
     if entry is None: return self._say("Open a model first (click its name).", "error")
-    if not entry.has_prior: return self._say(f"{entry.name} has no prior yet, so it cannot make sounds: train one with the "
-                                             "training dashboard's Train prior button.", "error")
+    if not entry.has_prior: return self._say(f"{no_prior(entry.name, 'make sounds')}.", "error")
     key = self._preview_key(entry)
-    if key in self.previews: self._show_listen(); return self._say(f"Playing the sounds made by {entry.name}.", "ok")
+    if key in self.previews:
+        self._show_listen(); self.listen_player.play()
+        return self._say(f"Playing the sounds made by {entry.name}.", "ok")
     if self.running: return
-    from distill.generate import generate_sounds, SamplingParams   # heavy: only when someone listens
     made = []
-    def sounds(cancel):
-        model = self.library.load(entry.name)
-        yield from generate_sounds(model, PREVIEW_SOUNDS, None, PREVIEW_SECONDS, SamplingParams(seed=0), cancel=cancel, novelty=False)
     def done(error):
+        here = self.selected is not None and self._preview_key(self.selected) == key
         if error: self._say(error, "error")
         else:
-            rate = made[0].sample_rate
-            gap = torch.zeros(int(PREVIEW_GAP * rate))
-            self.previews[key] = (torch.cat([x for g in made for x in (g.audio, gap)][:-1]), rate)
-            if self.selected is not None and self._preview_key(self.selected) == key:
-                self._say(f"Made {len(made)} sounds with {entry.name}: press play.", "ok")
+            self.previews[key] = made[0]
+            if here: self._say(f"Made {PREVIEW_SOUNDS} sounds with {entry.name}: playing them.", "ok")
         self._show_listen()
+        if here and not error: self.listen_player.play()   # Listen means hear them, not find a player to press
     self._say(f"Making {PREVIEW_SOUNDS} short sounds with {entry.name}…")
-    self.job = BackgroundJob(sounds, made.append, done).start()
+    self.job = BackgroundJob(lambda cancel: [preview_sounds(self.library.load(entry.name), cancel=cancel)], made.append, done).start()
     self.listen_button.disabled = True
