@@ -205,6 +205,7 @@ function render({ model, el }) {
     playButton.disabled = !audio;
     playButton.textContent = playing ? "■ Stop" : "▶ Play";
     if (!audio) { readout.textContent = "nothing to play yet"; return; }
+    if (t === undefined) t = Math.min(audio.currentTime, seconds);   // a label changed while it plays: the time now
     const from = model.get("sound_start") > 0 ? ` from ${model.get("sound_start").toFixed(2)} s` : "";
     readout.textContent = playing ? `${label} · ${t.toFixed(3)} / ${seconds.toFixed(3)} s`
                                   : `${label} · ${seconds.toFixed(3)} s${from}${refused}`;

@@ -18,8 +18,9 @@ function bytesOf(v) {
 }
 
 function render({ model, el }) {
-  el.classList.add("distill-player");
-  el.style.cssText = "display:flex;align-items:center;gap:8px;font:12px sans-serif;min-height:28px";
+  el.classList.add("distill-player");   // its width and whether it shows at all are the widget's layout: el's style stays theirs
+  const box = document.createElement("div");
+  box.style.cssText = "display:flex;flex-wrap:nowrap;align-items:center;gap:8px;font:12px sans-serif;min-height:28px;width:100%";
   const button = document.createElement("button");
   button.className = "dp-play";
   button.style.cssText = "min-width:70px;padding:2px 8px;cursor:pointer";
@@ -32,7 +33,8 @@ function render({ model, el }) {
   const readout = document.createElement("span");
   readout.className = "dp-readout";
   readout.style.cssText = "font-variant-numeric:tabular-nums;white-space:nowrap";
-  el.append(button, bar, readout);
+  box.append(button, bar, readout);
+  el.appendChild(box);
 
   let audio = null, url = null, frame = 0, refused = "";
   const length = () => (audio && isFinite(audio.duration) && audio.duration > 0 ? audio.duration : model.get("seconds"));

@@ -6,18 +6,14 @@ README's `TrainingDashboard()` (fields typed in the browser: a tiny synthesised 
 to the trained model's preview → train the prior → `GenerationDashboard("drums.distill")`: generate takes, keep one,
 export the kit (WAVs + .sfz + drumkit.xml + .h2drumkit) → Add to library → `LibraryBrowser()` lists the model →
 `CodesEditor("drums.distill")`: encode a corpus file, see the grid. One screenshot per dashboard (artifacts/)."""
-import os, re, sys, tarfile, time
+import re, tarfile, time
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from e2e_lab import CHROMIUM, JupyterLab, lab_page, stop_process, wait_until, KERNEL_IDLE_JS
+from e2e_lab import ARTIFACTS, RUN_CELL_JS, lab_session, wait_until
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-ARTIFACTS = ROOT / "artifacts"
-FAILURE = ARTIFACTS / "e2e_session_walk_failure.png"
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.e2e
 
@@ -25,11 +21,7 @@ pytestmark = pytest.mark.e2e
 DASHBOARDS = {"TrainingDashboard": "train", "GenerationDashboard": "generate", "LibraryBrowser": "library", "CodesEditor": "codes"}
 screenshot = lambda name: ARTIFACTS / f"e2e_session_{name}.png"
 
-SETUP = """import os, sys
-from pathlib import Path
-from distill.data import synth_demo_corpus
-work = Path(os.environ["DISTILL_E2E_WORK"])
-(work / "kernel.txt").write_text(f"{sys.executable}\\n{os.getpid()}\\n")   # the test stops this process
+SETUP = """from distill.data import synth_demo_corpus
 synth_demo_corpus(work / "my_sounds", n_files=6);"""
 
 
@@ -44,16 +36,6 @@ def readme_snippets() -> dict[str, str]:
     return found
 
 
-# run code cell `i` (and nothing else); returning the command's promise would hang evaluate()
-RUN_CELL_JS = """(i) => {
-  const nb = jupyterapp.shell.currentWidget.content;
-  nb.deselectAll(); nb.activeCellIndex = i;
-  jupyterapp.commands.execute('notebook:run-cell'); return 1;
-}"""
-
-# whether code cell `i` has finished running: its execution count comes with the kernel's reply
-CELL_DONE_JS = "(i) => jupyterapp.shell.currentWidget.content.widgets[i].model.executionCount !== null"
-
 # what each dashboard shows, read in one go: the test waits on it and reports it when something goes wrong
 STATE_JS = """() => {
   const text = e => e ? e.innerText : '';
@@ -65,12 +47,12 @@ STATE_JS = """() => {
   }
   const t = document.querySelector('.distill-train');
   if (t) {
-    const players = Array.from(t.querySelectorAll('audio')).filter(shown);
+    const players = Array.from(t.querySelectorAll('.distill-player')).filter(shown).map(p => p.querySelector('audio'));
     Object.assign(out.train, {
       status: text(t.querySelector('.distill-status-line')), progress: (t.querySelector('.distill-progress .progress-bar') || {style: {}}).style.width,
       prior_status: text(t.querySelector('.distill-prior-status-line')),
       prior_progress: (t.querySelector('.distill-prior-progress .progress-bar') || {style: {}}).style.width,
-      players: players.length, playable: players.filter(a => a.readyState >= 1 && a.duration > 0).length,
+      players: players.length, playable: players.filter(a => a && a.readyState >= 1 && a.duration > 0).length,
       after: text(t.querySelector('.distill-after-status')),
     });
   }
@@ -78,7 +60,7 @@ STATE_JS = """() => {
   if (g) Object.assign(out.generate, {
     status: text(g.querySelector('.distill-status-line')), kit: text(g.querySelector('.distill-kit-status')),
     takes: Array.from(g.querySelectorAll('.distill-take')).map(text),
-    players: Array.from(g.querySelectorAll('.distill-take audio')).filter(shown).length,
+    players: Array.from(g.querySelectorAll('.distill-take .distill-player')).filter(shown).length,
   });
   const l = document.querySelector('.distill-library');
   if (l) Object.assign(out.library, {text: text(l)});
@@ -89,181 +71,155 @@ STATE_JS = """() => {
 
 
 def test_a_musicians_session_from_the_readme(tmp_path):
-    if not CHROMIUM.exists() and not os.environ.get("CI"):
-        pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium); under CI=true this test runs and fails instead")
     snippets = readme_snippets()
-    root, work = tmp_path / "session", tmp_path / "work"   # the notebook's folder (the kernel's working folder), the corpus's
-    root.mkdir(); work.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     # the walk's order: train, generate, library, codes; each README snippet verbatim, as the last expression of its cell
-    nb.cells = [nbformat.v4.new_code_cell(SETUP)] + [nbformat.v4.new_code_cell(snippets[c]) for c in DASHBOARDS]
-    cell_of = {name: 1 + i for i, name in enumerate(DASHBOARDS.values())}
-    nbformat.write(nb, root / "session.ipynb")
-    home = tmp_path / "jupyter"
-    # every cell stays in the page (no windowing): the test reads dashboards scrolled out of view
-    settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    library_home = tmp_path / "library"
-    lab = JupyterLab(root, home, env={"DISTILL_E2E_WORK": str(work), "DISTILL_HOME": str(library_home)})
-    ARTIFACTS.mkdir(exist_ok=True)
+    cell_of = {name: 2 + i for i, name in enumerate(DASHBOARDS.values())}   # after the kernel's setup and the corpus
     t0, times = time.time(), {}
     lap = lambda what: times.__setitem__(what, time.time() - t0)
 
-    try:
-        lab.start(); lap("lab ready")
-        with lab_page(lab, width=1500, height=2000) as page:
-            state = lambda: page.evaluate(STATE_JS)
-            cell = lambda name: page.locator(".jp-Notebook .jp-Cell").nth(cell_of[name])
+    with lab_session(tmp_path, [SETUP] + [snippets[c] for c in DASHBOARDS], "session_walk", STATE_JS, width=1500, height=2000,
+                     every_cell_in_page=True) as session:
+        page, root, work, library_home = session.page, session.root, session.work, session.library
+        lap("lab ready")
+        state = lambda: page.evaluate(STATE_JS)
+        cell = lambda name: page.locator(".jp-Notebook .jp-Cell").nth(cell_of[name])
 
-            def field(name: str, label: str):
-                "The input (or select) of the field labelled exactly `label` in dashboard `name`."
-                return (page.locator(f".distill-{name} .widget-inline-hbox").filter(has=page.get_by_text(label, exact=True))
-                        .locator("input, select").first)
+        def field(name: str, label: str):
+            "The input (or select) of the field labelled exactly `label` in dashboard `name`."
+            return (page.locator(f".distill-{name} .widget-inline-hbox").filter(has=page.get_by_text(label, exact=True))
+                    .locator("input, select").first)
 
-            def button(name: str, css: str = "", text: str = ""):
-                where = page.locator(f".distill-{name} button{css}")
-                return where.filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")) if text else where
+        def button(name: str, css: str = "", text: str = ""):
+            where = page.locator(f".distill-{name} button{css}")
+            return where.filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")) if text else where
 
-            def no_errors(name):
-                errors = (state()[name] or {}).get("errors")
-                if errors: raise AssertionError(f"the {name} dashboard reports an error: {errors}")
+        def no_errors(name):
+            errors = (state()[name] or {}).get("errors")
+            if errors: raise AssertionError(f"the {name} dashboard reports an error: {errors}")
 
-            def show(name):
-                "Run the cell of dashboard `name` (its README snippet) and wait until the dashboard shows as the cell's output."
-                page.evaluate(RUN_CELL_JS, cell_of[name])
-                dashboard = cell(name).locator(f".jp-OutputArea .distill-dashboard.distill-{name}")
-                dashboard.wait_for(state="visible", timeout=120_000)
-                output = cell(name).locator(".jp-OutputArea").inner_text()
-                assert "<distill.ui" not in output and "object at 0x" not in output, output   # not a Python repr
-                assert cell(name).locator(".jp-OutputArea .distill-dashboard").count() == 1   # shown once
-                lap(f"{name} shown")
-                return dashboard
+        def show(name):
+            "Run the cell of dashboard `name` (its README snippet) and wait until the dashboard shows as the cell's output."
+            session.page.evaluate(RUN_CELL_JS, cell_of[name])
+            dashboard = cell(name).locator(f".jp-OutputArea .distill-dashboard.distill-{name}")
+            dashboard.wait_for(state="visible", timeout=120_000)
+            output = cell(name).locator(".jp-OutputArea").inner_text()
+            assert "<distill.ui" not in output and "object at 0x" not in output, output   # not a Python repr
+            assert cell(name).locator(".jp-OutputArea .distill-dashboard").count() == 1   # shown once
+            lap(f"{name} shown")
+            return dashboard
 
-            try:
-                page.goto(lab.lab_url("session.ipynb"))
-                page.wait_for_function(KERNEL_IDLE_JS, timeout=120_000, polling=250)
-                page.evaluate(RUN_CELL_JS, 0)
-                wait_until(page, lambda: page.evaluate(CELL_DONE_JS, 0), 120, "the setup cell")
-                corpus = sorted((work / "my_sounds").glob("*.wav"))
-                assert len(corpus) == 6, corpus
+        session.open()
+        session.run_cell(0, 120, "the kernel's setup cell"); session.run_cell(1, 120, "the corpus")
+        corpus = sorted((work / "my_sounds").glob("*.wav"))
+        assert len(corpus) == 6, corpus
 
-                # ---- train: TrainingDashboard() from the README, the fields typed as a person would
-                train = show("train")
-                field("train", "Dataset folder").fill(str(work / "my_sounds"))
-                field("train", "Codebook size").select_option(label="16")
-                epochs = field("train", "Epochs"); epochs.fill("2"); epochs.press("Enter")
-                field("train", "Save model as").fill("drums.distill")   # the name the other snippets open
-                button("train", ".distill-start").click()
+        # ---- train: TrainingDashboard() from the README, the fields typed as a person would
+        train = show("train")
+        field("train", "Dataset folder").fill(str(work / "my_sounds"))
+        field("train", "Palette size").select_option(label="16")
+        epochs = field("train", "Epochs"); epochs.fill("2"); epochs.press("Enter")
+        field("train", "Save model as").fill("drums.distill")   # the name the other snippets open
+        button("train", ".distill-start").click()
 
-                def trained():
-                    no_errors("train")
-                    s = state()["train"]
-                    return s if "Finished 2 epochs" in s["status"] and s["progress"] == "100%" else None
-                s = wait_until(page, trained, 240, "the model to be trained")
-                assert "saved in drums.distill" in s["status"], s
-                assert (root / "drums.distill").is_file(), sorted(p.name for p in root.iterdir())
-                lap("trained")
+        def trained():
+            no_errors("train")
+            s = state()["train"]
+            return s if "Finished 2 epochs" in s["status"] and s["progress"] == "100%" else None
+        s = wait_until(page, trained, 240, "the model to be trained")
+        assert "saved in drums.distill" in s["status"], s
+        assert (root / "drums.distill").is_file(), sorted(p.name for p in root.iterdir())
+        lap("trained")
 
-                # ---- listen: the preview of the trained model (a training file and an unseen one, original and reconstruction)
-                def heard():
-                    s = state()["train"]
-                    return s if s["players"] == 4 and s["playable"] == 4 else None
-                wait_until(page, heard, 120, "four playable players under 'Listen to the trained model'")
-                after = train.inner_text()
-                assert "Listen to the trained model" in after and "training file" in after and "unseen file" in after, after
-                lap("preview playable")
+        # ---- listen: the preview of the trained model (a training file and an unseen one, original and reconstruction)
+        def heard():
+            s = state()["train"]
+            return s if s["players"] == 4 and s["playable"] == 4 else None
+        wait_until(page, heard, 120, "four playable players under 'Listen to the trained model'")
+        after = train.inner_text()
+        assert "Listen to the trained model" in after and "training file" in after and "unseen file" in after, after
+        lap("preview playable")
 
-                # ---- train the prior, from the same dashboard
-                prior_start = button("train", ".distill-prior-start")
-                wait_until(page, lambda: prior_start.is_enabled() or None, 120, "Train prior to be enabled")
-                prior_epochs = field("train", "Prior epochs"); prior_epochs.fill("2"); prior_epochs.press("Enter")
-                prior_start.click()
+        # ---- train the prior, from the same dashboard
+        prior_start = button("train", ".distill-prior-start")
+        wait_until(page, lambda: prior_start.is_enabled() or None, 120, "Train prior to be enabled")
+        prior_epochs = field("train", "Prior epochs"); prior_epochs.fill("2"); prior_epochs.press("Enter")
+        prior_start.click()
 
-                def prior_trained():
-                    no_errors("train")
-                    s = state()["train"]
-                    return s if "Prior trained in 2 epochs" in s["prior_status"] and s["prior_progress"] == "100%" else None
-                wait_until(page, prior_trained, 240, "the prior to be trained")
-                lap("prior trained")
+        def prior_trained():
+            no_errors("train")
+            s = state()["train"]
+            return s if "Prior trained in 2 epochs" in s["prior_status"] and s["prior_progress"] == "100%" else None
+        wait_until(page, prior_trained, 240, "the prior to be trained")
+        lap("prior trained")
 
-                # ---- generate takes: GenerationDashboard("drums.distill") from the README
-                generate = show("generate")
-                wait_until(page, lambda: "Ready" in state()["generate"]["status"] or no_errors("generate"), 60, "the model with its prior")
-                count = field("generate", "Count"); count.fill("2"); count.press("Enter")
-                longest = field("generate", "Longest (s)"); longest.fill("1"); longest.press("Enter")
-                button("generate", ".distill-generate-button").click()
+        # ---- generate takes: GenerationDashboard("drums.distill") from the README
+        generate = show("generate")
+        wait_until(page, lambda: "Ready" in state()["generate"]["status"] or no_errors("generate"), 60, "the model with its prior")
+        count = field("generate", "Count"); count.fill("2"); count.press("Enter")
+        longest = field("generate", "Longest (s)"); longest.fill("1"); longest.press("Enter")
+        button("generate", ".distill-generate-button").click()
 
-                def takes():
-                    no_errors("generate")
-                    s = state()["generate"]
-                    return s if len(s["takes"]) == 2 and s["players"] == 2 and "Made 2 one-shots" in s["status"] else None
-                s = wait_until(page, takes, 180, "two takes, each with a player")
-                assert all("nearest training file" in t for t in s["takes"]), s["takes"]
-                lap("generated")
+        def takes():
+            no_errors("generate")
+            s = state()["generate"]
+            return s if len(s["takes"]) == 2 and s["players"] == 2 and "Made 2 one-shots" in s["status"] else None
+        s = wait_until(page, takes, 180, "two takes, each with a player")
+        assert all("nearest training file" in t for t in s["takes"]), s["takes"]
+        lap("generated")
 
-                # ---- keep a take, export the kit
-                page.locator(".distill-generate .distill-take").nth(0).get_by_role("button", name="Keep").click()
-                kit_button = button("generate", ".distill-export-kit")
-                wait_until(page, lambda: kit_button.is_enabled() or None, 30, "Export kit to be enabled by the kept take")
-                kit_button.click()
-                s = wait_until(page, lambda: "Exported take 1 as the kit drums" in state()["generate"]["kit"] and state()["generate"]
-                               or no_errors("generate"), 60, "the kit line")
-                kit = root / "distill_outputs" / "drums"
-                files = sorted(p.name for p in kit.iterdir())
-                wavs = [f for f in files if f.endswith(".wav")]
-                assert len(wavs) == 1 and {"drums.sfz", "drumkit.xml", "drums.h2drumkit"} <= set(files), files
-                sfz, xml = (kit / "drums.sfz").read_text(), (kit / "drumkit.xml").read_text()
-                assert wavs[0] in sfz and wavs[0] in xml, (sfz, xml)
-                with tarfile.open(kit / "drums.h2drumkit") as packed:
-                    inside = {Path(n).name for n in packed.getnames()}
-                assert {"drumkit.xml", wavs[0]} <= inside, inside
-                generate.screenshot(path=str(screenshot("generate")))
-                lap("kit exported")
+        # ---- keep a take, export the kit
+        page.locator(".distill-generate .distill-take").nth(0).get_by_role("button", name="Keep").click()
+        kit_button = button("generate", ".distill-export-kit")
+        wait_until(page, lambda: kit_button.is_enabled() or None, 30, "Export kit to be enabled by the kept take")
+        kit_button.click()
+        s = wait_until(page, lambda: "Exported take 1 as the kit drums" in state()["generate"]["kit"] and state()["generate"]
+                       or no_errors("generate"), 60, "the kit line")
+        kit = root / "distill_outputs" / "drums"
+        files = sorted(p.name for p in kit.iterdir())
+        wavs = [f for f in files if f.endswith(".wav")]
+        assert len(wavs) == 1 and {"drums.sfz", "drumkit.xml", "drums.h2drumkit"} <= set(files), files
+        sfz, xml = (kit / "drums.sfz").read_text(), (kit / "drumkit.xml").read_text()
+        assert wavs[0] in sfz and wavs[0] in xml, (sfz, xml)
+        with tarfile.open(kit / "drums.h2drumkit") as packed:
+            inside = {Path(n).name for n in packed.getnames()}
+        assert {"drumkit.xml", wavs[0]} <= inside, inside
+        generate.screenshot(path=str(screenshot("generate")))
+        lap("kit exported")
 
-                # ---- library: Add to library from the training dashboard, then LibraryBrowser() from the README lists it
-                assert field("train", "Library name").input_value() == "drums"
-                button("train", ".distill-add-to-library").click()
-                wait_until(page, lambda: "Added 'drums' to the library" in state()["train"]["after"] or no_errors("train"), 30,
-                           "the library line")
-                assert list(library_home.glob("*.distill")), sorted(library_home.iterdir())
-                train.screenshot(path=str(screenshot("train")))
-                library = show("library")
-                s = state()["library"]
-                assert "1 model" in s["text"] and str(library_home) in s["text"], s
-                button("library", text="drums").click()                      # open its details
-                wait_until(page, lambda: "with a prior (ready to generate)" in state()["library"]["text"] or no_errors("library"), 30,
-                           "the details of drums")
-                assert button("library", text="Load into generator").count() == 1
-                library.screenshot(path=str(screenshot("library")))
-                lap("in the library")
+        # ---- library: Add to library from the training dashboard, then LibraryBrowser() from the README lists it
+        assert field("train", "Library name").input_value() == "drums"
+        button("train", ".distill-add-to-library").click()
+        wait_until(page, lambda: "Added 'drums' to the library" in state()["train"]["after"] or no_errors("train"), 30,
+                   "the library line")
+        assert list(library_home.glob("*.distill")), sorted(library_home.iterdir())
+        train.screenshot(path=str(screenshot("train")))
+        library = show("library")
+        s = state()["library"]
+        assert "1 model" in s["text"] and str(library_home) in s["text"], s
+        button("library", text="drums").click()                      # open its details
+        wait_until(page, lambda: "with a prior (ready to generate)" in state()["library"]["text"] or no_errors("library"), 30,
+                   "the details of drums")
+        assert button("library", text="Load into generator").count() == 1
+        library.screenshot(path=str(screenshot("library")))
+        lap("in the library")
 
-                # ---- codes: CodesEditor("drums.distill") from the README, encode a corpus file, see the grid
-                codes = show("codes")
-                wait_until(page, lambda: "Model drums loaded" in state()["codes"]["text"] or no_errors("codes"), 30, "the model in the editor")
-                field("codes", "Recording").fill(str(corpus[0]))
-                button("codes", ".distill-encode").click()
-                wait_until(page, lambda: (re.search(r"\d+ levels × \d+ columns", state()["codes"]["text"]) and state()["codes"]["canvas"])
-                           or no_errors("codes"), 60, "the encoded grid")
-                canvas = page.locator(".distill-codes .distill-timeline canvas")
-                canvas.scroll_into_view_if_needed(); page.wait_for_timeout(300)
-                box = canvas.bounding_box()
-                assert box["width"] > 400 and box["height"] >= 18 + 3 * 26, box   # a time axis and three rows (the default levels)
-                page.mouse.click(box["x"] + 3, box["y"] + 18 + 10)               # the first cell of level 1
-                wait_until(page, lambda: "Level 1 Structure · column 0 " in state()["codes"]["text"], 20, "the clicked cell")
-                codes.screenshot(path=str(screenshot("codes")))
-                lap("codes shown")
-                for name in DASHBOARDS.values():
-                    assert state()[name]["visible"], f"the {name} dashboard is not visible"
-            except Exception:
-                page.screenshot(path=str(FAILURE), full_page=True)
-                print("page state:", page.evaluate(STATE_JS), "\nJupyterLab log:\n", lab.log(), file=sys.stderr)
-                raise
-    finally:
-        lab.stop()
-        kernel = work / "kernel.txt"
-        if kernel.exists(): stop_process(int(kernel.read_text().splitlines()[1]))
+        # ---- codes: CodesEditor("drums.distill") from the README, encode a corpus file, see the grid
+        codes = show("codes")
+        wait_until(page, lambda: "Model drums loaded" in state()["codes"]["text"] or no_errors("codes"), 30, "the model in the editor")
+        field("codes", "Recording").fill(str(corpus[0]))
+        button("codes", ".distill-encode").click()
+        wait_until(page, lambda: (re.search(r"\d+ levels × \d+ columns", state()["codes"]["text"]) and state()["codes"]["canvas"])
+                   or no_errors("codes"), 60, "the encoded grid")
+        canvas = page.locator(".distill-codes .distill-timeline canvas")
+        canvas.scroll_into_view_if_needed(); page.wait_for_timeout(300)
+        box = canvas.bounding_box()
+        assert box["width"] > 400 and box["height"] >= 18 + 3 * 26, box   # a time axis and three rows (the default levels)
+        page.mouse.click(box["x"] + 3, box["y"] + 18 + 10)               # the first cell of level 1
+        wait_until(page, lambda: "Level 1 Structure · column 0 " in state()["codes"]["text"], 20, "the clicked cell")
+        codes.screenshot(path=str(screenshot("codes")))
+        lap("codes shown")
+        for name in DASHBOARDS.values():
+            assert state()[name]["visible"], f"the {name} dashboard is not visible"
     for name in DASHBOARDS.values():
         assert screenshot(name).stat().st_size > 10_000, screenshot(name)
     lap("shut down")
