@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13_ui_codes.ipynb #eb3c4276
 from __future__ import annotations
-import html, importlib.resources
+import html
 from pathlib import Path
 
 import anywidget
@@ -19,7 +19,7 @@ from ..codes import (CodeGrid, CodeError, encode_audio_file, grid_to_audio, load
                            solo_preview, grid_colours, columns_text, region_audio)
 from ..generate import SamplingParams
 from .common import (BackgroundJob, WidgetView, LABEL, counted, status_html, audio_player, set_audio, set_visible, wav_bytes, heading, row,
-                               button, dashboard_box, file_chooser, no_prior)
+                               button, dashboard_box, file_chooser, no_prior, widget_module)
 from fastcore.basics import patch
 
 # %% auto #0
@@ -41,11 +41,9 @@ def waveform_envelope(audio, columns: int, samples_per_column: int, steps: int =
     return np.round(np.stack([low, high], -1) * scale).astype(np.int8)
 
 # %% ../../nbs/13_ui_codes.ipynb #617df8d2
-_TIMELINE_JS = Path(str(importlib.resources.files("distill.ui") / "codes_timeline.js"))   # the front end, in its own file
-
 class CodeTimeline(anywidget.AnyWidget):
     "A code grid as a scrollable coloured timeline over its waveform, with a player; clicking or dragging sets `selection`."
-    _esm = _TIMELINE_JS
+    _esm = widget_module("codes_timeline.js")   # the front end, in its own file
     levels = traitlets.Int(0).tag(sync=True)
     columns = traitlets.Int(0).tag(sync=True)
     roles = traitlets.List(traitlets.Unicode()).tag(sync=True)

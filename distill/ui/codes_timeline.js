@@ -2,14 +2,6 @@
 // time axis, and a player whose playhead crosses both. Only the columns in view are drawn.
 const AXIS = 18, LABELS = 104, WAVE_GAP = 6;
 
-function bytesOf(v) {
-  if (!v) return new Uint8Array(0);
-  if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  if (v.buffer) return new Uint8Array(v.buffer, v.byteOffset || 0, v.byteLength);
-  return new Uint8Array(v);
-}
-
 function niceStep(secondsPerColumn, cellWidth) {
   for (const s of [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600])
     if (s / secondsPerColumn * cellWidth >= 64) return s;
@@ -43,14 +35,9 @@ function render({ model, el }) {
   playhead.style.cssText = "position:absolute;top:0;left:0;width:2px;margin-left:-1px;background:#e4572e;pointer-events:none;display:none";
   content.append(canvas, playhead); scroller.appendChild(content); wrap.append(labels, scroller); el.appendChild(wrap);
   // the player: a button and a readout in milliseconds (a browser's own player shows a short sound as 0:00)
-  const bar = document.createElement("div");
-  bar.style.cssText = `display:flex;align-items:center;gap:10px;margin:4px 0 0 ${LABELS}px;font:12px sans-serif`;
-  const playButton = document.createElement("button");
-  playButton.className = "dt-play";
-  playButton.style.cssText = "min-width:76px;padding:2px 8px;cursor:pointer";
-  const readout = document.createElement("span");
-  readout.className = "dt-readout";
-  readout.style.fontVariantNumeric = "tabular-nums";
+  const bar = element("div", "", `display:flex;align-items:center;gap:10px;margin:4px 0 0 ${LABELS}px;font:12px sans-serif`);
+  const playButton = element("button", "dt-play", "min-width:76px;padding:2px 8px;cursor:pointer");
+  const readout = element("span", "dt-readout", "font-variant-numeric:tabular-nums");
   bar.append(playButton, readout); el.appendChild(bar);
 
   let local = null, anchor = null, dragging = false;
@@ -235,17 +222,12 @@ function render({ model, el }) {
     stop(); refused = "";
     audio.currentTime = 0;
     playing = true;
-    const started = audio.play();
-    if (started && started.catch) started.catch((e) => {   // e.g. a browser that wants a click on the page first
-      refused = ` · the browser did not play it (${e.name}): press ▶ Play`; stop();
-    });
+    startPlaying(audio, (words) => { refused = words; stop(); });
     frame = requestAnimationFrame(tick);
   }
   function loadSound() {
     stop();
-    if (url) URL.revokeObjectURL(url);
-    const b = bytesOf(model.get("sound"));
-    url = b.length ? URL.createObjectURL(new Blob([b], { type: "audio/wav" })) : null;
+    url = wavUrl(model.get("sound"), url);
     audio = url ? new Audio(url) : null;
     if (audio) { audio.preload = "auto"; audio.addEventListener("ended", () => { if (playing) stop(); }); }
     refused = ""; showReadout();

@@ -22,8 +22,8 @@ from ..health import LevelHealth, HealthVerdict, health_verdict, level_light, pl
 # %% auto #0
 __all__ = ['STATUS_COLOURS', 'STATUS_ICONS', 'LIGHT_COLOURS', 'DASHBOARD_CSS', 'LABEL', 'NO_PRIOR_HINT', 'UPLOAD_FOLDER',
            'BackgroundJob', 'counted', 'status_html', 'light_html', 'health_table_html', 'heading', 'row', 'button',
-           'set_visible', 'dashboard_box', 'wav_bytes', 'SoundPlayer', 'set_audio', 'audio_player', 'figure_png',
-           'usage_heatmap_png', 'close_widgets', 'WidgetView', 'no_prior', 'save_upload', 'file_chooser',
+           'set_visible', 'dashboard_box', 'wav_bytes', 'widget_module', 'SoundPlayer', 'set_audio', 'audio_player',
+           'figure_png', 'usage_heatmap_png', 'close_widgets', 'WidgetView', 'no_prior', 'save_upload', 'file_chooser',
            'LibraryAdder']
 
 # %% ../../nbs/10_ui_common.ipynb #899ef30a
@@ -146,12 +146,15 @@ def wav_bytes(audio, sample_rate: int) -> bytes:
     sf.write(buf, limit_peaks(audio, sample_rate), sample_rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()
 
-_PLAYER_JS = Path(str(importlib.resources.files("distill.ui") / "sound_player.js"))   # the front end, in its own file
+def widget_module(name: str) -> str:
+    "A widget's front end: `distill/ui/NAME` after `widget_helpers.js`, what every Distill front end shares (an ES module)."
+    folder = importlib.resources.files("distill.ui")
+    return (folder / "widget_helpers.js").read_text(encoding="utf-8") + "\n" + (folder / name).read_text(encoding="utf-8")
 
 class SoundPlayer(anywidget.AnyWidget):
     """One sound (`value`: WAV bytes) with ▶ Play, a position bar and its time in seconds (a browser's own player reads
     a sound under a second as 0:00); `play()` starts it from Python. Holding no sound, it asks the browser for nothing."""
-    _esm = _PLAYER_JS
+    _esm = widget_module("sound_player.js")   # the front end, in its own file
     value = traitlets.Bytes(b"").tag(sync=True)     # 16-bit WAV; empty: no sound
     loop = traitlets.Bool(False).tag(sync=True)
     seconds = traitlets.Float(0.0).tag(sync=True)   # the sound's length, from `value`

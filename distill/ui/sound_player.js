@@ -9,30 +9,14 @@ function seconds(t) {
   return t.toFixed(t < 10 ? 2 : 1) + " s";
 }
 
-function bytesOf(v) {
-  if (!v) return new Uint8Array(0);
-  if (v instanceof DataView) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  if (v.buffer) return new Uint8Array(v.buffer, v.byteOffset || 0, v.byteLength);
-  return new Uint8Array(v);
-}
-
 function render({ model, el }) {
   el.classList.add("distill-player");   // its width and whether it shows at all are the widget's layout: el's style stays theirs
-  const box = document.createElement("div");
-  box.style.cssText = "display:flex;flex-wrap:nowrap;align-items:center;gap:8px;font:12px sans-serif;min-height:28px;width:100%";
-  const button = document.createElement("button");
-  button.className = "dp-play";
-  button.style.cssText = "min-width:70px;padding:2px 8px;cursor:pointer";
-  const bar = document.createElement("div");
-  bar.className = "dp-bar";
-  bar.style.cssText = "flex:1 1 auto;min-width:60px;height:6px;border-radius:3px;background:rgba(128,128,128,.25);cursor:pointer;position:relative";
-  const fill = document.createElement("div");
-  fill.style.cssText = "position:absolute;left:0;top:0;bottom:0;width:0;border-radius:3px;background:#1976d2";
+  const box = element("div", "", "display:flex;flex-wrap:nowrap;align-items:center;gap:8px;font:12px sans-serif;min-height:28px;width:100%");
+  const button = element("button", "dp-play", "min-width:70px;padding:2px 8px;cursor:pointer");
+  const bar = element("div", "dp-bar", "flex:1 1 auto;min-width:60px;height:6px;border-radius:3px;background:rgba(128,128,128,.25);cursor:pointer;position:relative");
+  const fill = element("div", "", "position:absolute;left:0;top:0;bottom:0;width:0;border-radius:3px;background:#1976d2");
   bar.appendChild(fill);
-  const readout = document.createElement("span");
-  readout.className = "dp-readout";
-  readout.style.cssText = "font-variant-numeric:tabular-nums;white-space:nowrap";
+  const readout = element("span", "dp-readout", "font-variant-numeric:tabular-nums;white-space:nowrap");
   box.append(button, bar, readout);
   el.appendChild(box);
 
@@ -52,18 +36,15 @@ function render({ model, el }) {
     if (!audio) return;
     if (fromStart || audio.ended) audio.currentTime = 0;
     refused = "";
-    const started = audio.play();
-    if (started && started.catch) started.catch((e) => { refused = ` · the browser did not play it (${e.name}): press ▶ Play`; show(); });
+    startPlaying(audio, (words) => { refused = words; show(); });
     cancelAnimationFrame(frame); frame = requestAnimationFrame(tick);
   }
   function stop() { if (audio) audio.pause(); cancelAnimationFrame(frame); show(); }
 
   function load() {
     if (audio) { audio.pause(); audio.remove(); audio = null; }
-    if (url) { URL.revokeObjectURL(url); url = null; }
-    const b = bytesOf(model.get("value"));
-    if (b.length) {
-      url = URL.createObjectURL(new Blob([b], { type: "audio/wav" }));
+    url = wavUrl(model.get("value"), url);
+    if (url) {
       audio = document.createElement("audio");   // in the page (hidden) so that it can be found and watched
       audio.preload = "auto"; audio.style.display = "none"; audio.loop = model.get("loop"); audio.src = url;
       for (const ev of ["loadedmetadata", "pause", "ended", "play"]) audio.addEventListener(ev, show);
