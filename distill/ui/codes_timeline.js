@@ -34,7 +34,7 @@ function render({ model, el }) {
   playhead.className = "dt-playhead";
   playhead.style.cssText = "position:absolute;top:0;left:0;width:2px;margin-left:-1px;background:#e4572e;pointer-events:none;display:none";
   content.append(canvas, playhead); scroller.appendChild(content); wrap.append(labels, scroller); el.appendChild(wrap);
-  // the player: a button and a readout in milliseconds (a browser's own player shows a short sound as 0:00)
+  // the player: a button and a readout in seconds (`secondsText`; a browser's own player shows a short sound as 0:00)
   const bar = element("div", "", `display:flex;align-items:center;gap:10px;margin:4px 0 0 ${LABELS}px;font:12px sans-serif`);
   const playButton = element("button", "dt-play", "min-width:76px;padding:2px 8px;cursor:pointer");
   const readout = element("span", "dt-readout", "font-variant-numeric:tabular-nums");
@@ -193,9 +193,9 @@ function render({ model, el }) {
     playButton.textContent = playing ? "■ Stop" : "▶ Play";
     if (!audio) { readout.textContent = "nothing to play yet"; return; }
     if (t === undefined) t = Math.min(audio.currentTime, seconds);   // a label changed while it plays: the time now
-    const from = model.get("sound_start") > 0 ? ` from ${model.get("sound_start").toFixed(2)} s` : "";
-    readout.textContent = playing ? `${label} · ${t.toFixed(3)} / ${seconds.toFixed(3)} s`
-                                  : `${label} · ${seconds.toFixed(3)} s${from}${refused}`;
+    const from = model.get("sound_start") > 0 ? ` from ${secondsText(model.get("sound_start"))}` : "";
+    readout.textContent = playing ? `${label} · ${secondsText(t)} / ${secondsText(seconds)}`
+                                  : `${label} · ${secondsText(seconds)}${from}${refused}`;
   }
   function placePlayhead(t) {
     if (!playing || t === undefined) { playhead.style.display = playing ? playhead.style.display : "none"; return; }

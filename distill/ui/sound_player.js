@@ -3,12 +3,6 @@
 // (`SoundPlayer.play()`), so a button that makes a sound can also play it. While it holds no sound there is no
 // <audio> element at all, so nothing asks the browser to load an empty file.
 
-function seconds(t) {
-  if (!isFinite(t)) return "–";
-  if (t >= 60) { const m = Math.floor(t / 60), s = t - 60 * m; return `${m}:${s.toFixed(1).padStart(4, "0")}`; }
-  return t.toFixed(t < 10 ? 2 : 1) + " s";
-}
-
 function render({ model, el }) {
   el.classList.add("distill-player");   // its width and whether it shows at all are the widget's layout: el's style stays theirs
   const box = element("div", "", "display:flex;flex-wrap:nowrap;align-items:center;gap:8px;font:12px sans-serif;min-height:28px;width:100%");
@@ -29,7 +23,7 @@ function render({ model, el }) {
     button.textContent = playing() ? "■ Stop" : "▶ Play";
     const t = audio ? audio.currentTime : 0, n = length();
     fill.style.width = (audio && n > 0 ? Math.min(100, 100 * t / n) : 0) + "%";
-    readout.textContent = !audio ? "no sound" : (t > 0 || playing() ? `${seconds(t)} / ${seconds(n)}` : seconds(n)) + refused;
+    readout.textContent = !audio ? "no sound" : (t > 0 || playing() ? `${secondsText(t)} / ${secondsText(n)}` : secondsText(n)) + refused;
   }
   function tick() { show(); if (playing()) frame = requestAnimationFrame(tick); }
   function play(fromStart) {

@@ -30,3 +30,11 @@ function element(tag, className = "", css = "") {
   if (css) e.style.cssText = css;
   return e;
 }
+
+// A time in seconds as every Distill player shows it: "0.65 s", "12.3 s", "1:05.0" (a browser's own player reads
+// anything under a second as 0:00).
+function secondsText(t) {
+  if (!isFinite(t)) return "–";
+  if (t >= 60) { const m = Math.floor(t / 60), s = t - 60 * m; return `${m}:${s.toFixed(1).padStart(4, "0")}`; }
+  return t.toFixed(t < 10 ? 2 : 1) + " s";
+}

@@ -1,6 +1,8 @@
 """The codes editor in a real JupyterLab under headless Chromium: clicks and drags on the timeline reach Python, a
 far column after scrolling, an edit and its undo, the waveform under the rows, Play selection's playhead crossing
 just the selected columns, Decode playing the whole grid; a screenshot is kept (artifacts/)."""
+import re
+
 import pytest
 
 from e2e_lab import ARTIFACTS, lab_session, wait_until
@@ -70,7 +72,7 @@ def test_codes_editor_in_jupyterlab(tmp_path):
         xs = page.evaluate(PLAYHEAD_JS)
         assert len(xs) >= 3 and xs == sorted(xs) and xs[-1] > xs[0], xs
         assert 20 * 8 <= xs[0] and xs[-1] <= 41 * 8, xs
-        wait_until(page, lambda: "columns 20–40 · 0.975 s from 0.93 s" in text(), 20, "the played selection in the readout")
+        wait_until(page, lambda: re.search(r"columns 20–40 · 0\.9[78] s from 0\.93 s", text()), 20, "the played selection in the readout")
         # Decode plays the whole edited grid from its start
         page.locator(".distill-codes button.distill-decode").click()
         xs = page.evaluate(PLAYHEAD_JS)
