@@ -190,16 +190,18 @@ def test_export_kit_writes_the_kept_takes_as_a_kit_and_says_where(model, tmp_pat
     dash.kit_folder.value, dash.save_bits.value = str(tmp_path), "24"
     dash.kit_button.click()
     kit = tmp_path / "with_prior"
-    assert sorted(p.name for p in kit.iterdir()) == ["01_seed-20.wav", "02_seed-22.wav", "drumkit.xml", "with_prior.h2drumkit", "with_prior.sfz"]
-    assert f"Exported takes 1, 3 as the kit with_prior: 2 sounds on keys C1–C#1 (36–37) in {kit}: with_prior.sfz for samplers" in dash.kit_status.value
+    wavs = sorted(p.name for p in kit.glob("*.wav"))          # named and laid out by kind (distill.export, the lead's issue 24)
+    assert len(wavs) == 2 and sorted(p.name for p in kit.iterdir()) == wavs + ["drumkit.xml", "with_prior.h2drumkit", "with_prior.sfz"]
+    assert "Exported takes 1, 3 as the kit with_prior: 2 sounds" in dash.kit_status.value and f"in {kit}: with_prior.sfz for samplers" in dash.kit_status.value
     assert "distill-status-ok" in dash.kit_status.value
-    assert sf.info(str(kit / "01_seed-20.wav")).subtype == "PCM_24" and sf.info(str(kit / "02_seed-22.wav")).frames == len(third.generated.audio)
+    assert all(sf.info(str(kit / w)).subtype == "PCM_24" for w in wavs)
+    assert sorted(sf.info(str(kit / w)).frames for w in wavs) == sorted(len(t.generated.audio) for t in (first, third))
     with tarfile.open(kit / "with_prior.h2drumkit") as tar: assert "with_prior/drumkit.xml" in tar.getnames()
     assert first.saved_to is None and not dash.save_button.disabled          # a kit is not Save: the takes stay unsaved
     # again: a second kit beside the first, never over it
     dash.kit_button.click()
     assert (tmp_path / "with_prior-2" / "with_prior-2.sfz").exists() and "as the kit with_prior-2" in dash.kit_status.value
-    assert sorted(p.name for p in kit.glob("*.wav")) == ["01_seed-20.wav", "02_seed-22.wav"]
+    assert sorted(p.name for p in kit.glob("*.wav")) == wavs
     dash.kit_name.value = "bad/name"
     dash.kit_button.click()
     assert "plain folder name" in dash.kit_status.value and "distill-status-error" in dash.kit_status.value
