@@ -318,8 +318,8 @@ def _start(self: GenerationDashboard, seed: int, count: int):
         if error: self._say(error, "error")
         elif self.made == count:
             self.progress.value = 1.0
-            self._say(f"Made {counted(count, mode)} (seed{'s' * (count > 1)} {seed}"
-                             f"{f'–{seed + count - 1}' if count > 1 else ''}) in {time.time() - started:.1f} s.", "ok")
+            self._say(f"Made {counted(count, mode)} (seed{'s' * (count > 1)} {seeds_text(list(range(seed, seed + count)))}) "
+                      f"in {time.time() - started:.1f} s.", "ok")
         self._buttons()
 
     self.progress.value = 0.0
