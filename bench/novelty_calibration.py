@@ -7,7 +7,7 @@ files of another kit (`--other`), and random codes; then the verdict each group 
 
     python bench/novelty_calibration.py --model M.distill --train DIR [--other DIR] [--threads 1] [--limit 0]
 """
-import argparse, glob, os, statistics
+import argparse, statistics
 from pathlib import Path
 
 import torch
@@ -15,10 +15,7 @@ import torch
 from distill.audio import load_audio
 from distill.modelfile import load_model
 from distill.novelty import CorpusCodes, NoveltyJudge, NOVELTY_THRESHOLDS, audible_columns, longest_copied_run, spectral_distance
-
-
-def audio_files(folder):
-    return sorted(p for p in glob.glob(os.path.join(folder, "**", "*"), recursive=True) if p.lower().endswith((".wav", ".flac", ".ogg")))
+from reconstruction_quality import audio_files   # the same files every bench measures
 
 
 def pct(values, qs=(5, 25, 50, 75, 95)):
@@ -39,7 +36,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model = load_model(a.model)
-    files = audio_files(a.train)[: a.limit or None]
+    files = audio_files(Path(a.train))[: a.limit or None]
     judge = NoveltyJudge(model, CorpusCodes.from_files(model, files))
     groups = {"round trip (copy)": [], "nearest other file (variation)": [], "another kit": [], "random codes": []}
     for i, f in enumerate(files):
@@ -49,7 +46,7 @@ def main():
         groups["round trip (copy)"].append((float(spectral_distance(mel, [judge.mels[i]], model.audio)[0]), share(judge, codes, mel), judge(codes, mel).verdict))
         d = spectral_distance(judge.mels[i], judge.mels, model.audio); d[i] = float("inf")
         groups["nearest other file (variation)"].append((float(d.min()), 0.0, None))
-    for f in audio_files(a.other)[: a.limit or None] if a.other else []:
+    for f in audio_files(Path(a.other))[: a.limit or None] if a.other else []:
         codes = model.encode_audio(load_audio(f, model.audio.sample_rate)[0]); mel = model.decode_mel(codes)
         n = judge(codes, mel); groups["another kit"].append((n.distance_db, share(judge, codes, mel), n.verdict))
     g = torch.Generator().manual_seed(0)

@@ -31,6 +31,9 @@ def print_event(e, epochs_width: int = 3):
         what = "RVQ-VAE" if e.stage == "vqvae" else "prior"
         _err(f"training the {what} on {d.get('files')} files ({d.get('total_seconds', 0):.0f} s) on {e.device}"
              + (f", resuming after epoch {e.start_epoch}" if e.start_epoch else ""))
+        if set(d.get("kinds") or {}) - {"other"}:
+            from distill.data import describe_kinds
+            _err(f"  kinds: {describe_kinds(d['kinds'])}")
         if e.stage == "vqvae":
             c = e.config
             _err(f"  {c['rvq_levels']} levels × {c['codebook_size']} codes, codebook dim {c['codebook_dim']}, commitment {c['commitment_weight']}")

@@ -21,17 +21,19 @@ from .audio import (AudioParams, load_audio, write_audio, mel_to_audio_pieces, e
 from .data import kind_of
 from .model import context_columns
 from .modelfile import DistillModel
+from .prior import envelope_codes, with_envelope
 from .novelty import Novelty, kept_on_model, novelty_judge, stored_corpus
 from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
-__all__ = ['PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'KEEPS', 'ATTACK_SECONDS', 'NoPriorError', 'GenerationCancelled',
-           'require_prior', 'SamplingParams', 'filter_logits', 'choose_code', 'Chunk', 'plan_chunks', 'sample_codes',
-           'code_vectors', 'decode_span', 'decode_vectors', 'corpus_level', 'limit_loudness', 'mel_to_waveform',
-           'Generated', 'generate', 'default_mode', 'silence_codes', 'one_shot_end', 'restarts', 'level_span',
-           'sound_span', 'cut_short', 'shortest_sound', 'generate_one_shot', 'one_shot_from_codes', 'generate_sounds',
-           'training_kinds', 'model_kinds', 'onset_column', 'source_codes', 'kept_cells', 'generate_like',
-           'save_generated', 'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
+__all__ = ['PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'ENVELOPE_STRETCH', 'KEEPS', 'ATTACK_SECONDS', 'NoPriorError',
+           'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits', 'choose_code', 'Chunk',
+           'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors', 'corpus_level',
+           'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode', 'silence_codes',
+           'one_shot_end', 'restarts', 'level_span', 'sound_span', 'cut_short', 'shortest_sound', 'corpus_envelopes',
+           'envelope_template', 'generate_one_shot', 'one_shot_from_codes', 'generate_sounds', 'training_kinds',
+           'model_kinds', 'onset_column', 'source_codes', 'kept_cells', 'generate_like', 'save_generated',
+           'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
 class NoPriorError(ValueError):
@@ -88,29 +90,38 @@ def choose_code(logits: torch.Tensor, sampling: SamplingParams, generator: torch
     return int(torch.multinomial(probs, 1, generator=generator))
 
 # %% ../nbs/07_generate.ipynb #3ac4b24f
+def _ages(prior: Prior, first: int, count: int) -> torch.Tensor | None:
+    "The ages of `count` input positions whose targets are tokens `first, first + 1, …` of a sound (None: a prior not told ages)."
+    if not prior.config.ages: return None
+    return (torch.arange(first, first + count, device=prior.head.weight.device) // prior.config.levels)[None]
+
 class _CachedSteps:
-    "Incremental decoding: the prompt fills a key/value cache once, then each token is one step."
+    """Incremental decoding: the prompt fills a key/value cache once, then each token is one step. `start(ids, first)`:
+    a window's input ids, whose first position predicts token `first` of the sound; `push(token)` adds the next token."""
     def __init__(self, prior: Prior, kind: int = 0):
         self.prior, self.device = prior, prior.head.weight.device
         self.kind = torch.tensor([kind], device=self.device)
-    def start(self, ids: list[int]) -> torch.Tensor:
-        self.cache = self.prior.new_cache(1)
-        return self.prior.hidden(torch.tensor([ids], device=self.device), self.cache, self.kind)[0, -1]
+    def start(self, ids: list[int], first: int = 0) -> torch.Tensor:
+        self.cache, self.next = self.prior.new_cache(1), first + len(ids)
+        return self.prior.hidden(torch.tensor([ids], device=self.device), self.cache, self.kind, _ages(self.prior, first, len(ids)))[0, -1]
     def push(self, token: int) -> torch.Tensor:
-        return self.prior.hidden(torch.tensor([[token]], device=self.device), self.cache, self.kind)[0, -1]
+        self.next += 1
+        return self.prior.hidden(torch.tensor([[token]], device=self.device), self.cache, self.kind, _ages(self.prior, self.next - 1, 1))[0, -1]
 
 class _RecomputeSteps:
     "Reference: every token recomputes the whole window (O(n²) work; for tests and the benchmark)."
     def __init__(self, prior: Prior, kind: int = 0):
         self.prior, self.device = prior, prior.head.weight.device
         self.kind = torch.tensor([kind], device=self.device)
-    def start(self, ids: list[int]) -> torch.Tensor:
-        self.ids = list(ids)
+    def start(self, ids: list[int], first: int = 0) -> torch.Tensor:
+        self.ids, self.first = list(ids), first
         return self._last()
     def push(self, token: int) -> torch.Tensor:
         self.ids.append(token)
         return self._last()
-    def _last(self): return self.prior.hidden(torch.tensor([self.ids], device=self.device), kinds=self.kind)[0, -1]
+    def _last(self):
+        ids = torch.tensor([self.ids], device=self.device)
+        return self.prior.hidden(ids, kinds=self.kind, ages=_ages(self.prior, self.first, len(self.ids)))[0, -1]
 
 # %% ../nbs/07_generate.ipynb #4772f1d9
 @dataclass
@@ -132,19 +143,29 @@ def plan_chunks(columns: int, prompt_columns: int, config: PriorConfig, context:
 @torch.inference_mode()
 def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, prompt_codes: torch.Tensor | None = None,
                  progress=None, *, cancel: threading.Event | None = None, use_cache: bool = True,
-                 context: int | None = None, stop=None, given: torch.Tensor | None = None, kind: str | None = None) -> torch.Tensor:
+                 context: int | None = None, stop=None, given: torch.Tensor | None = None, kind: str | None = None,
+                 envelope: torch.Tensor | None = None, structure_filter=None) -> torch.Tensor:
     """Sample `columns` new code columns `[levels, columns]` from the model's prior, continuing `prompt_codes`
     `[levels, n]` if given. `given` `[levels, columns]` holds cells that are not drawn: a code ≥ 0 is kept as it is
     (and the prior reads it as context for the cells after it), -1 is drawn. `progress(stage, done, total)` is called
     after every column; `stop(column)`, given each new column's codes (a list, one per level), ends sampling early when
-    it returns True (that column is kept). `kind`: what sound to write, for a prior conditioned on kinds (None: any)."""
+    it returns True (that column is kept). `kind`: what sound to write, for a prior conditioned on kinds (None: any).
+    A prior with an envelope row (06_prior) draws each column's loudness step first — or follows `envelope` `[columns]`
+    (the steps to keep, -1 to draw) — and draws the codes to match; only the codes are returned."""
     prior = require_prior(model).eval()
     c = prior.config
-    L, K = c.levels, c.codebook_size
-    prompt = prompt_codes if prompt_codes is not None else torch.zeros(L, 0, dtype=torch.long)
-    if prompt.shape[0] != L: raise ValueError(f"prompt codes have {prompt.shape[0]} levels; the model has {L}")
-    if given is not None and tuple(given.shape) != (L, columns):
-        raise ValueError(f"given codes must be [{L} levels, {columns} columns], got {list(given.shape)}")
+    L, K, E = c.levels, c.codebook_size, c.envelope   # L token rows per column: the envelope's (if any), then the codes'
+    prompt = prompt_codes if prompt_codes is not None else torch.zeros(c.code_levels, 0, dtype=torch.long)
+    if prompt.shape[0] != c.code_levels: raise ValueError(f"prompt codes have {prompt.shape[0]} levels; the model has {c.code_levels}")
+    if given is not None and tuple(given.shape) != (c.code_levels, columns):
+        raise ValueError(f"given codes must be [{c.code_levels} levels, {columns} columns], got {list(given.shape)}")
+    if envelope is not None and not E: raise ValueError(f"{model.name}'s prior writes no envelope to follow: train its prior again")
+    if E:   # the prompt's loudness as the model decodes it; each new column's loudness drawn, or followed where given
+        prompt = with_envelope(model, prompt.long().cpu(), E) if prompt.shape[1] else torch.zeros(L, 0, dtype=torch.long)
+        steps = torch.full((1, columns), -1) if envelope is None else F.pad(envelope.long().cpu()[None, :columns], (0, max(0, columns - len(envelope))), value=-1)
+        if given is not None or envelope is not None:
+            given = torch.cat([steps, given.cpu() if given is not None else torch.full((L - 1, columns), -1)])
+    not_a_step = torch.arange(K) >= E   # the envelope row's logits beyond its steps
     kept = None if given is None else codes_to_tokens(given.long().cpu().clamp_min(0), K).where(
         rearrange(given.cpu() >= 0, 'l c -> (c l)'), torch.tensor(-1)).tolist()
     tokens = codes_to_tokens(prompt.long().cpu(), K).tolist()
@@ -154,21 +175,28 @@ def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, pr
         # a fresh window: start token, then the last `keep` columns written so far
         context_tokens = tokens[len(tokens) - chunk.keep * L:]
         onset = chunk.keep * L == len(tokens)           # the context reaches back to where the sound begins
-        h = steps.start([start_token(c, onset)] + context_tokens)
+        h = steps.start([start_token(c, onset)] + context_tokens, len(tokens) - len(context_tokens))   # ages count from the prompt's start
         count = (chunk.end - chunk.start) * L
         for j in range(count):
             level = j % L
             fixed = kept[chunk.start * L + j] if kept is not None else -1
-            token = fixed if fixed >= 0 else level * K + choose_code(prior.level_logits(h, level), sampling, generator)
+            if fixed < 0:
+                logits = prior.level_logits(h, level)
+                if E and level == 0: logits = logits.masked_fill(not_a_step.to(logits.device), float("-inf"))
+                if E and level == 1 and structure_filter is not None:
+                    allowed = structure_filter(tokens[-1])
+                    if allowed is not None: logits = logits.masked_fill(~allowed.to(logits.device), float("-inf"))
+            token = fixed if fixed >= 0 else level * K + choose_code(logits, sampling, generator)
             tokens.append(token)
             if j + 1 < count: h = steps.push(token)
             if level == L - 1:
                 if progress: progress("sampling", chunk.start + (j + 1) // L, columns)
                 if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
-                if stop is not None and stop([t - i * K for i, t in enumerate(tokens[-L:])]): break
+                if stop is not None and stop([t - i * K for i, t in enumerate(tokens[-L:])][1 if E else 0:]): break
         else: continue
         break   # `stop` said so
-    return tokens_to_codes(torch.tensor(tokens[prompt.shape[1] * L:], dtype=torch.long), L, K)
+    codes = tokens_to_codes(torch.tensor(tokens[prompt.shape[1] * L:], dtype=torch.long), L, K)
+    return codes[1:] if E else codes
 
 # %% ../nbs/07_generate.ipynb #9e2fbd39
 PIECE_COLUMNS = 512   # columns per decoder pass (~24 s at the default settings): memory stays flat on long grids
@@ -354,27 +382,59 @@ def _given_from(given: torch.Tensor | None, start: int, columns: int, levels: in
     part = given[:, start:start + columns]
     return F.pad(part, (0, columns - part.shape[-1]), value=-1)
 
+ENVELOPE_STRETCH = 0.15   # a borrowed envelope is made up to this much longer or shorter (a random ±share)
+
+@torch.inference_mode()
+def corpus_envelopes(model: DistillModel) -> list[tuple[str | None, torch.Tensor]]:
+    """Each training file's kind and its envelope (`envelope_codes` of its codes as the model file keeps them): what a
+    one-shot's loudness is drawn from. Measured once per model file (`kept_on_model`); empty without stored codes."""
+    def measure():
+        corpus, E = stored_corpus(model), require_prior(model).config.envelope
+        if corpus is None or not E: return []
+        kinds = training_kinds(model)
+        return [(kinds.get(name), envelope_codes(model, codes, E)) for name, codes in zip(corpus.names, corpus.codes)]
+    return kept_on_model(model, "_corpus_envelopes", measure)
+
+def envelope_template(model: DistillModel, seed: int, kind: str | None = None) -> tuple[torch.Tensor, str | None] | None:
+    """A loudness for a new one-shot, drawn from `seed`: the envelope of a training file (of `kind` when given), made
+    up to `ENVELOPE_STRETCH` longer or shorter; with that file's kind. None for a prior without an envelope."""
+    envelopes = corpus_envelopes(model)
+    if not envelopes: return None
+    g = torch.Generator().manual_seed(seed)
+    pool = [e for e in envelopes if kind is None or e[0] == kind] or envelopes
+    its_kind, steps = pool[int(torch.randint(len(pool), (), generator=g))]
+    stretch = 1 + ENVELOPE_STRETCH * (2 * float(torch.rand((), generator=g)) - 1)
+    n = max(1, round(len(steps) * stretch))
+    curve = F.interpolate(steps.float()[None, None], size=n, mode="linear", align_corners=True)[0, 0]
+    return curve.round().long(), its_kind
+
 def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: SamplingParams | None = None, progress=None, *,
                       cancel: threading.Event | None = None, quiet_columns: int = 2, fade_in: float = 0.002,
                       fade_out: float = 0.02, silence: list[int] | None = None, redraws: int = 4,
-                      min_frames: int | None = None, kind: str | None = None, given: torch.Tensor | None = None) -> Generated:
+                      min_frames: int | None = None, kind: str | None = None, given: torch.Tensor | None = None,
+                      envelope: torch.Tensor | None = None) -> Generated:
     """One sound as the corpus' files are: the prior starts where a recording starts (`ONSET`) and stops once it has
     written `quiet_columns` of silence — the gap it learned after every file; at most `max_duration` seconds. A sound
     that falls silent and starts again (`restarts`), or ends before it has lasted `min_frames` (`cut_short`; by default
     the corpus's `shortest_sound`), has its continuation drawn again from where it fell silent, up to `redraws` times,
     and otherwise ends there. `kind` asks a prior conditioned on kinds for that kind of sound; `given` `[levels, n]`
-    keeps cells (≥ 0) from column 0 on, as `sample_codes` does. The sound is cut by `one_shot_from_codes`."""
+    keeps cells (≥ 0) from column 0 on, as `sample_codes` does; `envelope` (loudness steps, `envelope_template`) is the
+    loudness the codes are drawn to follow, then silence. The sound is cut by `one_shot_from_codes`."""
     sampling = sampling or SamplingParams()
     require_prior(model)
     if not max_duration > 0: raise ValueError(f"duration must be positive, got {max_duration} s")
     p, d = model.audio, model.config.downsample
     L = model.config.rvq_levels
     columns = math.ceil((round(max_duration * p.sample_rate) / p.hop_length + 1) / d)
+    if envelope is not None:   # the loudness to follow, then silence (step 0) until the prior has written its quiet columns
+        envelope = F.pad(envelope[:columns], (0, max(0, columns - len(envelope))), value=0)
     silence = silence or silence_codes(model)   # `generate_sounds` finds it once for all its one-shots
     min_frames = shortest_sound(model) if min_frames is None else min_frames
     quiet = torch.tensor(silence)[:, None].expand(-1, quiet_columns)
     draw = partial(sample_codes, model, cancel=cancel, kind=kind)
-    codes = draw(columns, sampling, None, progress, stop=one_shot_end(silence, quiet_columns), given=_given_from(given, 0, columns, L))
+    follow = lambda start: None if envelope is None else envelope[start:]
+    codes = draw(columns, sampling, None, progress, stop=one_shot_end(silence, quiet_columns), given=_given_from(given, 0, columns, L),
+                 envelope=follow(0))
     for redraw in range(redraws + 2):
         if codes.shape[-1] < columns:   # ended by silence: the quiet columns are silence at every level, so the sound decays into it
             codes = torch.cat([codes[:, :-quiet_columns], quiet], 1)
@@ -392,7 +452,7 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
         keep = gone[0] // d
         again = replace(sampling, seed=sampling.seed + REDRAW_SEED_STEP * (redraw + 1))
         rest = (draw(columns - keep, again, codes[:, :keep], stop=one_shot_end(silence, quiet_columns),
-                     given=_given_from(given, keep, columns - keep, L)) if redraw < redraws else quiet)
+                     given=_given_from(given, keep, columns - keep, L), envelope=follow(keep)) if redraw < redraws else quiet)
         codes = torch.cat([codes[:, :keep], rest], 1)
     return one_shot_from_codes(model, codes, mel, sampling, max_duration, fade_in, fade_out, progress)
 
@@ -431,12 +491,18 @@ def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None
     require_prior(model).config.kind_index(kind)   # an unknown kind is refused before anything is drawn
     sampling = sampling or SamplingParams()
     judge = novelty_judge(model) if novelty and prompt is None else None
-    make = (partial(generate_one_shot, silence=silence_codes(model), kind=kind) if mode == "one-shot"
-            else partial(generate, prompt=prompt, kind=kind))
+    silence = silence_codes(model) if mode == "one-shot" else None
     for i in range(count):
-        g = make(model, duration, replace(sampling, seed=sampling.seed + i), progress=progress, cancel=cancel)
+        seed, made_as = sampling.seed + i, kind
+        if mode == "one-shot":
+            # a one-shot's loudness is a training file's (of the kind asked), drawn and varied from the seed; the prior
+            # writes the codes for it, told that file's kind when none was asked
+            envelope, made_as = envelope_template(model, seed, kind) or (None, kind)
+            g = generate_one_shot(model, duration, replace(sampling, seed=seed), progress, cancel=cancel, silence=silence,
+                                  kind=made_as, envelope=envelope)
+        else: g = generate(model, duration, replace(sampling, seed=seed), prompt, progress, cancel=cancel, kind=kind)
         g.mode, g.novelty = mode, judge(g.codes) if judge else None
-        g.kind = kind or (training_kinds(model).get(g.novelty.nearest) if g.novelty else None)
+        g.kind = made_as or (training_kinds(model).get(g.novelty.nearest) if g.novelty else None)
         yield g
 
 def training_kinds(model: DistillModel) -> dict[str, str]:

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from .audio import normalised_to_db
 from .data import Augment, DatasetScan, scan_dataset, load_mels, split_files
 from .prior_model import PriorConfig, auto_prior_config, codes_to_tokens, tokens_to_codes, start_token, Prior
 from .modelfile import (DistillModel, load_model, write_container, read_metadata, ModelFileError,
@@ -24,9 +25,10 @@ from .train import (TrainWarning, EpochEnd, TrainFinished, Stage, LoopState, Epo
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CodeStream', 'encode_stream', 'mel_ceiling', 'window_batch', 'window_kinds', 'epoch_windows', 'validation_windows',
-           'PriorTrainParams', 'MemorisationWarning', 'is_memorising', 'save_prior', 'prior_checkpoint_path',
-           'evaluate_prior', 'unigram_bits_per_column', 'corpus_kinds', 'PriorData', 'varied_copies', 'join_streams',
+__all__ = ['CodeStream', 'encode_stream', 'column_loudness', 'envelope_codes', 'with_envelope', 'mel_ceiling', 'window_batch',
+           'window_kinds', 'window_ages', 'epoch_windows', 'validation_windows', 'PriorTrainParams',
+           'MemorisationWarning', 'is_memorising', 'save_prior', 'prior_checkpoint_path', 'evaluate_prior',
+           'unigram_bits_per_column', 'corpus_kinds', 'PriorData', 'envelope_steps', 'varied_copies', 'join_streams',
            'prepare_prior_data', 'PriorStage', 'train_prior']
 
 # %% ../nbs/06_prior.ipynb #38ba7f70
@@ -37,9 +39,20 @@ class CodeStream:
     starts: list[int]         # column where each file begins
     levels: int
     kinds: list[int] | None = None   # each file's `PriorConfig.kind_index` (None: no kinds)
+    envelope: bool = False           # row 0 of each column is its loudness step (`envelope_codes`), the codes follow
 
     @property
     def columns(self) -> int: return len(self.tokens) // self.levels
+
+    def codes(self, codebook_size: int) -> torch.Tensor:
+        "The RVQ codes `[levels, columns]` of the stream (without the envelope row)."
+        rows = tokens_to_codes(self.tokens, self.levels, codebook_size)
+        return rows[1:] if self.envelope else rows
+
+    def column_ages(self) -> torch.Tensor:
+        "How many columns into its file each column is `[columns]` (the silence after a file goes on counting)."
+        lengths = torch.diff(torch.tensor(self.starts + [self.columns]))
+        return torch.arange(self.columns) - torch.repeat_interleave(torch.tensor(self.starts), lengths)
 
     def column_kinds(self) -> torch.Tensor:
         "The kind index of every column `[columns]`: its file's (the silence after a file is that file's); 0 without kinds."
@@ -49,16 +62,36 @@ class CodeStream:
 
 @torch.no_grad()
 def encode_stream(model: DistillModel, mels: list[torch.Tensor], gap_columns: int, codebook_size: int | None = None,
-                  kinds: list[int] | None = None) -> CodeStream:
-    "Encode each mel `[n_mels, frames]` (followed by `gap_columns` of silence) with the model's RVQ-VAE and join the tokens."
+                  kinds: list[int] | None = None, envelope: int = 0) -> CodeStream:
+    """Encode each mel `[n_mels, frames]` (followed by `gap_columns` of silence) with the model's RVQ-VAE and join the
+    tokens; with `envelope` steps, each column's loudness step (`envelope_codes`) comes first."""
     c = model.config
     pieces, starts, column = [], [], 0
     for mel in mels:
         padded = F.pad(mel, (0, gap_columns * c.downsample), value=-1.0)   # -1 is the silence floor
         codes = model.vqvae.eval().encode(padded[None].to(model.device))[0].cpu()
+        if envelope: codes = with_envelope(model, codes, envelope)
         starts.append(column); column += codes.shape[-1]
         pieces.append(codes_to_tokens(codes, codebook_size or c.codebook_size))
-    return CodeStream(torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.long), starts, c.rvq_levels, kinds)
+    return CodeStream(torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.long), starts,
+                      c.rvq_levels + (1 if envelope else 0), kinds, bool(envelope))
+
+# %% ../nbs/06_prior.ipynb #envcode1
+def column_loudness(model: DistillModel, codes: torch.Tensor) -> torch.Tensor:
+    "The loudness (dB) of each column of `codes` `[levels, columns]` as the model decodes it: its loudest band's loudest frame."
+    mel = model.decode_mel(codes)
+    db = normalised_to_db(mel, model.audio).amax(0)
+    return db.view(-1, model.config.downsample).amax(1)
+
+def envelope_codes(model: DistillModel, codes: torch.Tensor, steps: int) -> torch.Tensor:
+    "Each column's `column_loudness` as one of `steps` equal steps between the silence floor and the ceiling `[columns]`."
+    p = model.audio
+    step = (p.ceiling_db - p.floor_db) / steps
+    return ((column_loudness(model, codes) - p.floor_db) / step).floor().long().clamp(0, steps - 1)
+
+def with_envelope(model: DistillModel, codes: torch.Tensor, steps: int) -> torch.Tensor:
+    "`codes` `[levels, columns]` with their `envelope_codes` as a first row `[levels + 1, columns]`."
+    return torch.cat([envelope_codes(model, codes, steps)[None], codes])
 
 # %% ../nbs/06_prior.ipynb #3d1c3ac0
 def mel_ceiling(mels: list[torch.Tensor]) -> list[float]:
@@ -82,9 +115,15 @@ def window_batch(stream: CodeStream, start_columns: list[int], columns: int, con
 
 def window_kinds(stream: CodeStream, start_columns: list[int], columns: int, levels: int, wrap: bool = True) -> torch.Tensor:
     "The kind index `[b, columns × levels]` at each input position of `window_batch`'s windows: the kind of the token it predicts."
+    return _per_position(stream.column_kinds(), stream, start_columns, columns, levels, wrap)
+
+def window_ages(stream: CodeStream, start_columns: list[int], columns: int, levels: int, wrap: bool = True) -> torch.Tensor:
+    "The age (columns into its file) `[b, columns × levels]` of the token each input position of `window_batch`'s windows predicts."
+    return _per_position(stream.column_ages(), stream, start_columns, columns, levels, wrap)
+
+def _per_position(per_column: torch.Tensor, stream: CodeStream, start_columns, columns: int, levels: int, wrap: bool) -> torch.Tensor:
     index = torch.tensor(start_columns)[:, None] + torch.arange(columns * levels) // levels
-    kinds = stream.column_kinds()
-    return kinds[index % stream.columns] if wrap else kinds[index]
+    return per_column[index % stream.columns] if wrap else per_column[index]
 
 def epoch_windows(stream: CodeStream, count: int, generator: torch.Generator) -> list[int]:
     "Window start columns for one epoch: every file start (at least a quarter of the windows; a random quarter when there are more), then random columns, shuffled."
@@ -124,6 +163,8 @@ class PriorTrainParams:
     memorisation_ratio: float = 3.0    # validation / training perplexity beyond this is a wide gap
     stop_when_memorising: bool = False # end training at the first memorisation warning
     kind_dropout: float = 0.25       # share of training windows told `any` instead of their sounds' kinds (so it learns both)
+    envelope: int = 40               # loudness steps the prior writes before each column's codes (0: none; see "The envelope row")
+    ages: int = 96                   # the prior is told how many columns into its sound each column is, up to this (0: not told)
 
     @classmethod
     def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
@@ -154,7 +195,7 @@ def save_prior(model_path, prior: Prior, training: dict | None = None, metrics: 
     `corpus`, the training files' code stream, is kept beside it (`corpus.…`) for the novelty report."""
     tensors = {f"prior.{k}": v for k, v in stored_weights(prior).items()}
     if corpus is not None:
-        tensors.update({"corpus.codes": tokens_to_codes(corpus.tokens, corpus.levels, prior.config.codebook_size).to(torch.int16),
+        tensors.update({"corpus.codes": corpus.codes(prior.config.codebook_size).to(torch.int16),
                         "corpus.starts": torch.tensor(corpus.starts, dtype=torch.int32)})
     return update_model_file(model_path, tensors, prior_metadata(prior, training or {}, metrics or {}), drop=("prior.", "corpus."))
 
@@ -171,8 +212,8 @@ def evaluate_prior(prior: Prior, stream: CodeStream, device) -> tuple[float, lis
     losses = torch.zeros(L, dtype=torch.float64); counts = torch.zeros(L, dtype=torch.float64)
     for start, length in validation_windows(stream, columns):
         ids, targets = window_batch(stream, [start], length, prior.config, wrap=False)
-        kinds = window_kinds(stream, [start], length, L, wrap=False)
-        ce = F.cross_entropy(rearrange(prior(ids.to(device), kinds), 'b t k -> b k t'), targets.to(device), reduction="none")[0].cpu()
+        kinds, ages = window_kinds(stream, [start], length, L, wrap=False), window_ages(stream, [start], length, L, wrap=False)
+        ce = F.cross_entropy(rearrange(prior(ids.to(device), kinds, ages), 'b t k -> b k t'), targets.to(device), reduction="none")[0].cpu()
         for level in range(L):
             losses[level] += ce[level::L].sum(); counts[level] += len(ce[level::L])
     mean = float(losses.sum() / counts.sum().clamp_min(1))
@@ -210,9 +251,14 @@ class PriorData:
     gain_db: float = 0.0      # the median gain (dB) that brought the files to the loudness the model hears
     practice: CodeStream | None = None   # what training windows are cut from: `train` and its varied copies
     kinds: list[str] = field(default_factory=list)   # `corpus_kinds`: what the prior is conditioned on
+    envelope: int = 0         # loudness steps of the streams' envelope row (0: none)
 
     def __post_init__(self):
         if self.practice is None: self.practice = self.train
+
+def envelope_steps(model: DistillModel, params: PriorTrainParams) -> int:
+    "The envelope's loudness steps for `model`: `params.envelope`, at most one per code of a level (a step is a token)."
+    return min(params.envelope, model.config.codebook_size)
 
 def varied_copies(model: DistillModel, mels: list[torch.Tensor], gap: int, params: PriorTrainParams,
                   kinds: list[int] | None = None) -> CodeStream:
@@ -223,14 +269,14 @@ def varied_copies(model: DistillModel, mels: list[torch.Tensor], gap: int, param
                    floor_db=model.audio.floor_db)
     g = torch.Generator().manual_seed(params.seed)
     return encode_stream(model, [vary(m, g) for _ in range(params.augment_copies) for m in mels], gap,
-                         kinds=None if kinds is None else kinds * params.augment_copies)
+                         kinds=None if kinds is None else kinds * params.augment_copies, envelope=envelope_steps(model, params))
 
 def join_streams(*streams: CodeStream) -> CodeStream:
     "One stream holding each of `streams` in turn (file starts shifted to match)."
     starts, offset = [], 0
     for s in streams: starts += [x + offset for x in s.starts]; offset += s.columns
     kinds = None if any(s.kinds is None for s in streams) else [k for s in streams for k in s.kinds]
-    return CodeStream(torch.cat([s.tokens for s in streams]), starts, streams[0].levels, kinds)
+    return CodeStream(torch.cat([s.tokens for s in streams]), starts, streams[0].levels, kinds, streams[0].envelope)
 
 def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, progress=None) -> PriorData:
     "Scan (if given a folder), split by file as the VQ-VAE was, and encode both sides into code streams."
@@ -243,12 +289,13 @@ def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, p
     mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress, gains)))
     kinds = corpus_kinds(scan, train_files)   # a kind only a validation file has is `any` to the prior: it never learns it
     index = (lambda files: [1 + kinds.index(scan.kinds[f]) if scan.kinds[f] in kinds else 0 for f in files]) if kinds else (lambda files: None)
-    train = encode_stream(model, [mels[f] for f in train_files], gap, kinds=index(train_files))
+    steps = envelope_steps(model, params)
+    train = encode_stream(model, [mels[f] for f in train_files], gap, kinds=index(train_files), envelope=steps)
     practice = (join_streams(train, varied_copies(model, [mels[f] for f in train_files], gap, params, index(train_files)))
                 if params.augment_copies else train)
-    val = encode_stream(model, [mels[f] for f in val_files], gap, kinds=index(val_files))
+    val = encode_stream(model, [mels[f] for f in val_files], gap, kinds=index(val_files), envelope=steps)
     return PriorData(scan, train_files, val_files, train, val, mel_ceiling(list(mels.values())),
-                     float(torch.tensor([20 * math.log10(g) for g in gains]).median()), practice, kinds)
+                     float(torch.tensor([20 * math.log10(g) for g in gains]).median()), practice, kinds, steps)
 
 # %% ../nbs/06_prior.ipynb #d47b33fc
 class PriorStage(Stage):
@@ -256,8 +303,10 @@ class PriorStage(Stage):
     name, kind, prefix = "prior", "prior-checkpoint", "prior."
 
     def __init__(self, model: DistillModel, data: PriorData, config: PriorConfig, params: PriorTrainParams, dd: Distributed, device):
-        if (config.levels, config.codebook_size) != (model.config.rvq_levels, model.config.codebook_size):
+        if (config.code_levels, config.codebook_size) != (model.config.rvq_levels, model.config.codebook_size):
             raise ValueError(f"the prior must match the model: {model.config.rvq_levels} levels × {model.config.codebook_size} codes")
+        if config.envelope != data.envelope:
+            raise ValueError(f"the prior writes {config.envelope} envelope steps; the corpus was encoded with {data.envelope}")
         if config.kinds != data.kinds:
             raise ValueError(f"the prior's kinds ({', '.join(config.kinds) or 'none'}) are not the corpus's ({', '.join(data.kinds) or 'none'})")
         if params.batch_size % dd.world_size: raise ValueError(f"batch size {params.batch_size} must be a multiple of the {dd.world_size} processes")
@@ -309,7 +358,8 @@ def train_epoch(self: PriorStage, epoch: int, stop) -> EpochResult:
         # each window hears its sounds' kinds, or — a `kind_dropout` share of them — `any`
         kinds = window_kinds(self.data.practice, mine, self.columns, self.prior.config.levels)
         kinds = kinds.masked_fill(torch.rand(len(mine), 1, generator=g) < p.kind_dropout, 0)
-        loss = F.cross_entropy(rearrange(self.net(ids.to(device), kinds.to(device)), 'b t k -> b k t'), targets.to(device))
+        ages = window_ages(self.data.practice, mine, self.columns, self.prior.config.levels)
+        loss = F.cross_entropy(rearrange(self.net(ids.to(device), kinds.to(device), ages.to(device)), 'b t k -> b k t'), targets.to(device))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.prior.parameters(), 1.0)
@@ -367,7 +417,8 @@ def train_prior(model_path, dataset, params: PriorTrainParams | None = None, can
                              f"{model_path.name} has changed); train the prior from the start")
     data = prepare_prior_data(model, dataset, params, progress if dd.is_main else None)
     config = (PriorConfig.from_dict(resumed["prior_config"]) if resumed else
-              auto_prior_config(len(data.scan.files), model.config.rvq_levels, model.config.codebook_size, kinds=data.kinds, **config_overrides))
+              auto_prior_config(len(data.scan.files), model.config.rvq_levels, model.config.codebook_size, kinds=data.kinds,
+                                envelope=data.envelope, ages=params.ages, **config_overrides))
     stage = PriorStage(model, data, config, params, dd, device)
     stage.progress = progress   # reading the audio, then each epoch's batches
     for event in run_epochs(stage, *(stage.resume(resumed) if resumed else stage.fresh()), cancel=cancel):

@@ -30,15 +30,20 @@ class PriorConfig:
     window: int = 128         # code columns of context (window × levels tokens)
     dropout: float = 0.1      # dropout inside the blocks while training
     kinds: list[str] = field(default_factory=list)   # the corpus's kinds it is conditioned on (`distill.data.kind_of`); none: unconditioned
+    envelope: int = 0         # loudness steps of the envelope row it writes before each column's codes (0: none; see 06_prior)
+    ages: int = 0             # columns since its sound began that it is told, the last meaning "this many or more" (0: not told)
 
     def __post_init__(self):
         if self.d_model % self.n_heads: raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if self.window < 2: raise ValueError(f"window must be at least 2 columns, got {self.window}")
         if not 0 <= self.dropout < 1: raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.envelope <= self.codebook_size: raise ValueError(f"envelope steps must be 0…{self.codebook_size}, got {self.envelope}")
         if len(set(self.kinds)) != len(self.kinds) or ANY_KIND in self.kinds: raise ValueError(f"kinds must be distinct and not {ANY_KIND!r}: {self.kinds}")
 
     @property
     def vocab(self) -> int: return self.levels * self.codebook_size + 2   # codes of every level + 2 start tokens
+    @property
+    def code_levels(self) -> int: return self.levels - (1 if self.envelope else 0)   # the RVQ levels (without the envelope row)
     def kind_index(self, kind: str | None) -> int:
         "The kind's row in the prior's kind table: 0 for `any` (or None), else 1 + its place in `kinds`; unknown kinds are refused."
         if kind is None or kind == ANY_KIND: return 0
@@ -52,12 +57,12 @@ class PriorConfig:
 
 # %% ../nbs/02b_prior_model.ipynb #54afc120
 def auto_prior_config(n_files: int, levels: int, codebook_size: int, **overrides) -> PriorConfig:
-    "The prior's shape for a corpus of `n_files` files: fewer files, fewer parameters; `overrides` win."
+    "The prior's shape for a corpus of `n_files` files: fewer files, fewer parameters; `overrides` win. `levels`: the RVQ levels (the envelope row, if any, is added)."
     if n_files <= 20: size = dict(d_model=128, n_layers=2, n_heads=4, window=64, dropout=0.3)
     elif n_files <= 500: size = dict(d_model=192, n_layers=3, n_heads=4, window=64, dropout=0.3)
     else: size = dict(d_model=256, n_layers=4, n_heads=4, window=128, dropout=0.2)
     size.update({k: v for k, v in overrides.items() if v is not None})
-    return PriorConfig(levels=levels, codebook_size=codebook_size, **size)
+    return PriorConfig(levels=levels + (1 if size.get("envelope") else 0), codebook_size=codebook_size, **size)
 
 # %% ../nbs/02b_prior_model.ipynb #eb1d46ba
 def codes_to_tokens(codes: torch.Tensor, codebook_size: int) -> torch.Tensor:
@@ -132,7 +137,10 @@ class Prior(nn.Module):
         # what kind of sound (row 0: any), added at every position; made after the rest, so that a prior without kinds
         # starts from the weights it always had
         self.kind_embedding = nn.Embedding(len(c.kinds) + 1, c.d_model) if c.kinds else None
-        if self.kind_embedding is not None: self._init(self.kind_embedding)
+        # how far into its sound each token's column is (a sound attacks at age 0, then decays)
+        self.age_embedding = nn.Embedding(c.ages, c.d_model) if c.ages else None
+        for table in (self.kind_embedding, self.age_embedding):
+            if table is not None: self._init(table)
 
     @staticmethod
     def _init(m):
@@ -148,9 +156,12 @@ class Prior(nn.Module):
         return KVCache(c.n_layers, batch, c.n_heads, self.max_tokens, c.d_model // c.n_heads,
                        device=self.head.weight.device, dtype=self.head.weight.dtype)
 
-    def hidden(self, ids: torch.Tensor, cache: KVCache | None = None, kinds: torch.Tensor | None = None) -> torch.Tensor:
+    def hidden(self, ids: torch.Tensor, cache: KVCache | None = None, kinds: torch.Tensor | None = None,
+               ages: torch.Tensor | None = None) -> torch.Tensor:
         """Token ids `[b, t]` → final hidden states `[b, t, d_model]`; with a cache, `ids` continue the cached tokens.
-        `kinds`: `PriorConfig.kind_index` of each window `[b]` or each position `[b, t]` (None: any)."""
+        `kinds`: `PriorConfig.kind_index` of each window `[b]` or each position `[b, t]` (None: any); `ages`: for a
+        prior told ages, the age (columns since its sound began) of the column each position predicts `[b, t]` (None:
+        the window's first column begins the sound)."""
         start = cache.length if cache is not None else 0
         t = ids.shape[1]
         if start + t > self.max_tokens: raise ValueError(f"{start + t} tokens do not fit the prior's window of {self.max_tokens}")
@@ -158,6 +169,9 @@ class Prior(nn.Module):
         if self.kind_embedding is not None:
             kind = self.kind_embedding(torch.zeros(len(ids), dtype=torch.long, device=ids.device) if kinds is None else kinds.to(ids.device))
             x = x + (kind[:, None] if kind.ndim == 2 else kind)
+        if self.age_embedding is not None:
+            if ages is None: ages = (torch.arange(start, start + t, device=ids.device) // self.config.levels)[None]   # the window begins the sound
+            x = x + self.age_embedding(ages.to(ids.device).clamp(0, self.config.ages - 1))
         for i, block in enumerate(self.blocks): x = block(x, cache, i)
         if cache is not None: cache.length += t
         return self.norm(x)
@@ -167,9 +181,9 @@ class Prior(nn.Module):
         k = self.config.codebook_size
         return F.linear(h, self.head.weight[level * k:(level + 1) * k], self.head.bias[level * k:(level + 1) * k])
 
-    def forward(self, ids: torch.Tensor, kinds: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, kinds: torch.Tensor | None = None, ages: torch.Tensor | None = None) -> torch.Tensor:
         "Input ids `[b, t]` (start token first) → logits `[b, t, codebook_size]`, position `t` scoring level `t % levels`."
-        h = self.hidden(ids, kinds=kinds)
+        h = self.hidden(ids, kinds=kinds, ages=ages)
         levels = self.config.levels
         logits = h.new_empty(*h.shape[:2], self.config.codebook_size)
         for level in range(levels): logits[:, level::levels] = self.level_logits(h[:, level::levels], level)
