@@ -101,7 +101,7 @@ def kind_check(model, a, files, out: Path):
     kinds = [k.strip() for k in a.kinds.split(",")]
     hits_all = 0
     for k, kind in enumerate(kinds):
-        sampling = SamplingParams(temperature=a.temperature, top_p=a.top_p, seed=a.seed + 1000 * k)
+        sampling = SamplingParams(temperature=a.temperature, top_p=a.top_p, seed=a.seed + 1000 * k, guidance=a.guidance)
         paths = [save_generated(out / f"kind_{kind.replace(' ', '-')}_{i:02d}.wav", g)
                  for i, g in enumerate(generate_sounds(model, a.per_kind, "one-shot", a.duration, sampling, kind=kind))]
         nearest = [nearest_file(p, kit) for p in paths]
@@ -142,7 +142,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0); ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batches", type=int, default=1, help="batches of --count sounds, at seeds 100 apart")
     ap.add_argument("--kinds", help="comma-separated kinds to ask for (e.g. kick,snare,closed hat,tom,crash)")
-    ap.add_argument("--per-kind", type=int, default=8)
+    ap.add_argument("--per-kind", type=int, default=8); ap.add_argument("--guidance", type=float, default=0.0)
     ap.add_argument("--like", help="comma-separated kit files (names or paths) to make variations of")
     ap.add_argument("--per-like", type=int, default=8); ap.add_argument("--keep", default="structure")
     ap.add_argument("--skip-batches", action="store_true", help="only the --kinds and --like checks")

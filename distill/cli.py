@@ -8,9 +8,10 @@ import argparse, json, os, signal, sys, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CORE_DEFAULTS', 'CORE_CHOICES', 'format_levels', 'print_event', 'checkpoint_line', 'CancelOnInterrupt', 'main',
-           'cmd_train', 'cmd_reconstruct', 'checkpoints_beside', 'cmd_info', 'cmd_train_prior', 'cmd_generate',
-           'cmd_kit', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser']
+__all__ = ['CORE_DEFAULTS', 'CORE_CHOICES', 'CORE_SAMPLING', 'format_levels', 'print_event', 'checkpoint_line',
+           'CancelOnInterrupt', 'main', 'cmd_train', 'cmd_reconstruct', 'checkpoints_beside', 'cmd_info',
+           'cmd_train_prior', 'cmd_generate', 'cmd_kit', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo',
+           'build_parser']
 
 # %% ../nbs/15_cli.ipynb #dccb1fd9
 def _err(*args):
@@ -78,15 +79,22 @@ CORE_DEFAULTS = {   # for --help only; checked against the core below and in tes
     "TrainParams": dict(epochs=72, batch_size=32, lr=2e-3, seed=0, device="auto"),
     "VQVAEConfig": dict(rvq_levels=3, codebook_dim=16, commitment_weight=0.25),
     "PriorTrainParams": dict(epochs=30, lr=2e-4, seed=0, device="auto"),
-    "SamplingParams": dict(temperature=1.0, top_k=0, top_p=1.0, seed=0),
+    "SamplingParams": dict(temperature=None, top_k=0, top_p=None, seed=0, guidance=None),
     "run_demo": dict(files=32, epochs=40, prior_epochs=10, count=3, duration=4.0, seed=0),
 }
 
 CORE_CHOICES = dict(MODES=("one-shot", "texture"), KEEPS=("structure", "attack"))   # distill.generate's, for the parser
+CORE_SAMPLING = {"one-shot": dict(temperature=0.7, top_p=0.9, guidance=2.0),          # distill.generate.DEFAULT_SAMPLING:
+                 "variation": dict(temperature=1.0, top_p=1.0, guidance=2.0),         # what a sampling option left unset is
+                 "texture": dict(temperature=1.0, top_p=1.0, guidance=2.0)}
 
 def _core_option(parser, flag: str, source: str, help: str = "", **kwargs):
     "Add `flag` for a field of `source` (a key of `CORE_DEFAULTS`): unset it stays `None`; its help shows the core's default."
-    default = CORE_DEFAULTS[source][flag.lstrip("-").replace("-", "_")]
+    name = flag.lstrip("-").replace("-", "_")
+    default = CORE_DEFAULTS[source][name]
+    if default is None:   # a sampling default that follows what is made
+        shown = {what: f"{values[name]:g}" for what, values in CORE_SAMPLING.items()}
+        default = next(iter(shown.values())) if len(set(shown.values())) == 1 else "; ".join(f"{w}s {v}" for w, v in shown.items())
     return parser.add_argument(flag, default=None, help=f"{help} (default {default})".lstrip(), **kwargs)
 
 def _given(a, source: str) -> dict:
@@ -324,6 +332,7 @@ def _add_generate(sub):
     _core_option(g, "--temperature", "SamplingParams", "below 1 safer, above 1 wilder (0: always the likeliest code)", type=float)
     _core_option(g, "--top-k", "SamplingParams", "keep the k most likely codes (0: off; 1: greedy)", type=int)
     _core_option(g, "--top-p", "SamplingParams", "nucleus sampling mass (1: off)", type=float)
+    _core_option(g, "--guidance", "SamplingParams", "how much more strongly than learned --kind is followed", type=float)
     _core_option(g, "--seed", "SamplingParams", "the same seed and settings give the same sound", type=int)
     g.add_argument("--count", type=_positive_int, default=1, help="how many files (seeds seed, seed+1, …)")
     g.add_argument("--prompt", help="audio file to continue")
@@ -373,6 +382,7 @@ def _add_kit(sub):
     _core_option(k, "--temperature", "SamplingParams", "below 1 safer, above 1 wilder (0: always the likeliest code)", type=float)
     _core_option(k, "--top-k", "SamplingParams", "keep the k most likely codes (0: off; 1: greedy)", type=int)
     _core_option(k, "--top-p", "SamplingParams", "nucleus sampling mass (1: off)", type=float)
+    _core_option(k, "--guidance", "SamplingParams", "how much more strongly than learned --kind is followed", type=float)
     _core_option(k, "--seed", "SamplingParams", "the first sound's seed; the next ones seed+1, …", type=int)
     k.add_argument("--sample-rate", type=_positive_int, help="the samples' rate (default: the model's)")
     k.add_argument("--bits", choices=["16", "24"], default="16", help="bits per sample (default 16)")

@@ -26,9 +26,9 @@ from .novelty import Novelty, kept_on_model, novelty_judge, stored_corpus
 from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
-__all__ = ['PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'ENVELOPE_STRETCH', 'KEEPS', 'ATTACK_SECONDS', 'NoPriorError',
-           'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits', 'choose_code', 'Chunk',
-           'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors', 'corpus_level',
+__all__ = ['DEFAULT_SAMPLING', 'PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'ENVELOPE_STRETCH', 'KEEPS', 'ATTACK_SECONDS',
+           'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits', 'choose_code',
+           'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors', 'corpus_level',
            'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode', 'silence_codes',
            'one_shot_end', 'restarts', 'level_span', 'sound_span', 'cut_short', 'shortest_sound', 'corpus_envelopes',
            'envelope_template', 'generate_one_shot', 'one_shot_from_codes', 'generate_sounds', 'training_kinds',
@@ -49,18 +49,31 @@ def require_prior(model: DistillModel) -> Prior:
         raise NoPriorError(f"{name} has no prior yet: train one with `distill train-prior {name} DATASET_DIR`")
     return model.prior
 
+# what a setting left unset (None) is, by what is made: one-shots drawn more safely (a stutter is a draw from the
+# tail of the prior's prediction, see "One-shots that decay once"); a variation's kept codes already hold it to its
+# source, so it is drawn as learned (at 0.7 a quarter of a kick's variations were copies); textures as learned
+DEFAULT_SAMPLING = {"one-shot": dict(temperature=0.7, top_p=0.9, guidance=2.0),
+                    "variation": dict(temperature=1.0, top_p=1.0, guidance=2.0),
+                    "texture": dict(temperature=1.0, top_p=1.0, guidance=2.0)}
+
 @dataclass
 class SamplingParams:
-    "How to choose each code from the prior's prediction."
-    temperature: float = 1.0  # < 1 safer and more repetitive, > 1 wilder; 0 = always the likeliest code
-    top_k: int = 0            # keep only the k likeliest codes (0 = off; 1 = greedy, the seed then does nothing)
-    top_p: float = 1.0        # keep the likeliest codes whose probabilities add up to p (nucleus; 1 = off)
-    seed: int = 0             # same seed + same settings → the same sound
+    "How to choose each code from the prior's prediction; a setting left None takes what it is made for's default (`DEFAULT_SAMPLING`)."
+    temperature: float | None = None  # < 1 safer and more repetitive, > 1 wilder; 0 = always the likeliest code
+    top_k: int = 0                    # keep only the k likeliest codes (0 = off; 1 = greedy, the seed then does nothing)
+    top_p: float | None = None        # keep the likeliest codes whose probabilities add up to p (nucleus; 1 = off)
+    seed: int = 0                     # same seed + same settings → the same sound
+    guidance: float | None = None     # how much more strongly than learned a kind asked for is followed (classifier-free guidance)
 
     def __post_init__(self):
-        if self.temperature < 0: raise ValueError(f"temperature must be ≥ 0, got {self.temperature}")
+        if self.temperature is not None and self.temperature < 0: raise ValueError(f"temperature must be ≥ 0, got {self.temperature}")
         if self.top_k < 0: raise ValueError(f"top-k must be ≥ 0 (0 turns it off), got {self.top_k}")
-        if not 0 < self.top_p <= 1: raise ValueError(f"top-p must be in (0, 1], got {self.top_p}")
+        if self.top_p is not None and not 0 < self.top_p <= 1: raise ValueError(f"top-p must be in (0, 1], got {self.top_p}")
+        if self.guidance is not None and self.guidance < 0: raise ValueError(f"guidance must be ≥ 0, got {self.guidance}")
+
+    def resolved(self, what: str) -> "SamplingParams":
+        "These settings with each one left None set to its default for `what` is made: one-shot, variation or texture."
+        return replace(self, **{k: v for k, v in DEFAULT_SAMPLING[what].items() if getattr(self, k) is None})
 
     @property
     def greedy(self) -> bool: return self.top_k == 1 or self.temperature == 0
@@ -84,6 +97,7 @@ def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> t
 
 def choose_code(logits: torch.Tensor, sampling: SamplingParams, generator: torch.Generator) -> int:
     "One code from logits `[K]`: greedy, or a draw after temperature, top-k and top-p."
+    if sampling.temperature is None or sampling.top_p is None: sampling = sampling.resolved("texture")   # unset: as learned
     logits = logits.float().cpu()   # the generator lives on the CPU, wherever the prior runs
     if sampling.greedy: return int(logits.argmax())
     probs = filter_logits(logits / sampling.temperature, sampling.top_k, sampling.top_p).softmax(-1)
@@ -144,7 +158,7 @@ def plan_chunks(columns: int, prompt_columns: int, config: PriorConfig, context:
 def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, prompt_codes: torch.Tensor | None = None,
                  progress=None, *, cancel: threading.Event | None = None, use_cache: bool = True,
                  context: int | None = None, stop=None, given: torch.Tensor | None = None, kind: str | None = None,
-                 envelope: torch.Tensor | None = None, structure_filter=None) -> torch.Tensor:
+                 envelope: torch.Tensor | None = None) -> torch.Tensor:
     """Sample `columns` new code columns `[levels, columns]` from the model's prior, continuing `prompt_codes`
     `[levels, n]` if given. `given` `[levels, columns]` holds cells that are not drawn: a code ≥ 0 is kept as it is
     (and the prior reads it as context for the cells after it), -1 is drawn. `progress(stage, done, total)` is called
@@ -153,6 +167,7 @@ def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, pr
     A prior with an envelope row (06_prior) draws each column's loudness step first — or follows `envelope` `[columns]`
     (the steps to keep, -1 to draw) — and draws the codes to match; only the codes are returned."""
     prior = require_prior(model).eval()
+    sampling = sampling.resolved("texture")   # what a caller left unset: the plain prior (temperature 1, no nucleus)
     c = prior.config
     L, K, E = c.levels, c.codebook_size, c.envelope   # L token rows per column: the envelope's (if any), then the codes'
     prompt = prompt_codes if prompt_codes is not None else torch.zeros(c.code_levels, 0, dtype=torch.long)
@@ -170,29 +185,33 @@ def sample_codes(model: DistillModel, columns: int, sampling: SamplingParams, pr
         rearrange(given.cpu() >= 0, 'l c -> (c l)'), torch.tensor(-1)).tolist()
     tokens = codes_to_tokens(prompt.long().cpu(), K).tolist()
     generator = torch.Generator().manual_seed(sampling.seed)
-    steps = (_CachedSteps if use_cache else _RecomputeSteps)(prior, c.kind_index(kind))
+    Steps = _CachedSteps if use_cache else _RecomputeSteps
+    steps = Steps(prior, c.kind_index(kind))
+    # classifier-free guidance: the kind's prediction pushed away from the prediction for any sound
+    guidance = sampling.guidance
+    unguided = Steps(prior, 0) if guidance and c.kind_index(kind) else None
+    def draw(level: int, h, h_any, fixed: int) -> int:
+        if fixed >= 0: return fixed
+        logits = prior.level_logits(h, level)
+        if unguided: logits = logits + guidance * (logits - prior.level_logits(h_any, level))
+        if E and level == 0: logits = logits.masked_fill(not_a_step.to(logits.device), float("-inf"))
+        return level * K + choose_code(logits, sampling, generator)
     for chunk in plan_chunks(columns, prompt.shape[1], c, context):
         # a fresh window: start token, then the last `keep` columns written so far
         context_tokens = tokens[len(tokens) - chunk.keep * L:]
         onset = chunk.keep * L == len(tokens)           # the context reaches back to where the sound begins
-        h = steps.start([start_token(c, onset)] + context_tokens, len(tokens) - len(context_tokens))   # ages count from the prompt's start
-        count = (chunk.end - chunk.start) * L
-        for j in range(count):
-            level = j % L
-            fixed = kept[chunk.start * L + j] if kept is not None else -1
-            if fixed < 0:
-                logits = prior.level_logits(h, level)
-                if E and level == 0: logits = logits.masked_fill(not_a_step.to(logits.device), float("-inf"))
-                if E and level == 1 and structure_filter is not None:
-                    allowed = structure_filter(tokens[-1])
-                    if allowed is not None: logits = logits.masked_fill(~allowed.to(logits.device), float("-inf"))
-            token = fixed if fixed >= 0 else level * K + choose_code(logits, sampling, generator)
-            tokens.append(token)
-            if j + 1 < count: h = steps.push(token)
-            if level == L - 1:
-                if progress: progress("sampling", chunk.start + (j + 1) // L, columns)
-                if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
-                if stop is not None and stop([t - i * K for i, t in enumerate(tokens[-L:])][1 if E else 0:]): break
+        window = ([start_token(c, onset)] + context_tokens, len(tokens) - len(context_tokens))   # ages count from the prompt's start
+        h = steps.start(*window)
+        h_any = unguided.start(*window) if unguided else None
+        for column in range(chunk.start, chunk.end):
+            for level in range(L):
+                tokens.append(draw(level, h, h_any, kept[column * L + level] if kept is not None else -1))
+                if column < chunk.end - 1 or level < L - 1:   # the window's last token is not fed back: the window is full
+                    h = steps.push(tokens[-1])
+                    if unguided: h_any = unguided.push(tokens[-1])
+            if progress: progress("sampling", column + 1, columns)
+            if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
+            if stop is not None and stop([t - i * K for i, t in enumerate(tokens[-L:])][1 if E else 0:]): break
         else: continue
         break   # `stop` said so
     codes = tokens_to_codes(torch.tensor(tokens[prompt.shape[1] * L:], dtype=torch.long), L, K)
@@ -283,7 +302,7 @@ def generate(model: DistillModel, duration: float, sampling: SamplingParams | No
              block_seconds: float = 30.0, kind: str | None = None) -> Generated:
     """`duration` seconds of new sound from the model's prior; with `prompt` (a file path, or mono audio at the model's
     rate) the new sound continues the prompt (and, with `keep_prompt`, the result starts with the decoded prompt)."""
-    sampling = sampling or SamplingParams()
+    sampling = (sampling or SamplingParams()).resolved("texture")
     require_prior(model)
     if not duration > 0: raise ValueError(f"duration must be positive, got {duration} s")
     p, d = model.audio, model.config.downsample
@@ -420,7 +439,7 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
     and otherwise ends there. `kind` asks a prior conditioned on kinds for that kind of sound; `given` `[levels, n]`
     keeps cells (≥ 0) from column 0 on, as `sample_codes` does; `envelope` (loudness steps, `envelope_template`) is the
     loudness the codes are drawn to follow, then silence. The sound is cut by `one_shot_from_codes`."""
-    sampling = sampling or SamplingParams()
+    sampling = (sampling or SamplingParams()).resolved("one-shot")
     require_prior(model)
     if not max_duration > 0: raise ValueError(f"duration must be positive, got {max_duration} s")
     p, d = model.audio, model.config.downsample
@@ -558,7 +577,7 @@ def generate_like(model: DistillModel, source, count: int = 1, keep: str = "stru
     """`count` variations of `source` (see `source_codes`): one-shots that keep part of its codes (`kept_cells`) and
     draw the rest from the prior, as that kind of sound (`kind`, by default the source's when the prior knows it).
     Seeds `seed, seed + 1, …`; each carries its novelty report."""
-    sampling = sampling or SamplingParams()
+    sampling = (sampling or SamplingParams()).resolved("variation")
     codes, name, source_kind = source_codes(model, source)
     kind = kind or source_kind
     silence = silence_codes(model)

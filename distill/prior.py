@@ -335,9 +335,11 @@ class PriorStage(Stage):
 
     def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
         val_loss, level_ppl = evaluate_prior(self.prior, self.data.val, self.device)
+        # bits per column count every row the prior writes (the envelope's too, as the unigram baseline does)
         record = dict(train_perplexity=math.exp(result.loss), val_perplexity=math.exp(val_loss),
                       val_bits_per_column=sum(math.log2(p) for p in level_ppl), unigram_bits_per_column=self.unigram_bits)
-        return val_loss, record, dict(record, val_perplexity_levels=level_ppl)
+        envelope = dict(val_perplexity_envelope=level_ppl.pop(0)) if self.data.envelope else {}
+        return val_loss, record, dict(record, val_perplexity_levels=level_ppl, **envelope)
 
 # %% ../nbs/06_prior.ipynb #31b61720
 @patch

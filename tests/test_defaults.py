@@ -5,8 +5,8 @@ from dataclasses import fields
 
 import pytest
 
-from distill.cli import CORE_CHOICES, CORE_DEFAULTS, build_parser
-from distill.generate import KEEPS, MODES, SamplingParams, run_demo, save_generated
+from distill.cli import CORE_CHOICES, CORE_DEFAULTS, CORE_SAMPLING, build_parser
+from distill.generate import DEFAULT_SAMPLING, KEEPS, MODES, SamplingParams, run_demo, save_generated
 from distill.model import VQVAEConfig
 from distill.prior import PriorTrainParams
 from distill.train import TrainParams
@@ -49,6 +49,7 @@ def test_help_table_is_the_core_defaults():
 def test_choice_lists_are_the_cores():
     "The parser's copies of the core's vocabularies (kept so that `--help` imports no torch) are the core's own."
     assert CORE_CHOICES == dict(MODES=MODES, KEEPS=KEEPS)
+    assert CORE_SAMPLING == DEFAULT_SAMPLING
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -60,7 +61,10 @@ def test_unset_options_stay_unset_and_help_shows_the_core_default(command):
         for name in core:
             if name not in options: continue                      # a setting without an option
             assert getattr(args, name) is None, f"{command} --{name}: the core's default must apply"
-            if name in CORE_DEFAULTS[source]:
+            if name in CORE_DEFAULTS[source] and core[name] is None:   # a sampling default that follows what is made
+                shown = {f"{values[name]:g}" for values in DEFAULT_SAMPLING.values()}
+                assert all(v in options[name].help for v in shown), f"{command} --{name}: {options[name].help}"
+            elif name in CORE_DEFAULTS[source]:
                 assert f"(default {core[name]})" in options[name].help, f"{command} --{name}: {options[name].help}"
             else:
                 assert name == "codebook_size"                   # the one option whose default is computed (by file count)
@@ -126,7 +130,7 @@ def test_training_dashboard_starts_at_the_core_defaults():
 def test_generation_dashboard_starts_at_the_core_defaults():
     from distill.ui.generate import GenerationDashboard
     dash = GenerationDashboard()
-    assert dash.sampling() == SamplingParams()
+    assert dash.sampling() == SamplingParams().resolved("one-shot")     # the sliders start where the core's one-shots do
     # settings the core leaves to the front ends still agree between them
     generate_options = {a.dest: a.default for a in subparser("generate")._actions}
     assert dash.duration.value == generate_options["duration"]
@@ -136,5 +140,5 @@ def test_generation_dashboard_starts_at_the_core_defaults():
 def test_codes_editor_starts_at_the_core_defaults():
     from distill.ui.codes import CodesEditor
     editor = CodesEditor()
-    defaults = SamplingParams()
+    defaults = SamplingParams().resolved("texture")                       # a region continues what comes before it
     assert (editor.temperature.value, editor.seed.value) == (defaults.temperature, defaults.seed)

@@ -296,6 +296,12 @@ def test_a_prior_conditioned_on_kinds_writes_the_kind_asked_and_refuses_others(m
         assert not torch.allclose(model.prior(first, torch.tensor([c.kind_index("kick")])), model.prior(first))
     s = SamplingParams(seed=2, temperature=1.2)
     assert torch.equal(sample_codes(model, 20, s, kind="snare"), sample_codes(model, 20, s, kind="snare", use_cache=False))
+    # guidance pushes the kind's prediction further from any sound's: a change only where a kind is asked for
+    guided = SamplingParams(seed=2, temperature=1.2, guidance=3.0)
+    assert not torch.equal(sample_codes(model, 20, guided, kind="snare"), sample_codes(model, 20, s, kind="snare"))
+    assert torch.equal(sample_codes(model, 20, guided, kind="snare"), sample_codes(model, 20, guided, kind="snare", use_cache=False))
+    assert torch.equal(sample_codes(model, 20, guided), sample_codes(model, 20, s))
+    with pytest.raises(ValueError, match="guidance must be"): SamplingParams(guidance=-1)
     sounds = list(generate_sounds(model, 2, "one-shot", 1.0, s, kind="kick"))
     assert [g.kind for g in sounds] == ["kick", "kick"] and all(g.to_dict()["kind"] == "kick" for g in sounds)
     with pytest.raises(ValueError, match="unknown kind 'tuba': this model knows other, "):

@@ -72,7 +72,7 @@ def test_takes_appear_with_player_spectrogram_and_novelty(model):
     for take, g in zip(dash.takes, expected):
         assert torch.equal(take.generated.audio, g.audio)
         assert take.player.value[:4] == b"RIFF" and take.player.layout.display is None and take.picture.value[:4] == b"\x89PNG"
-        assert f"seed {g.sampling.seed} · one-shot · {g.duration:.2f} s" in take.header.value
+        assert f"seed {g.sampling.seed} · {g.kind + ' · ' if g.kind else ''}one-shot · {g.duration:.2f} s" in take.header.value
         assert g.novelty is not None and html.escape(g.novelty.sentence()) in take.novelty.value
         assert f"why: {html.escape(g.novelty.reason())}" in take.novelty.value      # the verdict's reason, under it
         assert f"distill-{ {'new': 'green', 'variation': 'yellow', 'copy': 'red'}[g.novelty.verdict]}" in take.novelty.value
@@ -289,3 +289,27 @@ def test_messages_speak_of_buttons_and_count_right(model, setup, tmp_path):
         assert not re.search(r"\b1 (takes|one-shots|seeds|files)\b|\b([02-9]|\d\d+) (take|one-shot|seed)\b(?!s)", text), text
     # the title shows, and nothing empty before the first take (see test_before_a_model_a_title_and_nothing_empty)
     assert "Distill · generate" in GenerationDashboard().widget.children[0].value
+
+
+def test_kind_menu_more_like_this_and_kit_takes(model):
+    from distill.generate import generate_like, model_kinds
+    dash = GenerationDashboard(model)
+    assert [v for _, v in dash.kind.options] == [None, *model_kinds(model)] and not dash.kind.disabled
+    assert dash.kind.options[1][0].startswith(f"{list(model_kinds(model))[0]} (")           # each kind with its file count
+    dash.kind.value, dash.count.value, dash.duration.value, dash.seed.value = "snare", 2, 1.0, 20
+    _generate(dash)
+    assert [t.generated.kind for t in dash.takes] == ["snare", "snare"] and "Made 2 snare one-shots" in dash.status.value
+    assert all("snare · one-shot" in t.header.value for t in dash.takes)
+    # More like this on the first take: variations of it, seeds moved on past those used, at the prior's own temperature
+    dash.takes[0].like_button.click(); dash.job.join(120)
+    likes = dash.takes[2:]
+    assert len(likes) == 2 and [t.seed for t in likes] == [22, 23] and "variations of take 1" in dash.status.value
+    expected = list(generate_like(model, dash.takes[0].generated, 2, duration=1.0, sampling=SamplingParams(seed=22)))
+    assert all(torch.equal(t.generated.codes, g.codes) and t.generated.like == "seed 20" for t, g in zip(likes, expected))
+    assert all(t.generated.sampling.temperature == 1.0 for t in likes)
+    # Kit takes: a balanced set of the model's kinds, kept, ready for Export kit
+    dash.count.value = 3
+    dash.kit_takes_button.click(); dash.job.join(120)
+    kit = dash.takes[4:]
+    assert [t.generated.kind for t in kit] == ["kick", "snare", "closed hat"] and all(t.kept for t in kit)
+    assert not dash.kit_button.disabled

@@ -168,8 +168,8 @@ class CodesEditor(WidgetView):
                                           layout=W.Layout(width="320px"))
         self.blend_levels = W.HBox()
         self.blend_button = button("Blend with B", "adjust", tooltip="Interpolate the checked levels' vectors towards B's")
-        # prior, starting at the core's sampling defaults
-        sampling = SamplingParams()
+        # prior, starting at the core's sampling defaults for continuing a recording (a region continues what comes before it)
+        sampling = SamplingParams().resolved("texture")
         self.temperature = W.FloatSlider(value=sampling.temperature, min=0.0, max=2.0, step=0.05, description="Temperature", style=LABEL,
                                          layout=W.Layout(width="320px"))
         self.seed = W.IntText(value=sampling.seed, description="Seed", style=LABEL, layout=W.Layout(width="170px"))

@@ -12,9 +12,9 @@ import ipywidgets as W
 
 from ..audio import AudioParams, normalised_to_db
 from ..modelfile import DistillModel, load_model, default_output, unused_path, OUTPUT_FOLDER
-from ..export import export_kit, check_kit_name
-from ..generate import (MODES, SamplingParams, Generated, GenerationCancelled, NoPriorError, default_mode,
-                              generate_sounds, save_generated, require_prior)
+from ..export import export_kit, check_kit_name, kit_info, kit_kinds, kit_sounds
+from ..generate import (MODES, DEFAULT_SAMPLING, SamplingParams, Generated, GenerationCancelled, NoPriorError, default_mode,
+                              generate_like, generate_sounds, model_kinds, save_generated, require_prior)
 from .common import (BackgroundJob, WidgetView, LibraryAdder, LABEL, NO_PRIOR_HINT, counted, status_html, light_html,
                                audio_player, figure_png, button, row, heading, set_visible, close_widgets, dashboard_box,
                                no_prior, file_chooser)
@@ -60,7 +60,8 @@ def download_html(wav: bytes, filename: str, label: str = "Download") -> str:
 class Take(WidgetView):
     "One generated sound in the takes list: number, seed, mode, length, novelty, a player, a download link, a spectrogram, Keep and Discard."
     def __init__(self, number: int, generated: Generated, audio: AudioParams, on_discard: Callable | None = None,
-                 on_keep: Callable | None = None, missing_novelty: str | None = None, loop: bool = False):
+                 on_keep: Callable | None = None, missing_novelty: str | None = None, loop: bool = False,
+                 on_like: Callable | None = None):
         self.number, self.generated, self.saved_to = number, generated, None
         self.header = W.HTML()
         self.novelty = W.HTML(novelty_html(generated, *([missing_novelty] if missing_novelty else [])))
@@ -71,9 +72,13 @@ class Take(WidgetView):
         self.keep_button = W.ToggleButton(value=False, description="Keep", icon="check", tooltip="Mark this take for Save",
                                           layout=W.Layout(width="auto"))
         self.discard_button = button("Discard", "trash", tooltip="Remove this take from the list")
+        self.like_button = button("More like this", "clone", tooltip="Variations of this take: its Structure row kept, the rest drawn anew")
         self.keep_button.observe(lambda _: (self._show(), on_keep and on_keep(self)), "value")
         self.discard_button.on_click(lambda _: on_discard and on_discard(self))
-        self.widget = row(W.VBox([self.header, self.novelty, self.player, row(self.keep_button, self.discard_button, self.download)],
+        self.like_button.on_click(lambda _: on_like and on_like(self))
+        self.like_button.add_class("distill-more-like-this")
+        self.widget = row(W.VBox([self.header, self.novelty, self.player,
+                                  row(self.keep_button, self.discard_button, self.like_button, self.download)],
                                  layout=W.Layout(width="440px")), self.picture, align_items="flex-start")
         self.widget.add_class("distill-take")
         self._show()
@@ -92,7 +97,8 @@ class Take(WidgetView):
     def _show(self):
         g = self.generated
         saved = f" · saved as <code>{html.escape(self.saved_to.name)}</code>" if self.saved_to else ""   # the save line says where
-        self.header.value = f"<b>Take {self.number}</b> · seed {self.seed} · {g.mode} · {g.duration:.2f} s{saved}"
+        what = " · ".join([*([html.escape(g.kind)] if g.kind else []), g.mode, *([f"like {html.escape(g.like)}"] if g.like else [])])
+        self.header.value = f"<b>Take {self.number}</b> · seed {self.seed} · {what} · {g.duration:.2f} s{saved}"
         self.keep_button.description, self.keep_button.button_style = ("Kept", "success") if self.kept else ("Keep", "")
 
 # %% ../../nbs/12_ui_generate.ipynb #21d4e1f0
@@ -122,18 +128,25 @@ class GenerationDashboard(WidgetView):
                                            style=LABEL, layout=narrow())
         self.prompt = W.Text(placeholder="optional: an audio file to continue", description="Continue", style=LABEL, layout=wide())
         self.prompt_chooser = file_chooser(self._chose_prompt, ".wav,.flac,.ogg,.aif,.aiff,.mp3")
-        # sampling, starting at the core's defaults
-        defaults = SamplingParams()
+        self.kind = W.Dropdown(options=[("any", None)], value=None, description="Kind", style=LABEL, layout=narrow(),
+                               tooltip="what to generate, for a model whose files were named by kind (kick, snare, …)")
+        # sampling, starting at the core's defaults for the mode (`DEFAULT_SAMPLING`; Mode sets them again)
+        defaults = SamplingParams().resolved("one-shot")
         self.temperature = W.FloatSlider(value=defaults.temperature, min=0.0, max=2.0, step=0.05, description="Temperature", style=LABEL, layout=wide())
         self.top_p = W.FloatSlider(value=defaults.top_p, min=0.01, max=1.0, step=0.01, description="Top-p", style=LABEL, layout=wide())
+        self.guidance = W.FloatSlider(value=defaults.guidance, min=0.0, max=5.0, step=0.25, description="Kind guidance", style=LABEL,
+                                      layout=wide(), tooltip="how much more strongly than learned the Kind is followed")
         self.top_k = W.BoundedIntText(value=defaults.top_k, min=0, max=4096, description="Top-k", style=LABEL, layout=narrow())
         self.seed = W.IntText(value=defaults.seed, description="Seed", style=LABEL, layout=narrow())
         self.help = W.HTML('<span class="distill-muted">top-k 0 = off, 1 = greedy (the seed then does nothing); top-p 1 = off. '
+                           "More like this draws at the prior's own temperature (a variation's kept codes hold it to its take). "
                            "The same seed and settings always give the same sound; Count sounds use seeds Seed, Seed + 1, …, "
                            "moving on past seeds this model's takes have used, so every take is a new one.</span>")
         # running
         self.generate_button = button("Generate", "play", "primary", tooltip="Generate Count new takes, from seed Seed on (used seeds are skipped)")
         self.next_seed_button = button("Next seed", "forward", tooltip="One more take, with the first seed (from Seed on) no take has used")
+        self.kit_takes_button = button("Kit takes", "th-large", tooltip="Count one-shots of a balanced set of the model's kinds "
+                                       "(kick, snare, hats, toms, cymbals … in turn), kept: Export kit writes them")
         self.cancel_button = button("Cancel", "stop")
         self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
         self.status = W.HTML(status_html("Load a model with a prior to generate."))
@@ -164,14 +177,15 @@ class GenerationDashboard(WidgetView):
 def _connect(self: GenerationDashboard):
     "Wire buttons and the mode to their actions; name the parts a browser test looks for."
     for clicked, action in {self.load_button: self.load, self.generate_button: self.generate, self.cancel_button: self.cancel,
-                            self.next_seed_button: self.next_seed, self.save_button: self.save,
+                            self.next_seed_button: self.next_seed, self.save_button: self.save, self.kit_takes_button: self.kit_takes,
                             self.kit_button: self.save_kit}.items():
         clicked.on_click(lambda _, action=action: action())
-    self.mode.observe(lambda _: self._show_mode(), "value")
+    self.mode.observe(lambda _: (self._show_mode(), self._sampling_defaults()), "value")
     self.loop.observe(lambda _: self._set_loop(), "value")
     for w, name in [(self.status, "status-line"), (self.takes_box, "takes"), (self.save_status, "save-status"), (self.library.status, "library-status"),
                     (self.generate_button, "generate-button"), (self.next_seed_button, "next-seed"), (self.save_button, "save"),
-                    (self.kit_button, "export-kit"), (self.kit_status, "kit-status"), (self.loop, "loop")]:
+                    (self.kit_button, "export-kit"), (self.kit_status, "kit-status"), (self.loop, "loop"), (self.kind, "kind"),
+                    (self.kit_takes_button, "kit-takes")]:
         w.add_class(f"distill-{name}")
 
 @patch
@@ -180,10 +194,10 @@ def _lay_out(self: GenerationDashboard):
     self.widget = dashboard_box("generate", "Distill · generate", [
         row(self.model_path, self.load_button), self.model_info, self.library.widget, self.library.status,
         heading("What to generate"),
-        row(self.mode, self.mode_help), row(self.count, self.duration), row(self.prompt, self.prompt_chooser),
+        row(self.mode, self.mode_help), row(self.kind, self.count, self.duration), row(self.prompt, self.prompt_chooser),
         heading("Sampling"),
-        self.temperature, self.top_p, row(self.top_k, self.seed), self.help,
-        row(self.generate_button, self.next_seed_button, self.cancel_button, self.progress), self.status,
+        self.temperature, self.top_p, self.guidance, row(self.top_k, self.seed), self.help,
+        row(self.generate_button, self.next_seed_button, self.kit_takes_button, self.cancel_button, self.progress), self.status,
         heading("Takes"), row(self.loop, self.no_takes), self.takes_box,
         row(self.save_path, self.save_bits, self.save_rate, self.save_button), self.save_status,
         row(self.kit_name, self.kit_folder, self.kit_button), self.kit_status,
@@ -201,7 +215,8 @@ def result(self: GenerationDashboard) -> Generated | None:
 def _buttons(self: GenerationDashboard):
     running = self.running
     ready = self.model is not None and self.model.prior is not None
-    self.generate_button.disabled = self.next_seed_button.disabled = running or not ready
+    self.generate_button.disabled = self.next_seed_button.disabled = self.kit_takes_button.disabled = running or not ready
+    for take in self.takes: take.like_button.disabled = running or not ready
     self.cancel_button.disabled = not running
     self.load_button.disabled = running
     self.library.button.disabled = self.model is None
@@ -227,8 +242,11 @@ def load_model(self: GenerationDashboard, model: DistillModel):
     self.library.name.value, self.library.status.value = model.name, ""
     self.top_k.max = model.config.codebook_size
     self.kit_name.value = model.name
+    known = model_kinds(model) if model.prior is not None else {}
+    self.kind.options = [("any", None)] + [(f"{kind} ({n} file{'s' * (n != 1)})", kind) for kind, n in known.items()]
+    self.kind.value, self.kind.disabled = None, not known
     self.mode.value = default_mode(model)
-    self._show_mode()
+    self._show_mode(); self._sampling_defaults()
     try:
         require_prior(model)
         self._say("Ready.", "ok")
@@ -246,10 +264,16 @@ def _show_mode(self: GenerationDashboard):
     self.mode_help.value = f'<span class="distill-muted">{default}</span>'
 
 @patch
+def _sampling_defaults(self: GenerationDashboard):
+    "Temperature, top-p and guidance to the core's defaults for the mode (`DEFAULT_SAMPLING`): safer for one-shots."
+    defaults = SamplingParams().resolved(self.mode.value or "one-shot")
+    self.temperature.value, self.top_p.value, self.guidance.value = defaults.temperature, defaults.top_p, defaults.guidance
+
+@patch
 def sampling(self: GenerationDashboard, seed: int | None = None) -> SamplingParams:
     "The sampling settings the controls show (with `seed` instead of the Seed box's, if given)."
     return SamplingParams(temperature=self.temperature.value, top_k=self.top_k.value, top_p=self.top_p.value,
-                          seed=self.seed.value if seed is None else seed)
+                          seed=self.seed.value if seed is None else seed, guidance=self.guidance.value)
 
 @patch(as_prop=True)
 def seeds_used(self: GenerationDashboard) -> set[int]:
@@ -281,6 +305,22 @@ def next_seed(self: GenerationDashboard):
     "Generate one more take with the next seed no take has used."
     self._start(self.next_unused_seed(), 1)
 
+@patch
+def more_like(self: GenerationDashboard, take: "Take"):
+    "Count variations of `take` (`generate_like`: its Structure row kept), at the prior's own temperature, seeds no take has used."
+    seed, count, source = self.next_unused_seed(self.count.value), self.count.value, take.generated
+    make = lambda cancel, sampling: generate_like(self.model, source, count, duration=self.duration.value, progress=self._progress,
+                                                  sampling=SamplingParams(seed=seed, top_k=self.top_k.value), cancel=cancel)
+    self._start(seed, count, make, f"variation{'s' * (count > 1)} of take {take.number}")
+
+@patch
+def kit_takes(self: GenerationDashboard):
+    "Count one-shots, a balanced set of the kinds the model knows (`kit_kinds`), kept: Export kit writes them as a kit."
+    seed, count = self.next_unused_seed(self.count.value), self.count.value
+    kinds = kit_kinds(model_kinds(self.model), count)
+    make = lambda cancel, sampling: kit_sounds(self.model, kinds, "one-shot", self.duration.value, sampling, self._progress, cancel=cancel)
+    self._start(seed, count, make, "kit " + counted(count, "one-shot"), keep=True)
+
 def seeds_text(seeds: list[int]) -> str:
     "Sorted seeds as people write them: runs as ranges, '0–3, 7'."
     runs = []
@@ -295,22 +335,26 @@ def _progress(self: GenerationDashboard, stage: str, done: int, total: int):
     self.progress.value = min(1.0, (self.made + lo + (hi - lo) * done / max(total, 1)) / self.count_running)
 
 @patch
-def _start(self: GenerationDashboard, seed: int, count: int):
+def _start(self: GenerationDashboard, seed: int, count: int, make: Callable | None = None, what: str | None = None, keep: bool = False):
+    "Make `count` takes from `seed` on in the background: `make(cancel, sampling)` yields them (default: Generate's); `keep`: kept."
     if self.running or self.model is None or self.model.prior is None: return
     try: sampling = self.sampling(seed)
     except ValueError as e: return self._say(str(e), "error")
-    model, mode, duration = self.model, self.mode.value, self.duration.value
-    prompt = self.prompt.value.strip() if mode == "texture" else ""
+    model, mode, duration, kind = self.model, self.mode.value, self.duration.value, self.kind.value
+    prompt = self.prompt.value.strip() if mode == "texture" and make is None else ""
+    make = make or (lambda cancel, sampling: generate_sounds(model, count, mode, duration, sampling, self._progress, cancel=cancel,
+                                                             prompt=prompt or None, kind=kind))
+    what = what or counted(count, f"{kind} {mode}" if kind else mode)
     self.made, self.count_running, started = 0, count, time.time()
 
     def sounds(cancel):
-        try:
-            yield from generate_sounds(model, count, mode, duration, sampling, self._progress, cancel=cancel, prompt=prompt or None)
+        try: yield from make(cancel, sampling)
         except GenerationCancelled: yield None
 
     def show(g: Generated | None):
         if g is None: return self._say(f"Cancelled after {self.made} of {count}.", "warn")
-        self.add_take(g, missing_novelty=f"novelty not checked: a continuation of {Path(prompt).name}" if prompt else None)
+        take = self.add_take(g, missing_novelty=f"novelty not checked: a continuation of {Path(prompt).name}" if prompt else None)
+        if keep: take.keep_button.value = True
         self.made += 1
         self._say(f"Take {self.numbered}: {self.made} of {count} made…")
 
@@ -318,7 +362,7 @@ def _start(self: GenerationDashboard, seed: int, count: int):
         if error: self._say(error, "error")
         elif self.made == count:
             self.progress.value = 1.0
-            self._say(f"Made {counted(count, mode)} (seed{'s' * (count > 1)} {seeds_text(list(range(seed, seed + count)))}) "
+            self._say(f"Made {what} (seed{'s' * (count > 1)} {seeds_text(list(range(seed, seed + count)))}) "
                       f"in {time.time() - started:.1f} s.", "ok")
         self._buttons()
 
@@ -326,7 +370,7 @@ def _start(self: GenerationDashboard, seed: int, count: int):
     longest = "at most " if mode == "one-shot" else ""
     passed = sorted(s for s in self.seeds_used if self.seed.value <= s < seed)   # what Generate moved on past, said so
     skipped = f" (seed{'s' * (len(passed) > 1)} {seeds_text(passed)} made takes already)" if passed else ""
-    self._say(f"Generating {counted(count, mode)} of {longest}{duration:g} s from seed {seed}{skipped}…")
+    self._say(f"Generating {what} of {longest}{duration:g} s from seed {seed}{skipped}…")
     self.job = BackgroundJob(sounds, show, done).start()
     self._buttons()
 
@@ -341,7 +385,7 @@ def add_take(self: GenerationDashboard, generated: Generated, missing_novelty: s
     "Put `generated` at the end of the takes list."
     self.numbered += 1
     take = Take(self.numbered, generated, self.model.audio, on_discard=self.discard, on_keep=lambda _: self._buttons(),
-                missing_novelty=missing_novelty, loop=self.loop.value)
+                missing_novelty=missing_novelty, loop=self.loop.value, on_like=self.more_like)
     self.takes.append(take); self.seeds_used.add(take.seed)
     self._show_takes()
     return take
@@ -401,7 +445,8 @@ def save_kit(self: GenerationDashboard):
         folder = Path(self.kit_folder.value.strip() or ".").resolve()
         target = unused_path(folder / check_kit_name(name))   # never over a kit: `NAME-2`, … if NAME is there
         kit = export_kit([t.generated for t in kept], target.parent, target.name, bits=self.save_bits.value,
-                         sample_rate=self.save_rate.value or None)
+                         sample_rate=self.save_rate.value or None, info=kit_info(self.model.path.name if self.model.path else self.model.name,
+                                                                                 [t.seed for t in kept]))
     except (ValueError, OSError) as e: return say(f"{str(e).rstrip('.')}.", "error")
     takes = ", ".join(str(t.number) for t in kept)
     say(f"Exported {'take' if len(kept) == 1 else 'takes'} {takes} as the kit {kit.name}: {kit.sentence()}.", "ok")
