@@ -124,7 +124,7 @@ def like_check(model, a, files, out: Path):
     "Per source file: how many variations have a file of the same instrument as nearest kit file, and their verdicts."
     kit = {f: spectrogram(f) for f in files}
     for k, source in enumerate(s.strip() for s in a.like.split(",")):
-        sampling = SamplingParams(temperature=a.temperature, top_p=a.top_p, seed=a.seed + 1000 * k)
+        sampling = SamplingParams(temperature=a.temperature, top_p=a.top_p, seed=a.seed + 1000 * k, guidance=a.guidance)
         sounds = list(generate_like(model, source, a.per_like, a.keep, a.duration, sampling))
         paths = [save_generated(out / f"like_{Path(source).stem}_{i:02d}.wav", g) for i, g in enumerate(sounds)]
         nearest = [nearest_file(p, kit) for p in paths]
@@ -138,11 +138,11 @@ def main():
     ap.add_argument("--train", required=True); ap.add_argument("--model", required=True)
     ap.add_argument("--count", type=int, default=16); ap.add_argument("--duration", type=float, default=4.0)
     ap.add_argument("--mode"); ap.add_argument("--other"); ap.add_argument("--subset", type=int, default=18)
-    ap.add_argument("--temperature", type=float, default=1.0); ap.add_argument("--top-p", type=float, default=1.0)
+    ap.add_argument("--temperature", type=float); ap.add_argument("--top-p", type=float)   # unset: the core's default for what is made
     ap.add_argument("--seed", type=int, default=0); ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batches", type=int, default=1, help="batches of --count sounds, at seeds 100 apart")
     ap.add_argument("--kinds", help="comma-separated kinds to ask for (e.g. kick,snare,closed hat,tom,crash)")
-    ap.add_argument("--per-kind", type=int, default=8); ap.add_argument("--guidance", type=float, default=0.0)
+    ap.add_argument("--per-kind", type=int, default=8); ap.add_argument("--guidance", type=float)
     ap.add_argument("--like", help="comma-separated kit files (names or paths) to make variations of")
     ap.add_argument("--per-like", type=int, default=8); ap.add_argument("--keep", default="structure")
     ap.add_argument("--skip-batches", action="store_true", help="only the --kinds and --like checks")
@@ -160,7 +160,7 @@ def main():
     for b in range(a.batches):
         seed = a.seed + 100 * b
         t0 = time.time()
-        sounds = list(generate_sounds(model, a.count, a.mode, a.duration, SamplingParams(temperature=a.temperature, top_p=a.top_p, seed=seed)))
+        sounds = list(generate_sounds(model, a.count, a.mode, a.duration, SamplingParams(temperature=a.temperature, top_p=a.top_p, seed=seed, guidance=a.guidance)))
         seconds = time.time() - t0
         paths = [save_generated(out / f"gen_{b}_{i + 1:02d}.wav", g) for i, g in enumerate(sounds)]
         print(f"{a.count} {sounds[0].mode} sounds (seed {seed}) in {seconds:.1f} s ({sum(g.duration for g in sounds):.1f} s of audio) → {out}")

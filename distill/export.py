@@ -20,9 +20,9 @@ from .generate import Generated, SamplingParams, generate_sounds, save_generated
 from .modelfile import check_unused
 
 # %% auto #0
-__all__ = ['FIRST_KEY', 'GM_DRUM_KEYS', 'HYDROGEN_NS', 'note_name', 'drum_keys', 'sound_labels', 'sample_filename', 'KitSample',
-           'Kit', 'sfz_text', 'drumkit_xml', 'pack_h2drumkit', 'check_kit_name', 'sound_kind', 'sound_pitch',
-           'export_kit', 'kit_info', 'kit_kinds', 'kit_sounds', 'parse_kit_kinds']
+__all__ = ['FIRST_KEY', 'GM_DRUM_KEYS', 'GM_LAST_KEY', 'HYDROGEN_NS', 'note_name', 'drum_keys', 'sound_labels', 'sample_filename',
+           'KitSample', 'Kit', 'sfz_text', 'drumkit_xml', 'pack_h2drumkit', 'check_kit_name', 'sound_kind',
+           'sound_pitch', 'export_kit', 'kit_info', 'kit_kinds', 'kit_sounds', 'parse_kit_kinds']
 
 # %% ../nbs/07c_export.ipynb #c89db4b8
 FIRST_KEY = 36   # C1: where the General MIDI drum map starts (its kick), and the key Hydrogen plays its first instrument on
@@ -39,10 +39,13 @@ def note_name(key: int) -> str:
     "The name of MIDI key `key`, with C1 = 36 (middle C, 60, is C3)."
     return f"{_NOTES[key % 12]}{key // 12 - 2}"
 
+GM_LAST_KEY = 81   # the General MIDI drum map's keys are 35–81: a drum pattern may play any of them
+
 def drum_keys(kinds: list[str], pitches: list[float] | None = None) -> list[int]:
     """A MIDI key for each sound of `kinds`, on the General MIDI drum map: the first sound of every kind on that kind's
     first key, the second on its second key, … (toms by `pitches`, the lowest on the lowest tom key); sounds whose kind has
-    no key there, or no key left, go on the free keys above the highest one taken (from `FIRST_KEY` if none is)."""
+    no key there, or no key left, go on the free keys above the map (a pattern never plays them by mistake) — or, in a
+    kit with no drum kinds at all, from `FIRST_KEY` up."""
     pitches = pitches if pitches is not None else [0.0] * len(kinds)
     order = {k: [i for i in range(len(kinds)) if kinds[i] == k] for k in dict.fromkeys(kinds)}
     order["tom"] = sorted(order.get("tom", []), key=lambda i: pitches[i])
@@ -52,11 +55,11 @@ def drum_keys(kinds: list[str], pitches: list[float] | None = None) -> list[int]
             wanted = GM_DRUM_KEYS.get(kind, ())
             if round < len(sounds) and round < len(wanted) and wanted[round] not in taken:
                 keys[sounds[round]] = wanted[round]; taken.add(wanted[round])
-    free = (k for k in range(max(taken, default=FIRST_KEY - 1) + 1, 128))
+    free = (k for k in range(GM_LAST_KEY + 1 if taken else FIRST_KEY, 128) if k not in taken)
     for i in range(len(kinds)):
         if keys[i] is None:
             keys[i] = next(free, None)
-            if keys[i] is None: raise ValueError(f"{len(kinds)} sounds do not fit on the MIDI keys above the drum map's (they end at 127)")
+            if keys[i] is None: raise ValueError(f"{len(kinds)} sounds do not fit on the MIDI keys (they end at 127)")
     return keys
 
 def sound_labels(kinds: list[str]) -> list[str]:

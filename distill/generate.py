@@ -515,10 +515,11 @@ def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None
         seed, made_as = sampling.seed + i, kind
         if mode == "one-shot":
             # a one-shot's loudness is a training file's (of the kind asked), drawn and varied from the seed; the prior
-            # writes the codes for it, told that file's kind when none was asked
+            # writes the codes for it, told that file's kind when none was asked — but not pushed towards it (guidance is
+            # for a kind the user asked for: pushed towards a file's kind, the prior wrote copies of it, 9 in 64)
             envelope, made_as = envelope_template(model, seed, kind) or (None, kind)
-            g = generate_one_shot(model, duration, replace(sampling, seed=seed), progress, cancel=cancel, silence=silence,
-                                  kind=made_as, envelope=envelope)
+            g = generate_one_shot(model, duration, replace(sampling, seed=seed, **({} if kind else dict(guidance=0.0))), progress,
+                                  cancel=cancel, silence=silence, kind=made_as, envelope=envelope)
         else: g = generate(model, duration, replace(sampling, seed=seed), prompt, progress, cancel=cancel, kind=kind)
         g.mode, g.novelty = mode, judge(g.codes) if judge else None
         g.kind = made_as or (training_kinds(model).get(g.novelty.nearest) if g.novelty else None)
