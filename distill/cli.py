@@ -199,7 +199,7 @@ def _add_train(sub):
     t = sub.add_parser("train", help="train an RVQ-VAE on a folder of sounds", description="Train an RVQ-VAE on a folder of sounds.")
     t.add_argument("dataset", help="folder of audio files (searched recursively)")
     t.add_argument("-o", "--output", required=True, help="model file to write (.distill)")
-    t.add_argument("--codebook-size", type=_positive_int, help="entries per codebook (default: 64/128/256 by file count)")
+    t.add_argument("--codebook-size", type=_positive_int, help="entries per codebook (default: 64/128/256 by file count, or by length for long recordings)")
     _core_option(t, "--rvq-levels", "VQVAEConfig", "residual levels", type=int, choices=[2, 3, 4])
     _core_option(t, "--codebook-dim", "VQVAEConfig", "codebook lookup dimension", type=_positive_int)
     _core_option(t, "--commitment-weight", "VQVAEConfig", "commitment loss weight", type=float)

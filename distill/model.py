@@ -14,13 +14,18 @@ from einops import rearrange
 from vector_quantize_pytorch import ResidualVQ
 
 # %% auto #0
-__all__ = ['auto_codebook_size', 'VQVAEConfig', 'level_roles', 'ResBlock', 'bounded', 'Encoder', 'Decoder', 'context_columns',
-           'VQVAE', 'retire_unused_entries', 'pick_device']
+__all__ = ['SECONDS_PER_FILE', 'auto_codebook_size', 'VQVAEConfig', 'level_roles', 'ResBlock', 'bounded', 'Encoder', 'Decoder',
+           'context_columns', 'VQVAE', 'retire_unused_entries', 'pick_device']
 
 # %% ../nbs/02_model.ipynb #9275f26c
-def auto_codebook_size(n_files: int) -> int:
-    "Codebook entries for a corpus of `n_files` files (VQVAE-02)."
-    return 64 if n_files <= 20 else 128 if n_files <= 100 else 256
+SECONDS_PER_FILE = 2.0   # for the codebook size, a long recording counts as one file per this many seconds
+
+def auto_codebook_size(n_files: int, seconds: float = 0.0) -> int:
+    """Codebook entries for a corpus of `n_files` files holding `seconds` of audio (VQVAE-02: 64 up to 20 files, 128
+    up to 100, 256 beyond), counting a long recording as one file per `SECONDS_PER_FILE` when that makes more: thirty
+    10 s excerpts hold three times the audio of a 106-hit drum kit and need at least its palette."""
+    n = max(n_files, int(seconds // SECONDS_PER_FILE))
+    return 64 if n <= 20 else 128 if n <= 100 else 256
 
 # %% ../nbs/02_model.ipynb #615da762
 @dataclass

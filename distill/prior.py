@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .audio import normalised_to_db
-from .data import Augment, DatasetScan, scan_dataset, load_mels, split_files
+from .data import Augment, DatasetScan, scan_dataset, load_mels, split_files, guess_mode
 from .prior_model import PriorConfig, auto_prior_config, codes_to_tokens, tokens_to_codes, start_token, Prior
 from .modelfile import (DistillModel, load_model, write_container, read_metadata, ModelFileError,
                                prior_metadata, update_model_file, stored_weights)
@@ -26,10 +26,10 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['CodeStream', 'encode_stream', 'column_loudness', 'envelope_codes', 'with_envelope', 'mel_ceiling', 'window_batch',
-           'window_kinds', 'window_ages', 'epoch_windows', 'validation_windows', 'PriorTrainParams',
+           'window_kinds', 'window_ages', 'window_starts', 'epoch_windows', 'validation_windows', 'PriorTrainParams',
            'MemorisationWarning', 'is_memorising', 'save_prior', 'prior_checkpoint_path', 'evaluate_prior',
            'unigram_bits_per_column', 'corpus_kinds', 'PriorData', 'envelope_steps', 'varied_copies', 'join_streams',
-           'prepare_prior_data', 'PriorStage', 'train_prior']
+           'stream_gap', 'prepare_prior_data', 'PriorStage', 'train_prior']
 
 # %% ../nbs/06_prior.ipynb #38ba7f70
 @dataclass
@@ -40,6 +40,7 @@ class CodeStream:
     levels: int
     kinds: list[int] | None = None   # each file's `PriorConfig.kind_index` (None: no kinds)
     envelope: bool = False           # row 0 of each column is its loudness step (`envelope_codes`), the codes follow
+    continuous: bool = False         # textures: files joined without silence, each learned only from inside itself (`inside_files`)
 
     @property
     def columns(self) -> int: return len(self.tokens) // self.levels
@@ -62,9 +63,10 @@ class CodeStream:
 
 @torch.no_grad()
 def encode_stream(model: DistillModel, mels: list[torch.Tensor], gap_columns: int, codebook_size: int | None = None,
-                  kinds: list[int] | None = None, envelope: int = 0) -> CodeStream:
+                  kinds: list[int] | None = None, envelope: int = 0, continuous: bool = False) -> CodeStream:
     """Encode each mel `[n_mels, frames]` (followed by `gap_columns` of silence) with the model's RVQ-VAE and join the
-    tokens; with `envelope` steps, each column's loudness step (`envelope_codes`) comes first."""
+    tokens; with `envelope` steps, each column's loudness step (`envelope_codes`) comes first. `continuous`: the
+    files are textures, marked so that no training window runs from one into the next (give them no gap)."""
     c = model.config
     pieces, starts, column = [], [], 0
     for mel in mels:
@@ -74,7 +76,7 @@ def encode_stream(model: DistillModel, mels: list[torch.Tensor], gap_columns: in
         starts.append(column); column += codes.shape[-1]
         pieces.append(codes_to_tokens(codes, codebook_size or c.codebook_size))
     return CodeStream(torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.long), starts,
-                      c.rvq_levels + (1 if envelope else 0), kinds, bool(envelope))
+                      c.rvq_levels + (1 if envelope else 0), kinds, bool(envelope), continuous)
 
 # %% ../nbs/06_prior.ipynb #envcode1
 def column_loudness(model: DistillModel, codes: torch.Tensor) -> torch.Tensor:
@@ -125,19 +127,29 @@ def _per_position(per_column: torch.Tensor, stream: CodeStream, start_columns, c
     index = torch.tensor(start_columns)[:, None] + torch.arange(columns * levels) // levels
     return per_column[index % stream.columns] if wrap else per_column[index]
 
-def epoch_windows(stream: CodeStream, count: int, generator: torch.Generator) -> list[int]:
-    "Window start columns for one epoch: every file start (at least a quarter of the windows; a random quarter when there are more), then random columns, shuffled."
+def window_starts(stream: CodeStream, columns: int) -> torch.Tensor:
+    """Every column a training window of `columns` may start at: any in a stream of one-shots; in a `continuous` one
+    only where the window stays inside one file (a file shorter than a window: its first column)."""
+    if not stream.continuous: return torch.arange(stream.columns)
+    bounds = stream.starts + [stream.columns]
+    return torch.cat([torch.arange(a, a + max(1, b - a - columns + 1)) for a, b in zip(bounds[:-1], bounds[1:])])
+
+def epoch_windows(stream: CodeStream, count: int, generator: torch.Generator, columns: int = 1) -> list[int]:
+    """Window start columns for one epoch of windows `columns` long: every file start (at least a quarter of the
+    windows; a random quarter when there are more), then random columns (`window_starts`), shuffled."""
     starts = list(stream.starts) * max(1, count // max(len(stream.starts) * 4, 1))
     if len(starts) > count // 2:   # more starts than the epoch has room for (many files, or their varied copies): a quarter
         starts = [starts[i] for i in sorted(torch.randperm(len(starts), generator=generator)[: count // 4].tolist())]
-    extra = torch.randint(0, stream.columns, (max(0, count - len(starts)),), generator=generator).tolist()
+    allowed = window_starts(stream, columns)
+    extra = allowed[torch.randint(0, len(allowed), (max(0, count - len(starts)),), generator=generator)].tolist()
     order = torch.randperm(len(starts) + len(extra), generator=generator).tolist()
     both = starts + extra
     return [both[i] for i in order]
 
 def validation_windows(stream: CodeStream, columns: int) -> list[tuple[int, int]]:
-    "(start, length) tiles covering the validation stream once."
-    return [(s, min(columns, stream.columns - s)) for s in range(0, stream.columns, columns) if stream.columns - s > 0]
+    "(start, length) tiles covering the validation stream once; a `continuous` stream's tile each file on its own."
+    bounds = (stream.starts if stream.continuous else [0]) + [stream.columns]
+    return [(s, min(columns, b - s)) for a, b in zip(bounds[:-1], bounds[1:]) for s in range(a, b, columns)]
 
 # %% ../nbs/06_prior.ipynb #88f8d846
 @dataclass
@@ -153,7 +165,7 @@ class PriorTrainParams:
     device: str = "auto"
     min_files: int = 5               # fewer usable files than this is refused
     min_steps_per_epoch: int = 20    # small corpora are passed over several times per epoch
-    gap_seconds: float = 0.25        # silence appended to every file in the code stream
+    gap_seconds: float = 0.25        # silence appended to every one-shot in the code stream (textures get none: `stream_gap`)
     augment_copies: int = 0          # extra code streams from varied copies of the training audio (off: see `varied_copies`)
     augment_gain_db: float = 3.0     # … each copy's largest change of gain (±dB),
     augment_pitch_bands: float = 1.0 # … of pitch (± mel bands),
@@ -261,7 +273,7 @@ def envelope_steps(model: DistillModel, params: PriorTrainParams) -> int:
     return min(params.envelope, model.config.codebook_size)
 
 def varied_copies(model: DistillModel, mels: list[torch.Tensor], gap: int, params: PriorTrainParams,
-                  kinds: list[int] | None = None) -> CodeStream:
+                  kinds: list[int] | None = None, continuous: bool = False) -> CodeStream:
     """`params.augment_copies` passes over `mels`, each file a little louder or softer, higher or lower, faster or
     slower (`distill.data.Augment`, drawn from `params.seed`), encoded into one code stream: new code sequences of
     the same sounds, so a prior on a small corpus learns how its codes move rather than which files it holds."""
@@ -269,31 +281,38 @@ def varied_copies(model: DistillModel, mels: list[torch.Tensor], gap: int, param
                    floor_db=model.audio.floor_db)
     g = torch.Generator().manual_seed(params.seed)
     return encode_stream(model, [vary(m, g) for _ in range(params.augment_copies) for m in mels], gap,
-                         kinds=None if kinds is None else kinds * params.augment_copies, envelope=envelope_steps(model, params))
+                         kinds=None if kinds is None else kinds * params.augment_copies, envelope=envelope_steps(model, params),
+                         continuous=continuous)
 
 def join_streams(*streams: CodeStream) -> CodeStream:
     "One stream holding each of `streams` in turn (file starts shifted to match)."
     starts, offset = [], 0
     for s in streams: starts += [x + offset for x in s.starts]; offset += s.columns
     kinds = None if any(s.kinds is None for s in streams) else [k for s in streams for k in s.kinds]
-    return CodeStream(torch.cat([s.tokens for s in streams]), starts, streams[0].levels, kinds, streams[0].envelope)
+    return CodeStream(torch.cat([s.tokens for s in streams]), starts, streams[0].levels, kinds, streams[0].envelope, streams[0].continuous)
+
+def stream_gap(model: DistillModel, params: PriorTrainParams, continuous: bool) -> int:
+    "Columns of silence after each file in the code stream: `params.gap_seconds` after a one-shot, none after a texture."
+    return 0 if continuous else max(0, round(params.gap_seconds / model.seconds_per_column))
 
 def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, progress=None) -> PriorData:
-    "Scan (if given a folder), split by file as the VQ-VAE was, and encode both sides into code streams."
+    """Scan (if given a folder), split by file as the VQ-VAE was, and encode both sides into code streams — continuous
+    ones (no silence between files, no window across a join) when the scan calls the corpus textures."""
     scan = dataset if isinstance(dataset, DatasetScan) else scan_dataset(dataset, min_files=params.min_files)
     if len(scan.files) < params.min_files: raise ValueError(f"{len(scan.files)} usable files: at least {params.min_files} needed to train a prior")
     # the VQ-VAE's recorded split settings, so both stages hold out the same files
     train_files, val_files = split_files(scan.files, model.training.get("val_fraction", params.val_fraction), model.training.get("seed", params.seed))
-    gap = max(0, round(params.gap_seconds / model.seconds_per_column))   # silence after each file, in code columns
+    continuous = guess_mode(scan.reports) == "texture"
+    gap = stream_gap(model, params, continuous)
     gains = []
     mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress, gains)))
     kinds = corpus_kinds(scan, train_files)   # a kind only a validation file has is `any` to the prior: it never learns it
     index = (lambda files: [1 + kinds.index(scan.kinds[f]) if scan.kinds[f] in kinds else 0 for f in files]) if kinds else (lambda files: None)
     steps = envelope_steps(model, params)
-    train = encode_stream(model, [mels[f] for f in train_files], gap, kinds=index(train_files), envelope=steps)
-    practice = (join_streams(train, varied_copies(model, [mels[f] for f in train_files], gap, params, index(train_files)))
+    train = encode_stream(model, [mels[f] for f in train_files], gap, kinds=index(train_files), envelope=steps, continuous=continuous)
+    practice = (join_streams(train, varied_copies(model, [mels[f] for f in train_files], gap, params, index(train_files), continuous))
                 if params.augment_copies else train)
-    val = encode_stream(model, [mels[f] for f in val_files], gap, kinds=index(val_files), envelope=steps)
+    val = encode_stream(model, [mels[f] for f in val_files], gap, kinds=index(val_files), envelope=steps, continuous=continuous)
     return PriorData(scan, train_files, val_files, train, val, mel_ceiling(list(mels.values())),
                      float(torch.tensor([20 * math.log10(g) for g in gains]).median()), practice, kinds, steps)
 
@@ -324,7 +343,7 @@ class PriorStage(Stage):
                              train_columns=data.train.columns, val_columns=data.val.columns, mel_ceiling=data.ceiling,
                              corpus_files=[_relative(f, data.scan.root) for f in data.train_files], corpus_gain_db=data.gain_db,
                              corpus_kinds=[data.scan.kinds[f] for f in data.train_files],
-                             gap_columns=max(0, round(params.gap_seconds / model.seconds_per_column)))
+                             gap_columns=stream_gap(model, params, data.train.continuous), continuous=data.train.continuous)
 
     def fresh(self):
         state, best = super().fresh()
@@ -348,7 +367,7 @@ def train_epoch(self: PriorStage, epoch: int, stop) -> EpochResult:
     for g in self.optimizer.param_groups: g["lr"] = cosine_lr(p.lr, epoch - 1, p.epochs)
     # windows depend only on (seed, epoch): a resumed run sees the batches the uninterrupted run would have
     g = torch.Generator().manual_seed(p.seed * 100_003 + epoch)
-    windows = epoch_windows(self.data.practice, self.per_epoch, g)
+    windows = epoch_windows(self.data.practice, self.per_epoch, g, self.columns)
     self.prior.train()
     totals = torch.zeros(2, dtype=torch.float64, device=device)  # summed loss, windows
     # each global batch is split between the processes (only whole global batches when there are several)

@@ -201,10 +201,10 @@ def chunk_frames(params: TrainParams, audio: AudioParams, config: VQVAEConfig) -
     frames = round(params.chunk_seconds * audio.frames_per_second)
     return max(config.downsample, frames - frames % config.downsample)
 
-def default_config(n_files: int, audio: AudioParams, **overrides) -> VQVAEConfig:
-    "The automatic configuration for a corpus of `n_files` (codebook size by VQVAE-02), with user overrides."
+def default_config(n_files: int, audio: AudioParams, seconds: float = 0.0, **overrides) -> VQVAEConfig:
+    "The automatic configuration for a corpus of `n_files` holding `seconds` of audio (`auto_codebook_size`), with user overrides."
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    overrides.setdefault("codebook_size", auto_codebook_size(n_files))
+    overrides.setdefault("codebook_size", auto_codebook_size(n_files, seconds))
     return VQVAEConfig(n_mels=audio.n_mels, **overrides)
 
 # %% ../nbs/05_train.ipynb #f0077bd8
@@ -559,7 +559,7 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
     if resumed: config, audio = VQVAEConfig.from_dict(resumed["config"]), AudioParams.from_dict(resumed["audio"])
     audio = audio or AudioParams()
     data = prepare_data(dataset, audio, params, progress if dd.is_main else None)
-    config = config or default_config(len(data.scan.files), audio, **config_overrides)
+    config = config or default_config(len(data.scan.files), audio, data.scan.summary()["total_seconds"], **config_overrides)
     if config.n_mels != audio.n_mels: raise ValueError(f"config.n_mels ({config.n_mels}) must match the audio's n_mels ({audio.n_mels})")
     stage = VQVAEStage(data, model_path, config, audio, params, dd)
     stage.progress = progress   # reading the audio, then each epoch's batches

@@ -215,3 +215,34 @@ def test_varied_copies_feed_training_only(corpus_and_model, tmp_path):
     assert isinstance(events[-1], TrainFinished) and load_model(path).prior is not None
     stored = read_tensors(path, "corpus.")["codes"]
     assert stored.shape[-1] == plain.train.columns                                  # novelty compares with the corpus itself
+
+
+def test_a_texture_corpus_is_learned_without_the_silence_between_files(corpus_and_model, tmp_path):
+    "Textures are joined with no silence and marked continuous (no window across a join); one-shots keep their gap."
+    import numpy as np
+    from distill.audio import write_audio
+    from distill.prior import prepare_prior_data, validation_windows, window_starts
+    demo, model_path = corpus_and_model
+    rate, rng = 16000, np.random.default_rng(0)
+    t = np.arange(3 * rate) / rate
+    for i in range(6):   # drones that go on as loud as they start: the scan calls them textures
+        drone = np.sin(2 * np.pi * rng.uniform(100, 400) * t) * (1 + 0.3 * np.sin(2 * np.pi * 0.5 * t)) + 0.05 * rng.normal(0, 1, len(t))
+        write_audio(tmp_path / "drones" / f"drone{i}.wav", 0.3 * drone, rate)
+    model = load_model(model_path)
+    textures, one_shots = prepare_prior_data(model, tmp_path / "drones", prior_params()), prepare_prior_data(model, demo, prior_params())
+    assert textures.train.continuous and not one_shots.train.continuous
+    columns = lambda seconds: math.ceil(seconds * rate / SMALL_AUDIO.hop_length / model.config.downsample)
+    lengths = torch.diff(torch.tensor(textures.train.starts + [textures.train.columns])).tolist()
+    assert all(abs(n - columns(3.0)) <= 1 for n in lengths), lengths                      # each file, no silence after it
+    window = 16
+    starts = window_starts(textures.train, window)
+    ends = torch.tensor(textures.train.starts[1:] + [textures.train.columns])
+    file_of = torch.searchsorted(torch.tensor(textures.train.starts), starts, right=True) - 1
+    assert bool((starts + window <= ends[file_of]).all())                                 # no training window crosses a join
+    assert all(any(a <= s and s + n <= b for a, b in zip(textures.val.starts, textures.val.starts[1:] + [textures.val.columns]))
+               for s, n in validation_windows(textures.val, window))
+    path = tmp_path / "drones.distill"; path.write_bytes(model_path.read_bytes())
+    events = list(train_prior(path, tmp_path / "drones", prior_params(epochs=1), **TINY_PRIOR))
+    assert isinstance(events[-1], TrainFinished)
+    training = load_model(path).prior_training
+    assert training["continuous"] is True and training["gap_columns"] == 0

@@ -33,9 +33,11 @@ __all__ = ['CODEBOOK_SIZES', 'LAYER_OPTIONS', 'SETTINGS_HELP', 'ENGINEER_TERMS',
 # %% ../../nbs/11_ui_train.ipynb #4e1e22be
 CODEBOOK_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 
-def codebook_size_options(n_files: int | None = None, also: int | None = None) -> list[tuple[str, int]]:
+def codebook_size_options(n_files: int | None = None, also: int | None = None, seconds: float = 0.0) -> list[tuple[str, int]]:
     "Options of the codebook-size dropdown: 'auto (…)' (value 0) with the automatic size, then fixed sizes."
-    auto = f"auto ({auto_codebook_size(n_files)} for {n_files} files)" if n_files else "auto (scan to see the size)"
+    size = auto_codebook_size(n_files or 0, seconds)
+    auto = ("auto (scan to see the size)" if not n_files else f"auto ({size} for {n_files} files)" if size == auto_codebook_size(n_files)
+            else f"auto ({size} for {seconds:.0f} s of audio)")
     sizes = sorted(set(CODEBOOK_SIZES) | ({also} if also else set()))
     return [(auto, 0)] + [(str(s), s) for s in sizes]
 
@@ -535,7 +537,7 @@ def _show_scan(self: TrainingDashboard, scan: DatasetScan):
     self.scan = scan
     self.scan_info.value = _pre(scan.describe())
     size = self.codebook_size.value
-    self.codebook_size.options = codebook_size_options(len(scan.files), also=size)
+    self.codebook_size.options = codebook_size_options(len(scan.files), also=size, seconds=scan.summary()["total_seconds"])
     self.codebook_size.value = size
 
 @patch
