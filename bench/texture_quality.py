@@ -18,7 +18,7 @@ Without --model, trains one with the default settings exactly as a user would (`
   on the excerpt's true mel (the vocoder's limit); with --plot, their spectrograms beside the originals.
 - **unseen music**: 60–90 s of --battle (wesnoth's battle.ogg) through encode + decode (the codes path): LSD and
   MR-STFT next to Griffin-Lim on its true mel, and the level error of every second within 40 dB of the loudest.
-Figures measured with it: nbs/06_prior.ipynb ("Textures that do not fall silent")."""
+Figures measured with it: nbs/06_prior.ipynb ("Textures, measured")."""
 import argparse, json, subprocess, sys, tempfile, time
 from pathlib import Path
 
