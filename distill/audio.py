@@ -291,6 +291,7 @@ SILENCE_FADE = 32       # samples of fade between silenced and kept stretches
 def silent_samples(mel: torch.Tensor, p: AudioParams, samples: int) -> torch.Tensor:
     "Which of `samples` samples lie inside the window (less `SILENCE_MARGIN` at each end) of a silent frame of `mel` `[..., n_mels, frames]`."
     silent = (normalised_to_db(mel.detach().float().cpu(), p) < SILENCE_DB).all(-2).float()    # [..., frames]
+    if not bool(silent.any()): return torch.zeros(*silent.shape[:-1], samples, dtype=torch.bool)   # most music: nothing to do
     reach, frames, n = p.n_fft // 2 - SILENCE_MARGIN, silent.shape[-1], torch.arange(samples)
     # the frames t with |n - t × hop| < reach, as a range [first, last], counted with a cumulative sum
     first = torch.div(n - reach, p.hop_length, rounding_mode="floor").add(1).clamp(0, frames)
