@@ -15,12 +15,13 @@ import torch
 import torchaudio
 
 # %% auto #0
-__all__ = ['LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError',
-           'mix_to_mono', 'load_audio', 'limit_peaks', 'check_finite', 'write_audio', 'MelTransform',
-           'db_to_normalised', 'normalised_to_db', 'mel_power', 'value_range', 'audio_to_mel', 'num_frames',
-           'loudest_frame_db', 'level_gain', 'frame_energy', 'level_correction_db', 'level_track_db',
-           'level_corrections', 'apply_level_track', 'mel_power_to_spectrogram', 'mel_to_audio', 'even_pieces',
-           'fit_length', 'crossfade', 'mel_to_audio_pieces']
+__all__ = ['LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'SILENCE_DB', 'SILENCE_MARGIN', 'SILENCE_FADE', 'atomic_path',
+           'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'limit_peaks',
+           'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'mel_power',
+           'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'frame_energy',
+           'level_correction_db', 'level_track_db', 'level_corrections', 'apply_level_track',
+           'mel_power_to_spectrogram', 'griffin_lim', 'stft_power_estimate', 'silent_samples', 'keep_silence',
+           'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -264,26 +265,60 @@ def mel_power_to_spectrogram(power: torch.Tensor, p: AudioParams) -> torch.Tenso
         spec = spec * target / torch.sparse.mm(fb, torch.sparse.mm(fb_t, spec)).clamp_min(1e-30)
     return spec.reshape(bins, *shape[:-2], shape[-1]).movedim(0, -2)
 
-def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0) -> torch.Tensor:
-    "Normalised log-mel `[..., n_mels, frames]` → waveform `[..., samples]` (inverse mel + Griffin-Lim)."
-    frames, enough = mel.shape[-1], p.n_fft // p.hop_length + 1
-    if frames < enough:   # the STFT's reflect padding needs over n_fft / 2 samples: invert with silence after it, then cut
-        padded = torch.nn.functional.pad(mel, (0, enough - frames), value=-1.0)
-        return mel_to_audio(padded, p, n_iter, seed)[..., : max(frames - 1, 0) * p.hop_length]
+def griffin_lim(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0) -> torch.Tensor:
+    "Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]` by inverse mel + Griffin-Lim."
     n_iter = n_iter or p.griffin_lim_iters
     griffin = _cached(f"gl{n_iter}", p, lambda: torchaudio.transforms.GriffinLim(
         n_fft=p.n_fft, hop_length=p.hop_length, power=2.0, n_iter=n_iter, momentum=0.99, rand_init=True))
-    # within floor…ceiling and NaN-free, so any spectrogram, even a network's garbage, inverts to finite audio
-    power = mel_power(mel.detach().float().cpu(), p)
-    spec = mel_power_to_spectrogram(power, p) * _window_energy(p)
+    spec = stft_power_estimate(mel, p)
     # seeded, so the same spectrogram always gives the same waveform
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return griffin(spec)
 
-def _window_energy(p: AudioParams) -> float:
-    # MelSpectrogram(normalized=True) divided the power by the window's energy; GriffinLim expects it back
-    return float(torch.hann_window(p.n_fft).pow(2).sum())
+def stft_power_estimate(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
+    "Normalised log-mel `[..., n_mels, frames]` → STFT power `[..., n_fft//2+1, frames]` on `torch.stft`'s scale, by the inverse mel projection."
+    # within floor…ceiling and NaN-free, so any spectrogram, even a network's garbage, inverts to finite audio
+    power = mel_power(mel.detach().float().cpu(), p)
+    # MelSpectrogram(normalized=True) divided the power by the window's energy; the STFT has it
+    return mel_power_to_spectrogram(power, p) * float(torch.hann_window(p.n_fft).pow(2).sum())
+
+# %% ../nbs/00_audio.ipynb #beec29dd
+SILENCE_DB = -90.0      # a mel frame whose every band is under this (dB) heard silence
+SILENCE_MARGIN = 128    # samples at each end of such a frame's window that are not taken to be silent
+SILENCE_FADE = 32       # samples of fade between silenced and kept stretches
+
+def silent_samples(mel: torch.Tensor, p: AudioParams, samples: int) -> torch.Tensor:
+    "Which of `samples` samples lie inside the window (less `SILENCE_MARGIN` at each end) of a silent frame of `mel` `[..., n_mels, frames]`."
+    silent = (normalised_to_db(mel.detach().float().cpu(), p) < SILENCE_DB).all(-2).float()    # [..., frames]
+    if not bool(silent.any()): return torch.zeros(*silent.shape[:-1], samples, dtype=torch.bool)   # most music: nothing to do
+    reach, frames, n = p.n_fft // 2 - SILENCE_MARGIN, silent.shape[-1], torch.arange(samples)
+    # the frames t with |n - t × hop| < reach, as a range [first, last], counted with a cumulative sum
+    first = torch.div(n - reach, p.hop_length, rounding_mode="floor").add(1).clamp(0, frames)
+    last = torch.div(n + reach - 1, p.hop_length, rounding_mode="floor").clamp(-1, frames - 1)
+    counts = torch.nn.functional.pad(silent.cumsum(-1), (1, 0))
+    return counts[..., last + 1] - counts[..., first] > 0
+
+def keep_silence(audio: torch.Tensor, mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
+    "`audio` `[..., samples]` (made from `mel`) silenced wherever `mel` heard silence (`silent_samples`), with short fades inside it."
+    keep = (~silent_samples(mel, p, audio.shape[-1])).float().reshape(-1, 1, audio.shape[-1])
+    if bool(keep.all()): return audio
+    k, f = 2 * SILENCE_FADE + 1, SILENCE_FADE
+    # widen what is kept by the fade, then smooth: the gain reaches 1 exactly where the kept stretch begins
+    gain = torch.nn.functional.avg_pool1d(torch.nn.functional.max_pool1d(keep, k, 1, f), k, 1, f, count_include_pad=False)
+    return audio * gain.reshape(audio.shape)
+
+# %% ../nbs/00_audio.ipynb #2c461f8e
+def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0) -> torch.Tensor:
+    """Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]`: Griffin-Lim (`n_iter`
+    iterations, seeded by `seed`), then `keep_silence`."""
+    frames, enough = mel.shape[-1], p.n_fft // p.hop_length + 1
+    if frames < enough:   # the STFT's reflect padding needs over n_fft / 2 samples: invert with silence after it, then cut
+        padded = torch.nn.functional.pad(mel, (0, enough - frames), value=-1.0)
+        audio = griffin_lim(padded, p, n_iter, seed)[..., : max(frames - 1, 0) * p.hop_length]
+    else: audio = griffin_lim(mel, p, n_iter, seed)
+    return keep_silence(audio, mel, p)    # what the spectrogram itself heard as silent, not the padding
+
 
 # %% ../nbs/00_audio.ipynb #83ad868e
 def even_pieces(total: int, size: int) -> list[tuple[int, int]]:
