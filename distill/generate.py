@@ -31,7 +31,7 @@ __all__ = ['DEFAULT_SAMPLING', 'PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'EN
            'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors', 'corpus_level',
            'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode', 'silence_codes',
            'one_shot_end', 'restarts', 'level_span', 'sound_span', 'cut_short', 'shortest_sound', 'corpus_envelopes',
-           'envelope_template', 'generate_one_shot', 'one_shot_from_codes', 'generate_sounds', 'training_kinds',
+           'envelope_template', 'training_kinds', 'generate_one_shot', 'one_shot_from_codes', 'generate_sounds',
            'model_kinds', 'onset_column', 'source_codes', 'kept_cells', 'generate_like', 'save_generated',
            'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
 
@@ -427,6 +427,11 @@ def envelope_template(model: DistillModel, seed: int, kind: str | None = None) -
     curve = F.interpolate(steps.float()[None, None], size=n, mode="linear", align_corners=True)[0, 0]
     return curve.round().long(), its_kind
 
+def training_kinds(model: DistillModel) -> dict[str, str]:
+    "Each training file's kind, by the name the model file keeps it under (empty for a prior trained before kinds)."
+    return dict(zip(model.prior_training.get("corpus_files", []), model.prior_training.get("corpus_kinds", [])))
+
+# %% ../nbs/07_generate.ipynb #80fcc364
 def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: SamplingParams | None = None, progress=None, *,
                       cancel: threading.Event | None = None, quiet_columns: int = 2, fade_in: float = 0.002,
                       fade_out: float = 0.02, silence: list[int] | None = None, redraws: int = 4,
@@ -496,6 +501,7 @@ def one_shot_from_codes(model: DistillModel, codes: torch.Tensor, mel: torch.Ten
                                        fade_shape="exponential")(audio)
     return Generated(audio, p.sample_rate, codes, mel, [], sampling)
 
+# %% ../nbs/07_generate.ipynb #25d0f8c3
 def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None, duration: float = 4.0,
                     sampling: SamplingParams | None = None, progress=None, *, cancel: threading.Event | None = None,
                     novelty: bool = True, prompt=None, kind: str | None = None) -> Iterator[Generated]:
@@ -524,10 +530,6 @@ def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None
         g.mode, g.novelty = mode, judge(g.codes) if judge else None
         g.kind = made_as or (training_kinds(model).get(g.novelty.nearest) if g.novelty else None)
         yield g
-
-def training_kinds(model: DistillModel) -> dict[str, str]:
-    "Each training file's kind, by the name the model file keeps it under (empty for a prior trained before kinds)."
-    return dict(zip(model.prior_training.get("corpus_files", []), model.prior_training.get("corpus_kinds", [])))
 
 # %% ../nbs/07_generate.ipynb #likecode
 KEEPS = ("structure", "attack")   # what `generate_like` keeps of the sound it varies (see `kept_cells`)

@@ -251,6 +251,7 @@ def corpus_kinds(scan: DatasetScan, files: list[str]) -> list[str]:
     kinds = [kind for kind, _ in Counter(scan.kinds[f] for f in files).most_common()]
     return [] if set(kinds) <= {"other"} else kinds
 
+# %% ../nbs/06_prior.ipynb #b7294507
 @dataclass
 class PriorData:
     "The corpus as the prior sees it: training and validation code streams, encoded once through the frozen RVQ-VAE."

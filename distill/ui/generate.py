@@ -295,32 +295,6 @@ def _chose_prompt(self: GenerationDashboard, path: Path):
     self._say(f"Chose {path.name} to continue: Generate makes a texture that goes on from it.", "ok")
 
 # %% ../../nbs/12_ui_generate.ipynb #f888ec8a
-@patch
-def generate(self: GenerationDashboard):
-    "Generate Count new takes, in the background: seeds from Seed on, past those this model's takes have used; a no-op while one runs."
-    self._start(self.next_unused_seed(self.count.value), self.count.value)
-
-@patch
-def next_seed(self: GenerationDashboard):
-    "Generate one more take with the next seed no take has used."
-    self._start(self.next_unused_seed(), 1)
-
-@patch
-def more_like(self: GenerationDashboard, take: "Take"):
-    "Count variations of `take` (`generate_like`: its Structure row kept), at the prior's own temperature, seeds no take has used."
-    seed, count, source = self.next_unused_seed(self.count.value), self.count.value, take.generated
-    make = lambda cancel, sampling: generate_like(self.model, source, count, duration=self.duration.value, progress=self._progress,
-                                                  sampling=SamplingParams(seed=seed, top_k=self.top_k.value), cancel=cancel)
-    self._start(seed, count, make, f"variation{'s' * (count > 1)} of take {take.number}")
-
-@patch
-def kit_takes(self: GenerationDashboard):
-    "Count one-shots, a balanced set of the kinds the model knows (`kit_kinds`), kept: Export kit writes them as a kit."
-    seed, count = self.next_unused_seed(self.count.value), self.count.value
-    kinds = kit_kinds(model_kinds(self.model), count)
-    make = lambda cancel, sampling: kit_sounds(self.model, kinds, "one-shot", self.duration.value, sampling, self._progress, cancel=cancel)
-    self._start(seed, count, make, "kit " + counted(count, "one-shot"), keep=True)
-
 def seeds_text(seeds: list[int]) -> str:
     "Sorted seeds as people write them: runs as ranges, '0–3, 7'."
     runs = []
@@ -378,6 +352,33 @@ def _start(self: GenerationDashboard, seed: int, count: int, make: Callable | No
 def cancel(self: GenerationDashboard):
     "Stop the running generation (takes already made stay)."
     if self.job: self.job.cancel()
+
+# %% ../../nbs/12_ui_generate.ipynb #636bd746
+@patch
+def generate(self: GenerationDashboard):
+    "Generate Count new takes, in the background: seeds from Seed on, past those this model's takes have used; a no-op while one runs."
+    self._start(self.next_unused_seed(self.count.value), self.count.value)
+
+@patch
+def next_seed(self: GenerationDashboard):
+    "Generate one more take with the next seed no take has used."
+    self._start(self.next_unused_seed(), 1)
+
+@patch
+def more_like(self: GenerationDashboard, take: "Take"):
+    "Count variations of `take` (`generate_like`: its Structure row kept), at the prior's own temperature, seeds no take has used."
+    seed, count, source = self.next_unused_seed(self.count.value), self.count.value, take.generated
+    make = lambda cancel, sampling: generate_like(self.model, source, count, duration=self.duration.value, progress=self._progress,
+                                                  sampling=SamplingParams(seed=seed, top_k=self.top_k.value), cancel=cancel)
+    self._start(seed, count, make, f"variation{'s' * (count > 1)} of take {take.number}")
+
+@patch
+def kit_takes(self: GenerationDashboard):
+    "Count one-shots, a balanced set of the kinds the model knows (`kit_kinds`), kept: Export kit writes them as a kit."
+    seed, count = self.next_unused_seed(self.count.value), self.count.value
+    kinds = kit_kinds(model_kinds(self.model), count)
+    make = lambda cancel, sampling: kit_sounds(self.model, kinds, "one-shot", self.duration.value, sampling, self._progress, cancel=cancel)
+    self._start(seed, count, make, "kit " + counted(count, "one-shot"), keep=True)
 
 # %% ../../nbs/12_ui_generate.ipynb #4eca810d
 @patch
