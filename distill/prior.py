@@ -40,7 +40,7 @@ class CodeStream:
     levels: int
     kinds: list[int] | None = None   # each file's `PriorConfig.kind_index` (None: no kinds)
     envelope: bool = False           # row 0 of each column is its loudness step (`envelope_codes`), the codes follow
-    continuous: bool = False         # textures: files joined without silence, each learned only from inside itself (`inside_files`)
+    continuous: bool = False         # textures: files joined without silence, each learned only from inside itself (`window_starts`)
 
     @property
     def columns(self) -> int: return len(self.tokens) // self.levels

@@ -13,7 +13,7 @@ import ipywidgets as W
 from ..audio import AudioParams, normalised_to_db
 from ..modelfile import DistillModel, load_model, default_output, unused_path, OUTPUT_FOLDER
 from ..export import export_kit, check_kit_name, kit_info, kit_kinds, kit_sounds
-from ..generate import (MODES, DEFAULT_SAMPLING, SamplingParams, Generated, GenerationCancelled, NoPriorError, default_mode,
+from ..generate import (MODES, SamplingParams, Generated, GenerationCancelled, NoPriorError, default_mode,
                               generate_like, generate_sounds, model_kinds, save_generated, require_prior)
 from .common import (BackgroundJob, WidgetView, LibraryAdder, LABEL, NO_PRIOR_HINT, counted, status_html, light_html,
                                audio_player, figure_png, button, row, heading, set_visible, close_widgets, dashboard_box,
