@@ -26,7 +26,7 @@ def format_levels(levels) -> str:
 
 def print_event(e, epochs_width: int = 3):
     "Render one training event on stderr (the CLI's view of the event stream)."
-    from distill.train import TrainStarted, EpochEnd, TrainWarning, CheckpointSaved, TrainFinished
+    from distill.train import TrainStarted, EpochEnd, TrainWarning, CheckpointSaved, TrainFinished, estimate_line
     if isinstance(e, TrainStarted):
         d = e.dataset
         what = "RVQ-VAE" if e.stage == "vqvae" else "prior"
@@ -38,6 +38,7 @@ def print_event(e, epochs_width: int = 3):
         if e.stage == "vqvae":
             c = e.config
             _err(f"  {c['rvq_levels']} levels × {c['codebook_size']} codes, codebook dim {c['codebook_dim']}, commitment {c['commitment_weight']}")
+        if e.estimate_seconds is not None: _err(f"  {estimate_line(e)}")   # before the first epoch: how long to wait
     elif isinstance(e, EpochEnd):
         extra = " ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in e.extra.items() if isinstance(v, float))
         line = f"epoch {e.epoch:>{epochs_width}}/{e.epochs}  train {e.train_loss:.4f}  val {e.val_loss:.4f}{' *' if e.best else '  '}  {e.seconds:.1f}s"
@@ -76,9 +77,9 @@ class CancelOnInterrupt:
 
 # %% ../nbs/15_cli.ipynb #413f6331
 CORE_DEFAULTS = {   # for --help only; checked against the core below and in tests/test_defaults.py
-    "TrainParams": dict(epochs=72, batch_size=32, lr=2e-3, seed=0, device="auto"),
+    "TrainParams": dict(epochs=72, minutes=None, batch_size=32, lr=2e-3, seed=0, device="auto"),
     "VQVAEConfig": dict(rvq_levels=3, codebook_dim=16, commitment_weight=0.25),
-    "PriorTrainParams": dict(epochs=30, lr=2e-4, seed=0, device="auto"),
+    "PriorTrainParams": dict(epochs=30, minutes=None, lr=2e-4, seed=0, device="auto"),
     "SamplingParams": dict(temperature=None, top_k=0, top_p=None, seed=0, guidance=None),
     "run_demo": dict(files=32, epochs=40, prior_epochs=10, count=3, duration=4.0, seed=0),
 }
@@ -88,11 +89,13 @@ CORE_SAMPLING = {"one-shot": dict(temperature=0.7, top_p=0.9, guidance=2.0),    
                  "variation": dict(temperature=1.0, top_p=1.0, guidance=2.0),         # what a sampling option left unset is
                  "texture": dict(temperature=1.0, top_p=1.0, guidance=2.0)}
 
-def _core_option(parser, flag: str, source: str, help: str = "", **kwargs):
-    "Add `flag` for a field of `source` (a key of `CORE_DEFAULTS`): unset it stays `None`; its help shows the core's default."
+def _core_option(parser, flag: str, source: str, help: str = "", unset: str = "", **kwargs):
+    """Add `flag` for a field of `source` (a key of `CORE_DEFAULTS`): unset it stays `None`; its help shows the core's
+    default (`unset`: the words for a default of None that means the setting is off)."""
     name = flag.lstrip("-").replace("-", "_")
     default = CORE_DEFAULTS[source][name]
-    if default is None:   # a sampling default that follows what is made
+    if default is None and unset: default = unset
+    elif default is None:   # a sampling default that follows what is made
         shown = {what: f"{values[name]:g}" for what, values in CORE_SAMPLING.items()}
         default = next(iter(shown.values())) if len(set(shown.values())) == 1 else "; ".join(f"{w}s {v}" for w, v in shown.items())
     return parser.add_argument(flag, default=None, help=f"{help} (default {default})".lstrip(), **kwargs)
@@ -146,15 +149,17 @@ def _is_main_process() -> bool:
 
 def _run_training(events, resume_hint: str | dict, as_json: bool):
     """Drive a training event stream: print it, and return the final event (the JSON summary on stdout if asked).
-    `resume_hint` is the command that resumes a cancelled run (a dict of them by stage when the stream has several)."""
+    `resume_hint` is the command that resumes a cancelled run (a dict of them by stage when the stream has several), or
+    a function of the run's `TrainStarted` that writes it (a run sized by `--minutes` resumes with the epochs it chose)."""
     from distill.train import TrainStarted, TrainFinished
-    last, width, talk = None, 3, _is_main_process()
+    last, started, width, talk = None, None, 3, _is_main_process()
     for e in events:
-        if isinstance(e, TrainStarted): width = len(str(e.epochs))
+        if isinstance(e, TrainStarted): started, width = e, len(str(e.epochs))
         if talk: print_event(e, width)
         last = e
     if talk and isinstance(last, TrainFinished) and last.cancelled:
-        _err(f"resume with: {resume_hint[last.stage] if isinstance(resume_hint, dict) else resume_hint}")
+        hint = resume_hint[last.stage] if isinstance(resume_hint, dict) else resume_hint
+        _err(f"resume with: {hint(started) if callable(hint) else hint}")
     if talk and as_json and last is not None: _emit_json(last.to_json())
     return last
 
@@ -193,6 +198,22 @@ def _positive_int(s):
     if v < 1: raise argparse.ArgumentTypeError(f"must be a positive whole number, got {s}")
     return v
 
+def _positive_float(s):
+    v = float(s)
+    if not v > 0: raise argparse.ArgumentTypeError(f"must be a positive number, got {s}")
+    return v
+
+def _length_options(parser, source: str):
+    "Add `--epochs` and `--minutes`, one or the other: how long to train, counted in passes or in time measured on this machine."
+    length = parser.add_mutually_exclusive_group()
+    _core_option(length, "--epochs", source, "passes over the dataset", type=_positive_int)
+    _core_option(length, "--minutes", source, "train for about this long: as many epochs as fit, from a few steps timed on this "
+                 "machine first", unset="off: --epochs decides", type=_positive_float)
+
+def _resume_hint(command: str, a):
+    "The command that resumes a cancelled run: with the epochs the run trained towards when the user set its length."
+    return lambda started: command + (f" --epochs {started.epochs}" if started and (a.epochs or a.minutes) else "")
+
 # %% ../nbs/15_cli.ipynb #49e94682
 def _add_train(sub):
     "`distill train DATASET -o MODEL`"
@@ -203,7 +224,7 @@ def _add_train(sub):
     _core_option(t, "--rvq-levels", "VQVAEConfig", "residual levels", type=int, choices=[2, 3, 4])
     _core_option(t, "--codebook-dim", "VQVAEConfig", "codebook lookup dimension", type=_positive_int)
     _core_option(t, "--commitment-weight", "VQVAEConfig", "commitment loss weight", type=float)
-    _core_option(t, "--epochs", "TrainParams", "passes over the dataset", type=_positive_int)
+    _length_options(t, "TrainParams")
     _core_option(t, "--batch-size", "TrainParams", "chunks per step", type=_positive_int)
     _core_option(t, "--lr", "TrainParams", "peak learning rate", type=float)
     _core_option(t, "--seed", "TrainParams", "random seed", type=int)
@@ -224,7 +245,7 @@ def cmd_train(a):
         _refuse_library_name(a)
     params = TrainParams(**_given(a, "TrainParams"))
     overrides = dict(codebook_size=a.codebook_size, **_given(a, "VQVAEConfig"))   # codebook size None: sized by the file count
-    hint = f"distill train {a.dataset} -o {a.output} --resume" + (f" --epochs {a.epochs}" if a.epochs is not None else "")
+    hint = _resume_hint(f"distill train {a.dataset} -o {a.output} --resume", a)
     with CancelOnInterrupt() as stop, _keeping(a):
         last = _run_training(train_vqvae(a.dataset, a.output, params=params, cancel=stop.token, resume=a.resume,
                                          progress=_stage_progress(), **overrides), hint, a.json)
@@ -301,7 +322,7 @@ def _add_train_prior(sub):
     tp = sub.add_parser("train-prior", help="train the prior that lets a model generate new sounds")
     tp.add_argument("model", help="a trained .distill model (the prior is added to it)")
     tp.add_argument("dataset", help="the folder the model was trained on (or a similar one)")
-    _core_option(tp, "--epochs", "PriorTrainParams", "passes over the dataset", type=_positive_int)
+    _length_options(tp, "PriorTrainParams")
     _core_option(tp, "--lr", "PriorTrainParams", "peak learning rate", type=float)
     _core_option(tp, "--seed", "PriorTrainParams", "random seed", type=int)
     _core_option(tp, "--device", "PriorTrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
@@ -314,7 +335,7 @@ def _add_train_prior(sub):
 def cmd_train_prior(a):
     from distill.prior import train_prior, PriorTrainParams
     params = PriorTrainParams(**_given(a, "PriorTrainParams"))
-    hint = f"distill train-prior {a.model} {a.dataset} --resume"
+    hint = _resume_hint(f"distill train-prior {a.model} {a.dataset} --resume", a)
     with CancelOnInterrupt() as stop, _keeping(a):
         last = _run_training(train_prior(a.model, a.dataset, params=params, cancel=stop.token, resume=a.resume,
                                          progress=_stage_progress()), hint, a.json)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, math, threading, time, datetime
 from collections import Counter
-from dataclasses import dataclass, field, asdict, fields
+from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -156,6 +156,7 @@ def validation_windows(stream: CodeStream, columns: int) -> list[tuple[int, int]
 class PriorTrainParams:
     "How to train the prior; stored in the model file (`prior_training`)."
     epochs: int = 30
+    minutes: float | None = None     # when set: as many epochs as fit in this many minutes on this machine, instead of `epochs`
     batch_size: int = 16
     lr: float = 2e-4
     weight_decay: float = 0.1
@@ -332,6 +333,7 @@ class PriorStage(Stage):
         if params.batch_size % dd.world_size: raise ValueError(f"batch size {params.batch_size} must be a multiple of the {dd.world_size} processes")
         self.model, self.data, self.params, self.dd, self.device, self.identity = model, data, params, dd, device, model.identity
         self.epochs, self.checkpoint, self.checkpoint_every = params.epochs, prior_checkpoint_path(model.path), params.checkpoint_every
+        self.minutes = params.minutes
         self.dataset, self.config, self.audio = data.scan.summary(), asdict(config), asdict(model.audio)
         torch.manual_seed(params.seed)
         self.prior = self.module = Prior(config).to(device)
@@ -352,6 +354,9 @@ class PriorStage(Stage):
         return state, best
 
     def checkpoint_metadata(self) -> dict: return dict(prior_config=self.config)
+    def use_epochs(self, epochs: int):
+        self.epochs, self.params = epochs, replace(self.params, epochs=epochs)   # the schedule follows (`train_epoch`)
+        self.training["epochs"] = epochs
 
     def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
         val_loss, level_ppl = evaluate_prior(self.prior, self.data.val, self.device)
@@ -371,22 +376,11 @@ def train_epoch(self: PriorStage, epoch: int, stop) -> EpochResult:
     windows = epoch_windows(self.data.practice, self.per_epoch, g, self.columns)
     self.prior.train()
     totals = torch.zeros(2, dtype=torch.float64, device=device)  # summed loss, windows
-    # each global batch is split between the processes (only whole global batches when there are several)
-    share, last = p.batch_size // dd.world_size, len(windows) - (p.batch_size - 1 if dd.enabled else 0)
-    batches = range(0, max(last, 1), p.batch_size)
+    share, batches = p.batch_size // dd.world_size, self.batch_starts(len(windows))
     for b, i in enumerate(batches):
         mine = windows[i:i + p.batch_size][dd.rank * share:(dd.rank + 1) * share]
-        ids, targets = window_batch(self.data.practice, mine, self.columns, self.prior.config)
-        # each window hears its sounds' kinds, or — a `kind_dropout` share of them — `any`
-        kinds = window_kinds(self.data.practice, mine, self.columns, self.prior.config.levels)
-        kinds = kinds.masked_fill(torch.rand(len(mine), 1, generator=g) < p.kind_dropout, 0)
-        ages = window_ages(self.data.practice, mine, self.columns, self.prior.config.levels)
-        loss = F.cross_entropy(rearrange(self.net(ids.to(device), kinds.to(device), ages.to(device)), 'b t k -> b k t'), targets.to(device))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.prior.parameters(), 1.0)
-        self.optimizer.step()
-        totals += torch.tensor([float(loss.detach()) * len(ids), len(ids)], dtype=torch.float64, device=device)
+        loss = self.train_step(*self.batch(mine, g))
+        totals += torch.tensor([float(loss) * len(mine), len(mine)], dtype=torch.float64, device=device)
         if self.progress and dd.is_main: self.progress("training", b + 1, len(batches))
         if stop(): break
     dd.sum_(totals)
@@ -420,6 +414,43 @@ def finish(self: PriorStage, state: LoopState, end: LoopEnd, summary: dict) -> I
     yield TrainFinished(self.name, self.model.path, self.checkpoint, end.epoch, best["train_loss"], best["val_loss"], state.best_epoch, [],
                         end.cancelled, dict(summary, train_perplexity=best["train_perplexity"], val_perplexity=best["val_perplexity"],
                                             stopped_early=end.stopped))
+
+# %% ../nbs/06_prior.ipynb #ee11a36a
+@patch
+def batch_starts(self: PriorStage, windows: int) -> range:
+    "Where each global batch begins in an epoch of `windows` (split between the processes: only whole global batches when there are several)."
+    p = self.params
+    return range(0, max(windows - (p.batch_size - 1 if self.dd.enabled else 0), 1), p.batch_size)
+
+@patch(as_prop=True)
+def steps_per_epoch(self: PriorStage) -> int: return len(self.batch_starts(self.per_epoch))
+
+@patch
+def batch(self: PriorStage, windows: list[int], g: torch.Generator) -> tuple:
+    "This process's `windows` as `train_step` takes them: token ids, targets, kinds, ages."
+    levels = self.prior.config.levels
+    ids, targets = window_batch(self.data.practice, windows, self.columns, self.prior.config)
+    # each window hears its sounds' kinds, or — a `kind_dropout` share of them — `any`
+    kinds = window_kinds(self.data.practice, windows, self.columns, levels)
+    kinds = kinds.masked_fill(torch.rand(len(windows), 1, generator=g) < self.params.kind_dropout, 0)
+    return ids, targets, kinds, window_ages(self.data.practice, windows, self.columns, levels)
+
+@patch
+def train_step(self: PriorStage, ids, targets, kinds, ages) -> torch.Tensor:
+    "One step: the next code's cross-entropy, backward, clipped gradients; the loss."
+    device = self.device
+    loss = F.cross_entropy(rearrange(self.net(ids.to(device), kinds.to(device), ages.to(device)), 'b t k -> b k t'), targets.to(device))
+    self.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(self.prior.parameters(), 1.0)
+    self.optimizer.step()
+    return loss.detach()
+
+@patch
+def sample_batches(self: PriorStage, n: int) -> Iterator[tuple]:
+    g, share = torch.Generator().manual_seed(self.params.seed), self.params.batch_size // self.dd.world_size
+    windows = epoch_windows(self.data.practice, max(self.per_epoch, n * share), g, self.columns)
+    return (self.batch(windows[i * share:(i + 1) * share], g) for i in range(n))
 
 # %% ../nbs/06_prior.ipynb #933f870d
 def train_prior(model_path, dataset, params: PriorTrainParams | None = None, cancel: threading.Event | None = None,

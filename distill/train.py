@@ -4,9 +4,9 @@
 
 # %% ../nbs/05_train.ipynb #a6cfb9d7
 from __future__ import annotations
-import atexit, contextvars, inspect, json, math, os, threading, time, datetime
+import atexit, contextvars, copy, inspect, itertools, json, math, os, threading, time, datetime
 from contextlib import contextmanager
-from dataclasses import dataclass, field, asdict, fields
+from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -26,14 +26,16 @@ __all__ = ['PREVIEW_SECONDS', 'TrainParams', 'TrainStarted', 'EpochEnd', 'TrainW
            'optimizer_tensors', 'restore_optimizer', 'checkpoint_path', 'keep_checkpoints', 'settle_checkpoint',
            'cosine_lr', 'PreparedData', 'prepare_data', 'chunk_frames', 'default_config', 'evaluate', 'init_codebooks',
            'Distributed', 'distributed_from_env', 'codebook_hash', 'training_state_tensors', 'restore_training_state',
-           'TrainingSnapshot', 'LoopState', 'EpochResult', 'LoopEnd', 'Stage', 'read_checkpoint', 'run_epochs',
-           'VQVAEStage', 'train_vqvae', 'preview_files', 'reconstruction_pair']
+           'TrainingSnapshot', 'LoopState', 'EpochResult', 'LoopEnd', 'Stage', 'read_checkpoint', 'StepTiming', 'about',
+           'estimate_line', 'throwaway_copy', 'time_steps', 'run_epochs', 'VQVAEStage', 'train_vqvae', 'preview_files',
+           'reconstruction_pair']
 
 # %% ../nbs/05_train.ipynb #9635f02b
 @dataclass
 class TrainParams:
     "How to train (as opposed to what to train, which is `VQVAEConfig`); stored in the model file."
     epochs: int = 72                # ~230 s on 106 drum one-shots with 2 CPU cores, reading included
+    minutes: float | None = None    # when set: as many epochs as fit in this many minutes on this machine, instead of `epochs`
     batch_size: int = 32
     lr: float = 2e-3
     seed: int = 0
@@ -60,6 +62,9 @@ class TrainStarted:
     stage: str; epochs: int; start_epoch: int; device: str; dataset: dict; config: dict
     history: list[dict] = field(default_factory=list)   # records of the epochs before `start_epoch` (a resumed run)
     audio: dict = field(default_factory=dict)           # the `AudioParams` the run hears audio with
+    estimate_seconds: float | None = None               # how long the epochs still to run will take (`time_steps`; None: not measured)
+    steps_per_epoch: int | None = None                  # training steps in one epoch (on each process)
+    step_seconds: float | None = None                   # one step as measured on this machine
 
 @dataclass
 class EpochEnd:
@@ -361,13 +366,24 @@ class Stage:
     (`dataset`, `config`, `audio`), and supplies the pieces only it knows; the loop does the rest."""
     name: str; kind: str; prefix: str   # the events' stage; the checkpoint's kind; its weights' tensor prefix
     progress = None                     # `progress("training", batch, batches)` after each batch (rank 0), if set
+    minutes: float | None = None        # when set, `run_epochs` trains as many epochs as fit in this many minutes
+    steps_per_epoch: int                # `train_step` calls in one epoch, on each process
 
     def train_epoch(self, epoch: int, stop) -> EpochResult:
         "One pass over the epoch's training batches, on every process; return early when `stop()` says so."
         raise NotImplementedError
+    def train_step(self, *batch):
+        "One optimiser step on one batch (forward, loss, backward, clipped gradients, step), as `train_epoch` takes it."
+        raise NotImplementedError
+    def sample_batches(self, n: int) -> Iterator[tuple]:
+        "`n` training batches (argument tuples for `train_step`), made as the epoch makes them, for `time_steps`."
+        raise NotImplementedError
     def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
         "Rank 0, after `train_epoch` returned `result`: the validation loss, fields for the history record and for `EpochEnd.extra`."
         raise NotImplementedError
+    def use_epochs(self, epochs: int):
+        "Train for `epochs` in all (as `minutes` chose): a stage whose schedule or stored settings hold the count updates them too."
+        self.epochs = epochs
     def checkpoint_metadata(self) -> dict:
         "The metadata a checkpoint carries besides the loop's state (the model's own description)."
         return {}
@@ -402,18 +418,91 @@ def read_checkpoint(ckpt, kind: str) -> dict:
     if meta.get("extra", {}).get("kind") != kind: raise ModelFileError(f"{ckpt}: not a {what} file")
     return meta
 
+# %% ../nbs/05_train.ipynb #afc4c59a
+@dataclass
+class StepTiming:
+    "What a few real training steps and one validation pass took on this machine, and the estimates that follow."
+    step_seconds: float        # one training step, its batch included (the mean of the timed steps)
+    eval_seconds: float        # one validation pass (once an epoch)
+    steps_per_epoch: int
+
+    @property
+    def epoch_seconds(self) -> float: return self.steps_per_epoch * self.step_seconds + self.eval_seconds
+    def seconds(self, epochs: int) -> float:
+        "The estimated time of `epochs` epochs."
+        return epochs * self.epoch_seconds
+    def epochs_in(self, minutes: float) -> int:
+        "As many whole epochs as fit in `minutes` (at least one)."
+        return max(1, math.floor(60 * minutes / max(self.epoch_seconds, 1e-9)))
+
+def about(seconds: float) -> str:
+    "A duration as a person says it: 'about 40 s', 'about 4 min', 'about 1 h 20 min'."
+    if seconds < 90: return f"about {max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"about {minutes} min" if minutes < 60 else f"about {minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+
+def estimate_line(e: TrainStarted) -> str:
+    "What a front end says before the first epoch: 'about 4 min on this machine (72 epochs × 21 steps, 0.19 s a step)'; '' if not measured."
+    if e.estimate_seconds is None: return ""
+    epochs, s = e.epochs - e.start_epoch, e.step_seconds
+    return (f"{about(e.estimate_seconds)} on this machine ({'the remaining ' if e.start_epoch else ''}{epochs} epoch{'' if epochs == 1 else 's'}"
+            f" × {e.steps_per_epoch} steps, {f'{s:.2g}' if s < 10 else f'{s:.0f}'} s a step)")
+
+def _synchronise(device: torch.device):
+    "Wait for the device's queued work (a GPU runs ahead of the clock that times it)."
+    if device.type == "cuda": torch.cuda.synchronize(device)
+    elif device.type == "mps": torch.mps.synchronize()
+
+@contextmanager
+def throwaway_copy(stage: Stage):
+    """Inside the block `stage` trains deep copies of its network and optimiser (every attribute holding the network,
+    its DDP wrapper or the optimiser holds a copy instead); afterwards the originals and the random state are back."""
+    net = getattr(stage, "net", stage.module)
+    module, optimizer = copy.deepcopy((stage.module, stage.optimizer))   # one copy: the optimiser steps the copied weights
+    copies = {id(stage.module): module, id(net): module, id(stage.optimizer): optimizer}
+    kept = {name: value for name, value in vars(stage).items() if id(value) in copies}
+    gpu = stage.device.type != "cpu"
+    try:
+        with torch.random.fork_rng(devices=[stage.device] if gpu else [], device_type=stage.device.type if gpu else None):
+            for name, value in kept.items(): setattr(stage, name, copies[id(value)])
+            yield
+    finally:
+        for name, value in kept.items(): setattr(stage, name, value)
+
+def time_steps(stage: Stage, warmup: int = 1, timed: int = 3) -> StepTiming:
+    "Time `timed` training steps (after `warmup` untimed ones) and one validation pass, on throw-away copies (`throwaway_copy`)."
+    dd, device = stage.dd, stage.device
+    with throwaway_copy(stage):
+        stage.module.train()   # (the copy) as `train_epoch` has it
+        batches = stage.sample_batches(warmup + timed)
+        for _ in range(warmup): stage.train_step(*next(batches))
+        _synchronise(device); t0 = time.perf_counter()
+        for _ in range(timed): stage.train_step(*next(batches))
+        _synchronise(device); t1 = time.perf_counter()
+        if dd.is_main: stage.evaluate(0, EpochResult(math.nan))   # only rank 0 validates
+        _synchronise(device); t2 = time.perf_counter()
+    # the same figures on every process (the mean step, rank 0's validation), so a `minutes` run chooses the same epochs
+    figures = dd.sum_(torch.tensor([(t1 - t0) / timed, t2 - t1 if dd.is_main else 0.0], dtype=torch.float64, device=device if dd.enabled else None))
+    return StepTiming(float(figures[0]) / dd.world_size, float(figures[1]), stage.steps_per_epoch)
+
 # %% ../nbs/05_train.ipynb #580589dd
-def run_epochs(stage: Stage, state: LoopState, best_state: dict, cancel: threading.Event | None = None) -> Iterator:
-    "Drive `stage` from `state.epoch` to `stage.epochs`, yielding events (see the section's introduction)."
+def run_epochs(stage: Stage, state: LoopState, best_state: dict, cancel: threading.Event | None = None, measure: bool = True) -> Iterator:
+    """Drive `stage` from `state.epoch` to `stage.epochs`, yielding events (see the section's introduction); `measure`:
+    time a few steps first (`time_steps`) for the estimate `TrainStarted` carries — `stage.minutes` needs it."""
     dd, device, cancel = stage.dd, stage.device, cancel or threading.Event()
     emit = dd.is_main   # every process trains; only rank 0 evaluates, reports and writes
+    if stage.minutes is not None and not measure: raise ValueError("a run sized in minutes needs its steps measured")
+    timing = time_steps(stage) if measure and (stage.minutes is not None or stage.epochs > state.epoch) else None
+    if timing and stage.minutes is not None: stage.use_epochs(state.epoch + timing.epochs_in(stage.minutes))
+    estimate = dict(estimate_seconds=timing.seconds(stage.epochs - state.epoch), steps_per_epoch=timing.steps_per_epoch,
+                    step_seconds=timing.step_seconds) if timing else {}
     if emit: yield TrainStarted(stage.name, stage.epochs, state.epoch, str(device) + (f" × {dd.world_size} processes" if dd.enabled else ""),
-                                stage.dataset, stage.config, [dict(h) for h in state.history], stage.audio)
+                                stage.dataset, stage.config, [dict(h) for h in state.history], stage.audio, **estimate)
     def stop() -> bool:   # a cancel on any process stops them all after the same batch
         if dd.any(cancel.is_set(), device): cancel.set()
         return cancel.is_set()
     snap = TrainingSnapshot.take(stage.module, stage.optimizer, state.epoch) if emit else None   # what a cancel now keeps
-    end = LoopEnd(state.epoch)
+    end, started = LoopEnd(state.epoch), time.time()
     for epoch in range(state.epoch + 1, stage.epochs + 1):
         t0, wants_stop = time.time(), False
         result = stage.train_epoch(epoch, stop)
@@ -433,7 +522,9 @@ def run_epochs(stage: Stage, state: LoopState, best_state: dict, cancel: threadi
         if emit and (epoch % stage.checkpoint_every == 0 or epoch == stage.epochs or end.stopped):
             yield CheckpointSaved(stage.name, epoch, stage.write_checkpoint(snap, best_state, state))
         if end.stopped: break
-    summary = dict(stage.summary(), rank=dd.rank, processes=dd.world_size)
+    # the epochs' real wall time beside the estimate, so a bench can hold one to the other
+    summary = dict(stage.summary(), rank=dd.rank, processes=dd.world_size, seconds=time.time() - started,
+                   estimate_seconds=estimate.get("estimate_seconds"))
     if not emit:   # other processes only say how they finished
         yield TrainFinished(stage.name, None, stage.checkpoint, end.epoch, end.train_loss, math.nan, 0, end.levels, end.cancelled, summary)
         return
@@ -456,6 +547,7 @@ class VQVAEStage(Stage):
     def __init__(self, data: PreparedData, model_path, config: VQVAEConfig, audio: AudioParams, params: TrainParams, dd: Distributed):
         self.data, self.model_path, self.params, self.dd = data, Path(model_path), params, dd
         self.epochs, self.checkpoint, self.checkpoint_every = params.epochs, checkpoint_path(model_path), params.checkpoint_every
+        self.minutes = params.minutes
         self.dataset, self.config, self.audio = data.scan.summary(), asdict(config), asdict(audio)
         if params.batch_size % dd.world_size: raise ValueError(f"batch size {params.batch_size} must be a multiple of the {dd.world_size} processes")
         self.device = dd.device(params.device)
@@ -485,6 +577,14 @@ class VQVAEStage(Stage):
         init_codebooks(self.vqvae, loader, self.device)
         return super().fresh()
 
+    @property
+    def steps_per_epoch(self) -> int: return len(self.loader)
+    def sample_batches(self, n: int) -> Iterator[tuple]:
+        return ((x,) for x in itertools.islice(itertools.cycle(self.loader), n))
+    def use_epochs(self, epochs: int):
+        self.epochs, self.params = epochs, replace(self.params, epochs=epochs)   # the schedule follows (`train_epoch`)
+        self.model.training["epochs"] = epochs
+
     def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
         return evaluate(self.vqvae, self.data.val_mels, self.device, self.model.audio, self.params.loud_weight)[0], {}, {}
     def checkpoint_metadata(self) -> dict: return model_metadata(self.model)
@@ -501,13 +601,7 @@ def train_epoch(self: VQVAEStage, epoch: int, stop) -> EpochResult:
     warmup = min(p.warmup_steps, p.epochs * len(self.loader) // 10)
     for i, x in enumerate(self.loader):
         for g in self.optimizer.param_groups: g["lr"] = cosine_lr(p.lr, epoch - 1, p.epochs, (epoch - 1) * len(self.loader) + i, warmup)
-        x = x.to(device)
-        recon, codes, commit = self.net(x)
-        recon_loss = reconstruction_loss(recon, x, self.model.audio, p.loud_weight)
-        self.optimizer.zero_grad(set_to_none=True)
-        (recon_loss + commit).backward()
-        torch.nn.utils.clip_grad_norm_(self.vqvae.parameters(), 1.0)
-        self.optimizer.step()
+        recon_loss, codes = self.train_step(x)
         totals += torch.stack([recon_loss.detach().double() * len(x), torch.tensor(float(len(x)), dtype=torch.float64, device=device)])
         counts += code_histogram(codes, c.codebook_size).to(device)
         if self.progress and dd.is_main: self.progress("training", i + 1, len(self.loader))
@@ -515,6 +609,18 @@ def train_epoch(self: VQVAEStage, epoch: int, stop) -> EpochResult:
     # losses and usage histograms over every process
     dd.sum_(totals); dd.sum_(counts)
     return EpochResult(float(totals[0] / totals[1].clamp_min(1)), level_health(counts.cpu()), dict(chunks=int(totals[1])))
+
+@patch
+def train_step(self: VQVAEStage, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "One step on a batch of chunks: reconstruction loss plus commitment, backward, clipped gradients; the loss and the codes."
+    x = x.to(self.device)
+    recon, codes, commit = self.net(x)
+    recon_loss = reconstruction_loss(recon, x, self.model.audio, self.params.loud_weight)
+    self.optimizer.zero_grad(set_to_none=True)
+    (recon_loss + commit).backward()
+    torch.nn.utils.clip_grad_norm_(self.vqvae.parameters(), 1.0)
+    self.optimizer.step()
+    return recon_loss.detach(), codes
 
 @patch
 def report(self: VQVAEStage, end: EpochEnd, state: LoopState) -> Iterator:

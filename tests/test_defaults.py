@@ -61,9 +61,11 @@ def test_unset_options_stay_unset_and_help_shows_the_core_default(command):
         for name in core:
             if name not in options: continue                      # a setting without an option
             assert getattr(args, name) is None, f"{command} --{name}: the core's default must apply"
-            if name in CORE_DEFAULTS[source] and core[name] is None:   # a sampling default that follows what is made
+            if name in CORE_DEFAULTS[source] and core[name] is None and source == "SamplingParams":   # follows what is made
                 shown = {f"{values[name]:g}" for values in DEFAULT_SAMPLING.values()}
                 assert all(v in options[name].help for v in shown), f"{command} --{name}: {options[name].help}"
+            elif name in CORE_DEFAULTS[source] and core[name] is None:   # a setting that is off unless given (--minutes)
+                assert "(default off" in options[name].help, f"{command} --{name}: {options[name].help}"
             elif name in CORE_DEFAULTS[source]:
                 assert f"(default {core[name]})" in options[name].help, f"{command} --{name}: {options[name].help}"
             else:
@@ -102,6 +104,8 @@ def test_commands_pass_only_what_was_set(monkeypatch, tmp_path):
     assert run("train", "--lr", "0.01", "--rvq-levels", "2") == (TrainParams(lr=0.01), dict(codebook_size=None, rvq_levels=2))
     assert run("train-prior") == PriorTrainParams()
     assert run("train-prior", "--epochs", "3") == PriorTrainParams(epochs=3)
+    assert run("train", "--minutes", "2") == (TrainParams(minutes=2.0), dict(codebook_size=None))
+    assert run("train-prior", "--minutes", "0.5") == PriorTrainParams(minutes=0.5)
     assert run("generate") == SamplingParams()
     assert run("generate", "--top-p", "0.9") == SamplingParams(top_p=0.9)
     assert run("demo", "-o", str(tmp_path / "d")) == {}

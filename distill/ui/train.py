@@ -17,7 +17,7 @@ from ..model import VQVAEConfig, auto_codebook_size, level_roles
 from ..health import level_health, health_verdict
 from ..modelfile import DistillModel, load_model, read_metadata, describe_metadata, default_output, unused_path
 from ..train import (TrainParams, TrainStarted, EpochEnd, TrainWarning, Preview, TrainFinished,
-                           train_vqvae, checkpoint_path, preview_files, reconstruction_pair, PREVIEW_SECONDS)
+                           train_vqvae, checkpoint_path, preview_files, reconstruction_pair, PREVIEW_SECONDS, estimate_line)
 from ..prior import MemorisationWarning, PriorTrainParams, train_prior
 from .common import (BackgroundJob, WidgetView, LibraryAdder, LABEL, NO_PRIOR_HINT, STATUS_COLOURS, counted, status_html,
                                light_html, health_table_html, usage_heatmap_png, figure_png, audio_player, set_audio, heading, row,
@@ -248,8 +248,9 @@ def _started(self: TrainingPanel, e: TrainStarted):
     self.history = [h for h in e.history if h["epoch"] <= e.start_epoch]   # resumed: the epochs before the checkpoint
     if self.history: self._draw()
     self.progress.max, self.progress.value = e.epochs, e.start_epoch
+    estimate = estimate_line(e)   # how long the epochs will take on this machine, when the run measured it
     self.status.value = status_html(f"{'Resumed at' if e.start_epoch else 'Started'} epoch {e.start_epoch}/{e.epochs} on "
-                                    f"{e.device}: {self.started_text.format(**vars(e))}…")
+                                    f"{e.device}: {self.started_text.format(**vars(e))}" + (f"; {estimate}" if estimate else "") + "…")
 
 @patch
 def _draw(self: TrainingPanel):
