@@ -65,6 +65,23 @@ def test_widgets_start_from_the_given_settings_and_pass_the_rest_through(tmp_pat
                                            codebook_dim=8, commitment_weight=0.5)
 
 
+def test_minutes_size_either_stage_in_place_of_its_epochs(tmp_path):
+    "A time in Minutes (0: the epochs decide) goes to the core as `minutes`, and the epochs field then waits."
+    from distill.prior import PriorTrainParams
+    started = []
+    def train_prior(model_path, dataset, params=None, **kwargs):
+        started.append(params); yield from ()
+    dash = TrainingDashboard("x", tmp_path / "m.distill", train_params=TrainParams(minutes=3), prior_api=(train_prior, PriorTrainParams))
+    assert dash.minutes.value == 3 and dash.epochs.disabled and dash.train_params() == TrainParams(minutes=3)
+    dash.minutes.value = 0
+    assert not dash.epochs.disabled and dash.train_params() == TrainParams()
+    dash.prior.minutes.value = 1.5
+    assert dash.prior.epochs.disabled
+    dash.prior.set_model(tmp_path / "m.distill")
+    run(dash.prior.start_button, dash.prior, timeout=10)
+    assert started == [PriorTrainParams(minutes=1.5)]
+
+
 def test_the_first_view_speaks_to_musicians_and_the_engineers_terms_are_one_click_away(tmp_path):
     from distill.ui.train import ENGINEER_TERMS
     dash = TrainingDashboard("x", tmp_path / "m.distill")

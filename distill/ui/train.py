@@ -45,7 +45,8 @@ def codebook_size_options(n_files: int | None = None, also: int | None = None, s
 LAYER_OPTIONS = [(" · ".join(level_roles(n)), n) for n in (2, 3, 4)]   # the Layers buttons: 2–4 RVQ levels, named by role
 SETTINGS_HELP = ("Layers: each one adds finer detail to the sound the ones before it make — Structure (its shape over time), "
                  "Timbre (its colour), Detail (its grain). Palette size: how many different snippets each layer can choose "
-                 "from; auto suits the number of files. Epochs: how many times training goes through the files.")
+                 "from; auto suits the number of files. Epochs: how many times training goes through the files. Minutes: "
+                 "about how long to train instead — as many epochs as fit (0: the epochs decide).")
 ENGINEER_TERMS = [   # (what the first view says, the engineer's term, one line about it)
     ("Layers", "RVQ levels", "stages of the residual vector quantiser: each codes what the levels before it left over"),
     ("Palette size", "Codebook size", "entries in each level's codebook; auto: sized by the number of files, as the dropdown shows"),
@@ -121,7 +122,7 @@ class TrainingPanel(WidgetView):
     started_text = "{dataset[files]} files"         # after "Started epoch 0/40 on cpu: ", filled from `TrainStarted`
     trained_text = "Finished {epochs}"              # before ": best validation …" at the end; {epochs}: '1 epoch', '2 epochs'…
 
-    def __init__(self, epochs: int, idle_text: str = ""):
+    def __init__(self, epochs: int, idle_text: str = "", minutes: float | None = None):
         self.job: BackgroundJob | None = None
         self.history: list[dict] = []               # one record per epoch, those before a resume included
         self.warnings: list[TrainWarning] = []
@@ -133,6 +134,9 @@ class TrainingPanel(WidgetView):
         self.refresh_buttons: Callable[[], None] = self._buttons   # the dashboard's buttons may depend on this panel
         self.epochs = W.BoundedIntText(value=epochs, min=1, max=100_000, description=self.epochs_label, style=LABEL,
                                        layout=W.Layout(width="210px"))
+        self.minutes = W.BoundedFloatText(value=minutes or 0, min=0, max=10_000, step=0.5, description="Minutes", style=LABEL,
+                                          tooltip="0: train for the epochs; else as many epochs as fit in about this time on this machine",
+                                          layout=W.Layout(width="190px"))
         self.start_button = button(self.start_label, "play", "primary", "130px")
         self.cancel_button, self.resume_button = button("Cancel", "stop", width="112px"), button("Resume", "refresh", width="112px")
         self.keep_best_button = button("Stop and keep best", "flag-checkered", "warning", "180px")
@@ -175,6 +179,8 @@ def _connect_controls(self: TrainingPanel):
         if not self.running: self.progress.max = change.new
     def count(_=None): self.epoch_counter.value = f"<span class='distill-muted'>epoch {self.progress.value} of {self.progress.max}</span>"
     self.epochs.observe(follow_epochs, "value")
+    def sized_in_minutes(_=None): self.epochs.disabled = self.minutes.value > 0   # a time chooses the epochs
+    self.minutes.observe(sized_in_minutes, "value"); sized_in_minutes()
     self.progress.observe(count, ["value", "max"]); count()
     set_visible(self.plot, False); set_visible(self.keep_best_button, False)
 
@@ -318,13 +324,14 @@ class PriorPanel(TrainingPanel):
                                  layout=W.Layout(width="460px"))
         self.load_button = button("Load model", "folder-open", width="120px")
         self.model_info = W.HTML()
-        super().__init__(self.train_params.pop("epochs", self.params_class.epochs), "Train or load a model to train its prior.")
+        super().__init__(self.train_params.pop("epochs", self.params_class.epochs), "Train or load a model to train its prior.",
+                         self.train_params.pop("minutes", None))
         self.load_button.add_class("distill-prior-load")
         self.model_path.observe(lambda _: self._buttons(), "value")
         self._buttons()
         self.widget = W.VBox([heading("Prior: learn which codes follow which"),
                               row(self.model_path, self.load_button), self.model_info,
-                              self.controls(self.epochs), self.status,
+                              self.controls(self.epochs, self.minutes), self.status,
                               row(self.memorisation, self.keep_best_button),
                               row(self.plot, self.plot_placeholder, self.warning_list, align_items="flex-start")])
 
@@ -347,7 +354,7 @@ class PriorPanel(TrainingPanel):
         model_path, folder = self.loaded, self.dataset_folder().strip()
         if not self.ready: raise ValueError("Train a model above, or load one (Load model), first.")
         if not folder: raise ValueError("Choose the dataset folder the model was trained on (Dataset folder above).")
-        params = self.params_class(**{**self.train_params, "epochs": self.epochs.value})
+        params = self.params_class(**{**self.train_params, "epochs": self.epochs.value, "minutes": self.minutes.value or None})
         return lambda cancel: self.train_prior(model_path, folder, params=params, cancel=cancel, resume=resume, progress=self.show_progress,
                                                **self.config_overrides)
 
@@ -402,7 +409,7 @@ class TrainingDashboard(TrainingPanel):
         self.numbered_from: str | None = None   # the taken name Start numbered away from, while it trains
         self.config_extras = overrides   # settings without a widget, passed through as given
         super().__init__(self.train_extras.pop("epochs", TrainParams.epochs),
-                         "Press Start to train." if dataset else "Choose a dataset folder and press Start.")
+                         "Press Start to train." if dataset else "Choose a dataset folder and press Start.", self.train_extras.pop("minutes", None))
         # beside the loss plot, and below it
         self.health_caption = W.HTML("<b>Codebook health</b>")
         self.health_table = W.HTML(health_table_html([]))
@@ -464,7 +471,7 @@ def _lay_out(self: TrainingDashboard):
         row(self.dataset, self.scan_button), self.scan_info,
         heading("Model and training"),
         self.rvq_levels,
-        W.GridBox([self.codebook_size, self.epochs], layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
+        W.GridBox([self.codebook_size, row(self.epochs, self.minutes)], layout=W.Layout(grid_template_columns="350px auto", grid_gap="2px 16px")),
         self.settings_help, row(self.engineer_view), self.engineer_box,
         self.output,
         self.output_note,
@@ -486,8 +493,8 @@ def _lay_out(self: TrainingDashboard):
 # ---- settings ---------------------------------------------------------------------------------------------
 @patch
 def train_params(self: TrainingDashboard) -> TrainParams:
-    "How to train: the given `train_params` with the epochs from the widget."
-    return TrainParams(**{**self.train_extras, "epochs": self.epochs.value})
+    "How to train: the given `train_params` with the epochs and the minutes (0: none) from the widgets."
+    return TrainParams(**{**self.train_extras, "epochs": self.epochs.value, "minutes": self.minutes.value or None})
 
 @patch
 def config_overrides(self: TrainingDashboard) -> dict:
