@@ -469,7 +469,7 @@ def throwaway_copy(stage: Stage):
     finally:
         for name, value in kept.items(): setattr(stage, name, value)
 
-def time_steps(stage: Stage, warmup: int = 1, timed: int = 3) -> StepTiming:
+def time_steps(stage: Stage, warmup: int = 1, timed: int = 5) -> StepTiming:
     "Time `timed` training steps (after `warmup` untimed ones) and one validation pass, on throw-away copies (`throwaway_copy`)."
     dd, device = stage.dd, stage.device
     with throwaway_copy(stage):
