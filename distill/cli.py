@@ -79,7 +79,7 @@ class CancelOnInterrupt:
 CORE_DEFAULTS = {   # for --help only; checked against the core below and in tests/test_defaults.py
     "TrainParams": dict(epochs=72, minutes=None, batch_size=32, lr=2e-3, seed=0, device="auto"),
     "VQVAEConfig": dict(rvq_levels=3, codebook_dim=16, commitment_weight=0.25),
-    "PriorTrainParams": dict(epochs=30, minutes=None, lr=2e-4, seed=0, device="auto"),
+    "PriorTrainParams": dict(epochs=12, minutes=None, lr=8e-4, seed=0, device="auto"),
     "SamplingParams": dict(temperature=None, top_k=0, top_p=None, seed=0, guidance=None),
     "run_demo": dict(files=32, epochs=40, prior_epochs=10, count=3, duration=4.0, seed=0),
 }

@@ -28,7 +28,8 @@ class PriorConfig:
     n_layers: int = 3         # Transformer blocks
     n_heads: int = 4          # attention heads (d_model must divide evenly)
     window: int = 128         # code columns of context (window × levels tokens)
-    dropout: float = 0.1      # dropout inside the blocks while training
+    dropout: float = 0.1      # dropout inside the blocks while training (after attention and MLP)
+    attention_dropout: float = 0.0  # dropout of the attention weights while training (0: PyTorch's fused attention kernel)
     kinds: list[str] = field(default_factory=list)   # the corpus's kinds it is conditioned on (`distill.data.kind_of`); none: unconditioned
     envelope: int = 0         # loudness steps of the envelope row it writes before each column's codes (0: none; see 06_prior)
     ages: int = 0             # columns since its sound began that it is told, the last meaning "this many or more" (0: not told)
@@ -36,7 +37,8 @@ class PriorConfig:
     def __post_init__(self):
         if self.d_model % self.n_heads: raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if self.window < 2: raise ValueError(f"window must be at least 2 columns, got {self.window}")
-        if not 0 <= self.dropout < 1: raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "attention_dropout"):
+            if not 0 <= getattr(self, name) < 1: raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0 <= self.envelope <= self.codebook_size: raise ValueError(f"envelope steps must be 0…{self.codebook_size}, got {self.envelope}")
         if len(set(self.kinds)) != len(self.kinds) or ANY_KIND in self.kinds: raise ValueError(f"kinds must be distinct and not {ANY_KIND!r}: {self.kinds}")
 
@@ -92,9 +94,9 @@ class KVCache:
 
 class PriorBlock(nn.Module):
     "Pre-norm Transformer block: causal self-attention, then a GELU MLP."
-    def __init__(self, d_model: int, n_heads: int, dropout: float):
+    def __init__(self, d_model: int, n_heads: int, dropout: float, attention_dropout: float = 0.0):
         super().__init__()
-        self.n_heads, self.dropout = n_heads, dropout
+        self.n_heads, self.attention_dropout = n_heads, attention_dropout
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.qkv, self.proj = nn.Linear(d_model, 3 * d_model), nn.Linear(d_model, d_model)
         self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
@@ -111,7 +113,7 @@ class PriorBlock(nn.Module):
             k, v = cache.keys[layer, :, :, :start + t], cache.values[layer, :, :, :start + t]
             if start and t > 1: mask, causal = torch.ones(t, start + t, dtype=torch.bool, device=x.device).tril(start), False
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
-                                                  dropout_p=self.dropout if self.training else 0.0)
+                                                  dropout_p=self.attention_dropout if self.training else 0.0)
         x = x + self.drop(self.proj(rearrange(attended, 'b h t d -> b t (h d)')))
         return x + self.drop(self.mlp(self.norm2(x)))
 
@@ -127,7 +129,7 @@ class Prior(nn.Module):
         self.token_embedding = nn.Embedding(c.vocab, c.d_model)
         self.level_embedding = nn.Embedding(c.levels + 1, c.d_model)          # the extra one marks start tokens
         self.position_embedding = nn.Embedding(c.window * c.levels, c.d_model)
-        self.blocks = nn.ModuleList(PriorBlock(c.d_model, c.n_heads, c.dropout) for _ in range(c.n_layers))
+        self.blocks = nn.ModuleList(PriorBlock(c.d_model, c.n_heads, c.dropout, c.attention_dropout) for _ in range(c.n_layers))
         self.norm = nn.LayerNorm(c.d_model)
         self.head = nn.Linear(c.d_model, c.levels * c.codebook_size)
         # the level of each input position: a start token, then levels 0, 1, …, L-1, 0, 1, …
