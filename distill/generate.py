@@ -646,8 +646,8 @@ def run_demo(folder, files: int = 32, epochs: int = 40, prior_epochs: int = 10, 
     corpus, model_path = folder / "corpus", folder / "demo.distill"
     synth_demo_corpus(corpus, n_files=files, seed=seed)
     for stage in (lambda: train_vqvae(corpus, model_path, params=TrainParams(epochs=epochs, seed=seed), cancel=cancel, progress=progress),
-                  # 32 short files are few code sequences: the prior learns from them and 4 varied copies, at a higher
-                  # rate, so that 10 epochs teach it how codes move before it learns the files by heart (06_prior)
+                  # 32 short files are few code sequences: the prior learns from them and 4 varied copies, 10 epochs at
+                  # 4e-4 (measured for the demo in 06_prior), how codes move before it learns the files by heart
                   lambda: train_prior(model_path, corpus, params=PriorTrainParams(epochs=prior_epochs, lr=4e-4, augment_copies=4, seed=seed),
                                       cancel=cancel, progress=progress)):
         last = None
