@@ -8,10 +8,10 @@ import argparse, json, os, signal, sys, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CORE_DEFAULTS', 'CORE_CHOICES', 'CORE_SAMPLING', 'format_levels', 'print_event', 'checkpoint_line',
-           'CancelOnInterrupt', 'main', 'cmd_train', 'cmd_reconstruct', 'checkpoints_beside', 'cmd_info',
-           'cmd_train_prior', 'cmd_generate', 'cmd_kit', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo',
-           'build_parser']
+__all__ = ['CORE_DEFAULTS', 'CORE_CHOICES', 'CORE_SAMPLING', 'CORE_PRIOR_SCHEDULES', 'CORE_FOLLOWS', 'format_levels',
+           'print_event', 'checkpoint_line', 'CancelOnInterrupt', 'main', 'cmd_train', 'cmd_reconstruct',
+           'checkpoints_beside', 'cmd_info', 'cmd_train_prior', 'cmd_generate', 'cmd_kit', 'cmd_encode', 'cmd_decode',
+           'cmd_library', 'cmd_demo', 'build_parser']
 
 # %% ../nbs/15_cli.ipynb #dccb1fd9
 def _err(*args):
@@ -79,7 +79,7 @@ class CancelOnInterrupt:
 CORE_DEFAULTS = {   # for --help only; checked against the core below and in tests/test_defaults.py
     "TrainParams": dict(epochs=72, minutes=None, batch_size=32, lr=2e-3, seed=0, device="auto"),
     "VQVAEConfig": dict(rvq_levels=3, codebook_dim=16, commitment_weight=0.25),
-    "PriorTrainParams": dict(epochs=12, minutes=None, lr=8e-4, seed=0, device="auto"),
+    "PriorTrainParams": dict(epochs=None, minutes=None, lr=None, seed=0, device="auto"),
     "SamplingParams": dict(temperature=None, top_k=0, top_p=None, seed=0, guidance=None),
     "run_demo": dict(files=32, epochs=40, prior_epochs=10, count=3, duration=4.0, seed=0),
 }
@@ -88,6 +88,8 @@ CORE_CHOICES = dict(MODES=("one-shot", "texture"), KEEPS=("structure", "attack")
 CORE_SAMPLING = {"one-shot": dict(temperature=0.7, top_p=0.9, guidance=2.0),          # distill.generate.DEFAULT_SAMPLING:
                  "variation": dict(temperature=1.0, top_p=1.0, guidance=2.0),         # what a sampling option left unset is
                  "texture": dict(temperature=1.0, top_p=1.0, guidance=2.0)}
+CORE_PRIOR_SCHEDULES = {"one-shot": dict(epochs=12, lr=8e-4), "texture": dict(epochs=30, lr=2e-4)}   # distill.prior.PRIOR_SCHEDULES
+CORE_FOLLOWS = dict(SamplingParams=CORE_SAMPLING, PriorTrainParams=CORE_PRIOR_SCHEDULES)   # defaults of None that follow what is made
 
 def _core_option(parser, flag: str, source: str, help: str = "", unset: str = "", **kwargs):
     """Add `flag` for a field of `source` (a key of `CORE_DEFAULTS`): unset it stays `None`; its help shows the core's
@@ -95,8 +97,8 @@ def _core_option(parser, flag: str, source: str, help: str = "", unset: str = ""
     name = flag.lstrip("-").replace("-", "_")
     default = CORE_DEFAULTS[source][name]
     if default is None and unset: default = unset
-    elif default is None:   # a sampling default that follows what is made
-        shown = {what: f"{values[name]:g}" for what, values in CORE_SAMPLING.items()}
+    elif default is None:   # a default that follows what is made (sampling) or the corpus (the prior's schedule)
+        shown = {what: f"{values[name]:g}" for what, values in CORE_FOLLOWS[source].items()}
         default = next(iter(shown.values())) if len(set(shown.values())) == 1 else "; ".join(f"{w}s {v}" for w, v in shown.items())
     return parser.add_argument(flag, default=None, help=f"{help} (default {default})".lstrip(), **kwargs)
 

@@ -25,11 +25,11 @@ from .train import (TrainWarning, EpochEnd, TrainFinished, Stage, LoopState, Epo
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['CodeStream', 'encode_stream', 'column_loudness', 'envelope_codes', 'with_envelope', 'mel_ceiling', 'window_batch',
-           'window_kinds', 'window_ages', 'window_starts', 'epoch_windows', 'validation_windows', 'PriorTrainParams',
-           'MemorisationWarning', 'is_memorising', 'save_prior', 'prior_checkpoint_path', 'evaluate_prior',
-           'unigram_bits_per_column', 'corpus_kinds', 'PriorData', 'envelope_steps', 'varied_copies', 'join_streams',
-           'stream_gap', 'prepare_prior_data', 'PriorStage', 'train_prior']
+__all__ = ['PRIOR_SCHEDULES', 'CodeStream', 'encode_stream', 'column_loudness', 'envelope_codes', 'with_envelope', 'mel_ceiling',
+           'window_batch', 'window_kinds', 'window_ages', 'window_starts', 'epoch_windows', 'validation_windows',
+           'PriorTrainParams', 'MemorisationWarning', 'is_memorising', 'save_prior', 'prior_checkpoint_path',
+           'evaluate_prior', 'unigram_bits_per_column', 'corpus_kinds', 'PriorData', 'envelope_steps', 'varied_copies',
+           'join_streams', 'stream_gap', 'prepare_prior_data', 'PriorStage', 'train_prior']
 
 # %% ../nbs/06_prior.ipynb #38ba7f70
 @dataclass
@@ -152,13 +152,16 @@ def validation_windows(stream: CodeStream, columns: int) -> list[tuple[int, int]
     return [(s, min(columns, b - s)) for a, b in zip(bounds[:-1], bounds[1:]) for s in range(a, b, columns)]
 
 # %% ../nbs/06_prior.ipynb #88f8d846
+PRIOR_SCHEDULES = {"one-shot": dict(epochs=12, lr=8e-4),   # ~2.5 min on a 106-hit drum kit with 2 CPU cores
+                   "texture": dict(epochs=30, lr=2e-4)}    # a continuous stream learns more slowly ("How long the prior trains")
+
 @dataclass
 class PriorTrainParams:
     "How to train the prior; stored in the model file (`prior_training`)."
-    epochs: int = 12                 # ~2.5 min on a 106-hit drum kit with 2 CPU cores ("How long the prior trains")
+    epochs: int | None = None        # None: by the corpus (`PRIOR_SCHEDULES`)
     minutes: float | None = None     # when set: as many epochs as fit in this many minutes on this machine, instead of `epochs`
     batch_size: int = 16
-    lr: float = 8e-4
+    lr: float | None = None          # peak learning rate; None: by the corpus (`PRIOR_SCHEDULES`)
     weight_decay: float = 0.1
     seed: int = 0
     val_fraction: float = 0.1        # used only when the model file does not record its VQ-VAE split
@@ -181,6 +184,11 @@ class PriorTrainParams:
 
     @classmethod
     def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+    def scheduled(self, continuous: bool) -> "PriorTrainParams":
+        "These settings with the epochs and learning rate left to the corpus filled in: a texture's (`continuous`) or a one-shot's."
+        schedule = PRIOR_SCHEDULES["texture" if continuous else "one-shot"]
+        return replace(self, **{k: v for k, v in schedule.items() if getattr(self, k) is None})
 
 @dataclass
 class MemorisationWarning(TrainWarning):
@@ -331,6 +339,7 @@ class PriorStage(Stage):
         if config.kinds != data.kinds:
             raise ValueError(f"the prior's kinds ({', '.join(config.kinds) or 'none'}) are not the corpus's ({', '.join(data.kinds) or 'none'})")
         if params.batch_size % dd.world_size: raise ValueError(f"batch size {params.batch_size} must be a multiple of the {dd.world_size} processes")
+        params = params.scheduled(data.train.continuous)   # epochs and learning rate the user left to the corpus
         self.model, self.data, self.params, self.dd, self.device, self.identity = model, data, params, dd, device, model.identity
         self.epochs, self.checkpoint, self.checkpoint_every = params.epochs, prior_checkpoint_path(model.path), params.checkpoint_every
         self.minutes = params.minutes

@@ -5,10 +5,10 @@ from dataclasses import fields
 
 import pytest
 
-from distill.cli import CORE_CHOICES, CORE_DEFAULTS, CORE_SAMPLING, build_parser
+from distill.cli import CORE_CHOICES, CORE_DEFAULTS, CORE_PRIOR_SCHEDULES, CORE_SAMPLING, build_parser
 from distill.generate import DEFAULT_SAMPLING, KEEPS, MODES, SamplingParams, run_demo, save_generated
 from distill.model import VQVAEConfig
-from distill.prior import PriorTrainParams
+from distill.prior import PRIOR_SCHEDULES, PriorTrainParams
 from distill.train import TrainParams
 
 SOURCES = dict(TrainParams=TrainParams, VQVAEConfig=VQVAEConfig, PriorTrainParams=PriorTrainParams,
@@ -50,6 +50,7 @@ def test_choice_lists_are_the_cores():
     "The parser's copies of the core's vocabularies (kept so that `--help` imports no torch) are the core's own."
     assert CORE_CHOICES == dict(MODES=MODES, KEEPS=KEEPS)
     assert CORE_SAMPLING == DEFAULT_SAMPLING
+    assert CORE_PRIOR_SCHEDULES == PRIOR_SCHEDULES
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -61,8 +62,10 @@ def test_unset_options_stay_unset_and_help_shows_the_core_default(command):
         for name in core:
             if name not in options: continue                      # a setting without an option
             assert getattr(args, name) is None, f"{command} --{name}: the core's default must apply"
-            if name in CORE_DEFAULTS[source] and core[name] is None and source == "SamplingParams":   # follows what is made
-                shown = {f"{values[name]:g}" for values in DEFAULT_SAMPLING.values()}
+            follows = dict(SamplingParams=DEFAULT_SAMPLING, PriorTrainParams=PRIOR_SCHEDULES).get(source, {})
+            if name in CORE_DEFAULTS[source] and core[name] is None and all(name in v for v in follows.values()) and follows:
+                # follows what is made (sampling) or the corpus (the prior's epochs and learning rate)
+                shown = {f"{values[name]:g}" for values in follows.values()}
                 assert all(v in options[name].help for v in shown), f"{command} --{name}: {options[name].help}"
             elif name in CORE_DEFAULTS[source] and core[name] is None:   # a setting that is off unless given (--minutes)
                 assert "(default off" in options[name].help, f"{command} --{name}: {options[name].help}"
@@ -125,7 +128,7 @@ def test_training_dashboard_starts_at_the_core_defaults():
     assert (dash.rvq_levels.value, dash.codebook_dim.value, dash.commitment_weight.value) == \
            (config.rvq_levels, config.codebook_dim, config.commitment_weight)
     assert dash.codebook_size.value == 0 and dash.config_overrides()["codebook_size"] is None   # automatic, as in the CLI
-    assert dash.prior.epochs.value == PriorTrainParams.epochs
+    assert dash.prior.epochs.value == 0 and PriorTrainParams.epochs is None   # 0: by the corpus, as in the CLI
     dash.prior.set_model("m.distill")
     dash.prior.start_button.click(); dash.prior.job.join(10)
     assert started == [PriorTrainParams()]

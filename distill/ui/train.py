@@ -116,6 +116,8 @@ class TrainingPanel(WidgetView):
     "One training stage: epochs, Start / Cancel / Resume, progress, a plot per epoch, warnings and the status line."
     prefix = ""                                     # of the widgets' CSS classes, `distill-{prefix}start`, for browser tests
     start_label, epochs_label = "Start", "Epochs"
+    epochs_tooltip = ""                             # what the epochs field's 0 means, where it may be 0 (`least_epochs`)
+    least_epochs = 1
     measure, keys, digits = "loss", ("train_loss", "val_loss"), 4   # what is plotted and reported (training, validation)
     plot_title = "Loss per epoch"
     start_text = "Starting…"                        # the status line while the stage prepares its data
@@ -132,7 +134,7 @@ class TrainingPanel(WidgetView):
         self.stopping_early = False                 # "Stop and keep best" was pressed
         self.blocked_by: Callable[[], str] = lambda: ""            # why the panel must wait (set by the dashboard)
         self.refresh_buttons: Callable[[], None] = self._buttons   # the dashboard's buttons may depend on this panel
-        self.epochs = W.BoundedIntText(value=epochs, min=1, max=100_000, description=self.epochs_label, style=LABEL,
+        self.epochs = W.BoundedIntText(value=epochs, min=self.least_epochs, max=100_000, description=self.epochs_label, style=LABEL, tooltip=self.epochs_tooltip,
                                        layout=W.Layout(width="210px"))
         self.minutes = W.BoundedFloatText(value=minutes or 0, min=0, max=10_000, step=0.5, description="Minutes", style=LABEL,
                                           tooltip="0: train for the epochs; else as many epochs as fit in about this time on this machine",
@@ -309,6 +311,7 @@ def _on_done(self: TrainingPanel, error: str | None):
 class PriorPanel(TrainingPanel):
     "Train the prior of a trained RVQ-VAE: the model file, then the shared panel measuring perplexity."
     prefix, start_label, epochs_label = "prior-", "Train prior", "Prior epochs"
+    least_epochs, epochs_tooltip = 0, "0: by the corpus (12 for one-shots, 30 for textures: distill.prior.PRIOR_SCHEDULES)"
     measure, keys, digits = "perplexity", ("train_perplexity", "val_perplexity"), 2
     plot_title = "Prior perplexity (lower is better)"
     start_text = "Encoding the dataset through the model…"
@@ -324,7 +327,7 @@ class PriorPanel(TrainingPanel):
                                  layout=W.Layout(width="460px"))
         self.load_button = button("Load model", "folder-open", width="120px")
         self.model_info = W.HTML()
-        super().__init__(self.train_params.pop("epochs", self.params_class.epochs), "Train or load a model to train its prior.",
+        super().__init__(self.train_params.pop("epochs", self.params_class.epochs) or 0, "Train or load a model to train its prior.",
                          self.train_params.pop("minutes", None))
         self.load_button.add_class("distill-prior-load")
         self.model_path.observe(lambda _: self._buttons(), "value")
@@ -354,7 +357,7 @@ class PriorPanel(TrainingPanel):
         model_path, folder = self.loaded, self.dataset_folder().strip()
         if not self.ready: raise ValueError("Train a model above, or load one (Load model), first.")
         if not folder: raise ValueError("Choose the dataset folder the model was trained on (Dataset folder above).")
-        params = self.params_class(**{**self.train_params, "epochs": self.epochs.value, "minutes": self.minutes.value or None})
+        params = self.params_class(**{**self.train_params, "epochs": self.epochs.value or None, "minutes": self.minutes.value or None})
         return lambda cancel: self.train_prior(model_path, folder, params=params, cancel=cancel, resume=resume, progress=self.show_progress,
                                                **self.config_overrides)
 
