@@ -31,11 +31,14 @@ def corpus_folder(name: str, work: Path) -> Path:
         excerpt_corpus(work / "textures")
         return work / "textures"
     if name == "large":
-        folder = work / "large"
+        folder = work / "large"   # a folder per kit, its files linked (the scan does not follow linked folders)
         for kit in sorted(KITS.iterdir()):
-            if kit.is_dir() and kit.name not in KEPT_APART and not (folder / kit.name).exists():
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / kit.name).symlink_to(kit, target_is_directory=True)
+            if not kit.is_dir() or kit.name in KEPT_APART: continue
+            for f in kit.rglob("*"):
+                link = folder / kit.name / f.relative_to(kit)
+                if f.is_file() and not link.exists():
+                    link.parent.mkdir(parents=True, exist_ok=True)
+                    link.symlink_to(f)
         return folder
     return Path(name)
 

@@ -152,7 +152,7 @@ def validation_windows(stream: CodeStream, columns: int) -> list[tuple[int, int]
     return [(s, min(columns, b - s)) for a, b in zip(bounds[:-1], bounds[1:]) for s in range(a, b, columns)]
 
 # %% ../nbs/06_prior.ipynb #88f8d846
-PRIOR_SCHEDULES = {"one-shot": dict(epochs=12, lr=8e-4),   # ~2.5 min on a 106-hit drum kit with 2 CPU cores
+PRIOR_SCHEDULES = {"one-shot": dict(epochs=12, lr=8e-4),   # ~2 min on a 106-hit drum kit with 2 CPU cores
                    "texture": dict(epochs=30, lr=2e-4)}    # a continuous stream learns more slowly ("How long the prior trains")
 
 @dataclass
