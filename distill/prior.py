@@ -363,9 +363,6 @@ class PriorStage(Stage):
         return state, best
 
     def checkpoint_metadata(self) -> dict: return dict(prior_config=self.config)
-    def use_epochs(self, epochs: int):
-        self.epochs, self.params = epochs, replace(self.params, epochs=epochs)   # the schedule follows (`train_epoch`)
-        self.training["epochs"] = epochs
 
     def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
         val_loss, level_ppl = evaluate_prior(self.prior, self.data.val, self.device)

@@ -381,9 +381,13 @@ class Stage:
     def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
         "Rank 0, after `train_epoch` returned `result`: the validation loss, fields for the history record and for `EpochEnd.extra`."
         raise NotImplementedError
+    params = None                       # the stage's training settings (with `epochs`: the learning-rate schedule reads them)
+    training: dict | None = None        # the training settings it stores in the model file
     def use_epochs(self, epochs: int):
-        "Train for `epochs` in all (as `minutes` chose): a stage whose schedule or stored settings hold the count updates them too."
+        "Train for `epochs` in all (as `minutes` chose); `params` and the stored `training` settings follow."
         self.epochs = epochs
+        if self.params is not None: self.params = replace(self.params, epochs=epochs)
+        if self.training is not None: self.training["epochs"] = epochs
     def checkpoint_metadata(self) -> dict:
         "The metadata a checkpoint carries besides the loop's state (the model's own description)."
         return {}
@@ -581,9 +585,8 @@ class VQVAEStage(Stage):
     def steps_per_epoch(self) -> int: return len(self.loader)
     def sample_batches(self, n: int) -> Iterator[tuple]:
         return ((x,) for x in itertools.islice(itertools.cycle(self.loader), n))
-    def use_epochs(self, epochs: int):
-        self.epochs, self.params = epochs, replace(self.params, epochs=epochs)   # the schedule follows (`train_epoch`)
-        self.model.training["epochs"] = epochs
+    @property
+    def training(self) -> dict: return self.model.training   # what the model file stores
 
     def evaluate(self, epoch: int, result: EpochResult) -> tuple[float, dict, dict]:
         return evaluate(self.vqvae, self.data.val_mels, self.device, self.model.audio, self.params.loud_weight)[0], {}, {}
