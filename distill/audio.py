@@ -19,7 +19,7 @@ __all__ = ['LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'SILENCE_DB', 'SILENCE
            'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'limit_peaks',
            'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'mel_power',
            'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'frame_energy',
-           'level_correction_db', 'level_track_db', 'level_corrections', 'apply_level_track',
+           'file_level_db', 'level_correction_db', 'level_track_db', 'level_corrections', 'apply_level_track',
            'mel_power_to_spectrogram', 'griffin_lim', 'stft_power_estimate', 'silent_samples', 'keep_silence',
            'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
 
@@ -195,6 +195,12 @@ def level_gain(loudest_db: float, p: AudioParams) -> float:
 def frame_energy(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
     "Power of each frame of a normalised log-mel `[n_mels, frames]`, summed over the bands: `[frames]`."
     return mel_power(mel, p).sum(-2)
+
+def file_level_db(mel: torch.Tensor, gain: float, p: AudioParams) -> float:
+    """A recording's level in dB: the mean power of the frames of its normalised log-mel `[n_mels, frames]`, taken back
+    by the linear `gain` that normalised it (`load_mels`) to the level it was recorded at. Generated textures are
+    brought to their corpus's (`distill.generate.texture_gain`)."""
+    return float(10 * torch.log10(frame_energy(mel, p).mean())) - 20 * math.log10(gain)
 
 def level_correction_db(original: float, decoded: float, limit_db: float = 30.0) -> float:
     "Decibels that bring a decoding of total power `decoded` to the `original`'s power, within ±`limit_db` (0 if either is 0)."

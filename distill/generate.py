@@ -17,7 +17,7 @@ import torchaudio
 from einops import rearrange
 
 from .audio import (AudioParams, load_audio, write_audio, mel_to_audio_pieces, even_pieces, normalised_to_db,
-                           level_gain, loudest_frame_db)
+                           level_gain, loudest_frame_db, file_level_db)
 from .data import kind_of
 from .model import context_columns
 from .modelfile import DistillModel
@@ -29,11 +29,11 @@ from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes
 __all__ = ['DEFAULT_SAMPLING', 'PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'ENVELOPE_STRETCH', 'KEEPS', 'ATTACK_SECONDS',
            'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits', 'choose_code',
            'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors', 'corpus_level',
-           'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode', 'silence_codes',
-           'one_shot_end', 'restarts', 'level_span', 'sound_span', 'cut_short', 'shortest_sound', 'corpus_envelopes',
-           'envelope_template', 'training_kinds', 'generate_one_shot', 'one_shot_from_codes', 'generate_sounds',
-           'model_kinds', 'onset_column', 'source_codes', 'kept_cells', 'generate_like', 'save_generated',
-           'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
+           'texture_gain', 'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode',
+           'silence_codes', 'one_shot_end', 'restarts', 'level_span', 'sound_span', 'cut_short', 'shortest_sound',
+           'corpus_envelopes', 'envelope_template', 'training_kinds', 'generate_one_shot', 'one_shot_from_codes',
+           'generate_sounds', 'model_kinds', 'onset_column', 'source_codes', 'kept_cells', 'generate_like',
+           'save_generated', 'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
 class NoPriorError(ValueError):
@@ -250,6 +250,15 @@ def corpus_level(model: DistillModel) -> float:
     "The gain that takes a generated sound from the loudness the model hears back to a typical training file's level."
     return 10 ** (-model.prior_training.get("corpus_gain_db", 0.0) / 20)
 
+def texture_gain(model: DistillModel, mel: torch.Tensor, limit_db: float = 12.0) -> float:
+    """The gain that brings a texture decoded as `mel` to its corpus's level (`corpus_level_db`: the mean power of a
+    training file, as recorded), so that it plays as loud as the recordings it came from — at most `limit_db` from
+    `corpus_level`, which is all a prior trained before the corpus's level was recorded gets."""
+    target = model.prior_training.get("corpus_level_db")
+    if target is None or not mel.numel(): return corpus_level(model)
+    shift = target + model.prior_training.get("corpus_gain_db", 0.0) - file_level_db(mel, 1.0, model.audio)
+    return corpus_level(model) * 10 ** (max(-limit_db, min(limit_db, shift)) / 20)
+
 def limit_loudness(model: DistillModel, mel: torch.Tensor) -> torch.Tensor:
     "Clamp a decoded mel `[n_mels, frames]` between silence and the corpus' loudest value in each band (if the prior recorded it)."
     ceiling = model.prior_training.get("mel_ceiling")
@@ -321,7 +330,9 @@ def generate(model: DistillModel, duration: float, sampling: SamplingParams | No
     if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
     kept = prompt_columns - first                        # prompt columns at the front of the result
     length = samples + kept * d * p.hop_length
-    audio = mel_to_waveform(mel, p, seed=0, block_seconds=block_seconds, progress=progress)[:length] * corpus_level(model)
+    # a texture as loud as a training file; a continuation as loud as the model hears its prompt
+    level = corpus_level(model) if prompt_codes is not None else texture_gain(model, mel[:, : math.ceil(length / p.hop_length)])
+    audio = mel_to_waveform(mel, p, seed=0, block_seconds=block_seconds, progress=progress)[:length] * level
     audio = F.pad(audio, (0, length - len(audio)))
     chunks = plan_chunks(columns, prompt_columns, require_prior(model).config, context)
     seams = [(kept + c.start) * d * p.hop_length for c in chunks[1:]]

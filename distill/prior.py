@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
-from .audio import normalised_to_db
+from .audio import normalised_to_db, file_level_db
 from .data import Augment, DatasetScan, scan_dataset, load_mels, split_files, guess_mode
 from .prior_model import PriorConfig, auto_prior_config, codes_to_tokens, tokens_to_codes, start_token, Prior
 from .modelfile import (DistillModel, load_model, write_container, read_metadata, ModelFileError,
@@ -271,6 +271,7 @@ class PriorData:
     val: CodeStream
     ceiling: list[float]      # `mel_ceiling` of every file
     gain_db: float = 0.0      # the median gain (dB) that brought the files to the loudness the model hears
+    level_db: float | None = None   # a training file's level as recorded (`file_level_db`), averaged over the files
     practice: CodeStream | None = None   # what training windows are cut from: `train` and its varied copies
     kinds: list[str] = field(default_factory=list)   # `corpus_kinds`: what the prior is conditioned on
     envelope: int = 0         # loudness steps of the streams' envelope row (0: none)
@@ -316,6 +317,7 @@ def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, p
     gap = stream_gap(model, params, continuous)
     gains = []
     mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, model.audio, progress, gains)))
+    level_db = sum(file_level_db(mels[f], g, model.audio) for f, g in zip(train_files, gains)) / len(train_files)
     kinds = corpus_kinds(scan, train_files)   # a kind only a validation file has is `any` to the prior: it never learns it
     index = (lambda files: [1 + kinds.index(scan.kinds[f]) if scan.kinds[f] in kinds else 0 for f in files]) if kinds else (lambda files: None)
     steps = envelope_steps(model, params)
@@ -324,7 +326,7 @@ def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, p
                 if params.augment_copies else train)
     val = encode_stream(model, [mels[f] for f in val_files], gap, kinds=index(val_files), envelope=steps, continuous=continuous)
     return PriorData(scan, train_files, val_files, train, val, mel_ceiling(list(mels.values())),
-                     float(torch.tensor([20 * math.log10(g) for g in gains]).median()), practice, kinds, steps)
+                     float(torch.tensor([20 * math.log10(g) for g in gains]).median()), level_db, practice, kinds, steps)
 
 # %% ../nbs/06_prior.ipynb #d47b33fc
 class PriorStage(Stage):
@@ -354,6 +356,7 @@ class PriorStage(Stage):
         self.training = dict(asdict(params), train_files=len(data.train_files), val_files=len(data.val_files), vqvae_identity=self.identity,
                              train_columns=data.train.columns, val_columns=data.val.columns, mel_ceiling=data.ceiling,
                              corpus_files=[_relative(f, data.scan.root) for f in data.train_files], corpus_gain_db=data.gain_db,
+                             corpus_level_db=data.level_db,
                              corpus_kinds=[data.scan.kinds[f] for f in data.train_files],
                              gap_columns=stream_gap(model, params, data.train.continuous), continuous=data.train.continuous)
 
