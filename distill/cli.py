@@ -81,7 +81,7 @@ CORE_DEFAULTS = {   # for --help only; checked against the core below and in tes
     "VQVAEConfig": dict(rvq_levels=3, codebook_dim=16, commitment_weight=0.25),
     "PriorTrainParams": dict(epochs=None, minutes=None, lr=None, seed=0, device="auto"),
     "SamplingParams": dict(temperature=None, top_k=0, top_p=None, seed=0, guidance=None),
-    "run_demo": dict(files=32, epochs=40, prior_epochs=10, count=3, duration=4.0, seed=0),
+    "run_demo": dict(files=32, epochs=16, prior_epochs=4, count=3, duration=4.0, seed=0),
 }
 
 CORE_CHOICES = dict(MODES=("one-shot", "texture"), KEEPS=("structure", "attack"))   # distill.generate's, for the parser

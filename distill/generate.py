@@ -26,10 +26,10 @@ from .novelty import Novelty, kept_on_model, novelty_judge, stored_corpus
 from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
-__all__ = ['DEFAULT_SAMPLING', 'PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'ENVELOPE_STRETCH', 'KEEPS', 'ATTACK_SECONDS',
-           'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits', 'choose_code',
-           'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors', 'corpus_level',
-           'texture_gain', 'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode',
+__all__ = ['DEFAULT_SAMPLING', 'PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'ENVELOPE_STRETCH', 'KEEPS', 'COPY_REDRAWS',
+           'ATTACK_SECONDS', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits',
+           'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors',
+           'corpus_level', 'texture_gain', 'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode',
            'silence_codes', 'one_shot_end', 'restarts', 'level_span', 'sound_span', 'cut_short', 'shortest_sound',
            'corpus_envelopes', 'envelope_template', 'training_kinds', 'generate_one_shot', 'one_shot_from_codes',
            'generate_sounds', 'model_kinds', 'onset_column', 'source_codes', 'kept_cells', 'generate_like',
@@ -544,6 +544,7 @@ def generate_sounds(model: DistillModel, count: int = 1, mode: str | None = None
 
 # %% ../nbs/07_generate.ipynb #likecode
 KEEPS = ("structure", "attack")   # what `generate_like` keeps of the sound it varies (see `kept_cells`)
+COPY_REDRAWS = 3                  # … and how often it draws a variation again that came out a copy of a training file
 ATTACK_SECONDS = 0.1              # … "attack": its first tenth of a second, every level
 
 def model_kinds(model: DistillModel) -> dict[str, int]:
@@ -590,7 +591,8 @@ def generate_like(model: DistillModel, source, count: int = 1, keep: str = "stru
                   novelty: bool = True, kind: str | None = None) -> Iterator[Generated]:
     """`count` variations of `source` (see `source_codes`): one-shots that keep part of its codes (`kept_cells`) and
     draw the rest from the prior, as that kind of sound (`kind`, by default the source's when the prior knows it).
-    Seeds `seed, seed + 1, …`; each carries its novelty report."""
+    Seeds `seed, seed + 1, …`; each carries its novelty report. A variation the judge calls a `copy` of a training file
+    is not one: it is drawn again, at most `COPY_REDRAWS` times, at seeds past the others' (`seed + i + count`, …)."""
     sampling = (sampling or SamplingParams()).resolved("variation")
     codes, name, source_kind = source_codes(model, source)
     kind = kind or source_kind
@@ -602,9 +604,11 @@ def generate_like(model: DistillModel, source, count: int = 1, keep: str = "stru
         given = torch.cat([given, tail], 1)
     judge = novelty_judge(model) if novelty else None
     for i in range(count):
-        g = generate_one_shot(model, duration, replace(sampling, seed=sampling.seed + i), progress, cancel=cancel,
-                              silence=silence, kind=kind, given=given)
-        g.mode, g.novelty, g.like, g.kind = "one-shot", judge(g.codes) if judge else None, name, kind
+        for draw in range(COPY_REDRAWS + 1):
+            g = generate_one_shot(model, duration, replace(sampling, seed=sampling.seed + i + draw * count), progress,
+                                  cancel=cancel, silence=silence, kind=kind, given=given)
+            g.mode, g.novelty, g.like, g.kind = "one-shot", judge(g.codes) if judge else None, name, kind
+            if g.novelty is None or g.novelty.verdict != "copy": break
         yield g
 
 # %% ../nbs/07_generate.ipynb #6b990c8b
@@ -646,7 +650,7 @@ class DemoFinished:
     generated: list[Path]
     def to_json(self) -> dict: return dict(model=str(self.model_path), corpus=str(self.corpus), generated=[str(g) for g in self.generated])
 
-def run_demo(folder, files: int = 32, epochs: int = 40, prior_epochs: int = 10, count: int = 3, duration: float = 4.0,
+def run_demo(folder, files: int = 32, epochs: int = 16, prior_epochs: int = 4, count: int = 3, duration: float = 4.0,
              seed: int = 0, cancel: threading.Event | None = None, progress=None, sampling: SamplingParams | None = None):
     "Synthesise `files` sounds into `folder`/corpus, train a model and its prior there, and generate `count` sounds."
     from distill.data import synth_demo_corpus
@@ -657,9 +661,9 @@ def run_demo(folder, files: int = 32, epochs: int = 40, prior_epochs: int = 10, 
     corpus, model_path = folder / "corpus", folder / "demo.distill"
     synth_demo_corpus(corpus, n_files=files, seed=seed)
     for stage in (lambda: train_vqvae(corpus, model_path, params=TrainParams(epochs=epochs, seed=seed), cancel=cancel, progress=progress),
-                  # 32 short files are few code sequences: the prior learns from them and 4 varied copies, 10 epochs at
-                  # 4e-4 (measured for the demo in 06_prior), how codes move before it learns the files by heart
-                  lambda: train_prior(model_path, corpus, params=PriorTrainParams(epochs=prior_epochs, lr=4e-4, augment_copies=4, seed=seed),
+                  # 32 short files are few code sequences: the prior learns from them and 4 varied copies how codes
+                  # move; epochs (both stages) and the one-shot rate as measured in "The demo's length" below
+                  lambda: train_prior(model_path, corpus, params=PriorTrainParams(epochs=prior_epochs, augment_copies=4, seed=seed),
                                       cancel=cancel, progress=progress)):
         last = None
         for last in stage(): yield last

@@ -311,13 +311,15 @@ def test_a_prior_conditioned_on_kinds_writes_the_kind_asked_and_refuses_others(m
 
 
 def test_variations_keep_what_they_are_asked_to_keep(model, setup):
-    from distill.generate import generate_like, source_codes, stored_corpus
+    from distill.generate import generate_like, source_codes, stored_corpus, COPY_REDRAWS
     corpus = stored_corpus(model)
     name = next(n for n in corpus.names if n.startswith("kick"))
     source, _, kind = source_codes(model, Path(name).stem)                   # a training file, by name without its extension
     assert kind == "kick" and torch.equal(source, corpus.codes[corpus.names.index(name)])
     like = list(generate_like(model, name, 2, "structure", 2.0, SamplingParams(seed=3, temperature=1.3)))
-    assert [(g.like, g.kind, g.sampling.seed) for g in like] == [(name, "kick", 3), (name, "kick", 4)]
+    assert [(g.like, g.kind) for g in like] == [(name, "kick")] * 2
+    assert [(g.sampling.seed - 3) % 2 for g in like] == [0, 1]            # variation i at seed 3 + i, + 2 per redrawn copy
+    assert all(g.novelty.verdict != "copy" or g.sampling.seed >= 3 + 2 * COPY_REDRAWS for g in like)
     for g in like:
         n = min(g.codes.shape[-1], source.shape[-1])
         assert torch.equal(g.codes[0, :n], source[0, :n])                  # the Structure row is the source's
@@ -332,3 +334,15 @@ def test_variations_keep_what_they_are_asked_to_keep(model, setup):
         next(generate_like(model, "nothing.wav", 1))
     with pytest.raises(ValueError, match="keep must be one of structure, attack"):
         next(generate_like(model, name, 1, "everything"))
+
+
+def test_a_variation_that_comes_out_a_copy_is_drawn_again(model, monkeypatch):
+    import distill.generate as gen
+    from types import SimpleNamespace
+    name = next(n for n in gen.stored_corpus(model).names if n.startswith("kick"))
+    verdicts = iter(["copy", "copy", "variation"] + ["copy"] * (gen.COPY_REDRAWS + 1))
+    monkeypatch.setattr(gen, "novelty_judge", lambda m: lambda codes: SimpleNamespace(verdict=next(verdicts)))
+    first, second = gen.generate_like(model, name, 2, duration=1.0, sampling=SamplingParams(seed=3))
+    assert (first.novelty.verdict, first.sampling.seed) == ("variation", 3 + 2 * 2)   # the third draw: seeds past the others'
+    # a source the prior can only copy: after its redraws the last draw is given, and says what it is
+    assert (second.novelty.verdict, second.sampling.seed) == ("copy", 4 + gen.COPY_REDRAWS * 2)
