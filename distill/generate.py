@@ -668,7 +668,7 @@ def run_demo(folder, files: int = 32, epochs: int = 16, prior_epochs: int = 4, c
         last = None
         for last in stage(): yield last
         if last is None or last.cancelled or last.model_path is None: return
-    model, sampling = load_model(model_path), sampling or SamplingParams(temperature=0.9, top_p=0.95, seed=seed)
+    model, sampling = load_model(model_path), sampling or SamplingParams(seed=seed)   # one-shots' defaults, as measured above
     sounds = generate_sounds(model, count, None, duration, sampling, progress, cancel=cancel)   # one-shots: the corpus is
     written = [save_generated(path, g) for path, g in zip(numbered_outputs(folder / "generated.wav", count), sounds)]
     yield DemoFinished(corpus, model_path, written)
