@@ -8,10 +8,10 @@ import argparse, json, os, signal, sys, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CORE_DEFAULTS', 'CORE_CHOICES', 'CORE_SAMPLING', 'CORE_PRIOR_SCHEDULES', 'CORE_FOLLOWS', 'format_levels',
-           'print_event', 'checkpoint_line', 'CancelOnInterrupt', 'main', 'cmd_train', 'cmd_reconstruct',
-           'checkpoints_beside', 'cmd_info', 'cmd_train_prior', 'cmd_generate', 'cmd_kit', 'cmd_encode', 'cmd_decode',
-           'cmd_library', 'cmd_demo', 'build_parser']
+__all__ = ['CORE_DEFAULTS', 'CORE_CHOICES', 'CORE_SAMPLING', 'CORE_PRIOR_SCHEDULES', 'CORE_FOLLOWS', 'CORE_TRAIN_LENGTH',
+           'format_levels', 'print_event', 'checkpoint_line', 'CancelOnInterrupt', 'main', 'cmd_train',
+           'cmd_reconstruct', 'checkpoints_beside', 'cmd_info', 'cmd_train_prior', 'cmd_generate', 'cmd_kit',
+           'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser']
 
 # %% ../nbs/15_cli.ipynb #dccb1fd9
 def _err(*args):
@@ -77,7 +77,7 @@ class CancelOnInterrupt:
 
 # %% ../nbs/15_cli.ipynb #413f6331
 CORE_DEFAULTS = {   # for --help only; checked against the core below and in tests/test_defaults.py
-    "TrainParams": dict(epochs=72, minutes=None, batch_size=32, lr=2e-3, seed=0, device="auto"),
+    "TrainParams": dict(epochs=None, minutes=None, batch_size=32, lr=2e-3, seed=0, device="auto"),
     "VQVAEConfig": dict(rvq_levels=3, codebook_dim=16, commitment_weight=0.25),
     "PriorTrainParams": dict(epochs=None, minutes=None, lr=None, seed=0, device="auto"),
     "SamplingParams": dict(temperature=None, top_k=0, top_p=None, seed=0, guidance=None),
@@ -90,6 +90,7 @@ CORE_SAMPLING = {"one-shot": dict(temperature=0.7, top_p=0.9, guidance=2.0),    
                  "texture": dict(temperature=1.0, top_p=1.0, guidance=2.0)}
 CORE_PRIOR_SCHEDULES = {"one-shot": dict(epochs=12, lr=8e-4), "texture": dict(epochs=30, lr=2e-4)}   # distill.prior.PRIOR_SCHEDULES
 CORE_FOLLOWS = dict(SamplingParams=CORE_SAMPLING, PriorTrainParams=CORE_PRIOR_SCHEDULES)   # defaults of None that follow what is made
+CORE_TRAIN_LENGTH = dict(epochs=72, max_steps=4000)   # distill.train.DEFAULT_EPOCHS, DEFAULT_MAX_STEPS: a run nobody sized
 
 def _core_option(parser, flag: str, source: str, help: str = "", unset: str = "", **kwargs):
     """Add `flag` for a field of `source` (a key of `CORE_DEFAULTS`): unset it stays `None`; its help shows the core's
@@ -208,7 +209,8 @@ def _positive_float(s):
 def _length_options(parser, source: str):
     "Add `--epochs` and `--minutes`, one or the other: how long to train, counted in passes or in time measured on this machine."
     length = parser.add_mutually_exclusive_group()
-    _core_option(length, "--epochs", source, "passes over the dataset", type=_positive_int)
+    by_length = "{epochs}, fewer where they would pass {max_steps} steps".format(**CORE_TRAIN_LENGTH) if source == "TrainParams" else ""
+    _core_option(length, "--epochs", source, "passes over the dataset", unset=by_length, type=_positive_int)
     _core_option(length, "--minutes", source, "train for about this long: as many epochs as fit, from a few steps timed on this "
                  "machine first", unset="off: --epochs decides", type=_positive_float)
 

@@ -21,20 +21,27 @@ from .modelfile import DistillModel, save_model, write_container, read_metadata,
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['PREVIEW_SECONDS', 'TrainParams', 'TrainStarted', 'EpochEnd', 'TrainWarning', 'CheckpointSaved', 'Preview',
-           'TrainFinished', 'pooled_energy', 'multiscale_mel_loss', 'loudness_loss', 'reconstruction_loss',
-           'optimizer_tensors', 'restore_optimizer', 'checkpoint_path', 'keep_checkpoints', 'settle_checkpoint',
-           'cosine_lr', 'PreparedData', 'prepare_data', 'chunk_frames', 'default_config', 'evaluate', 'init_codebooks',
-           'Distributed', 'distributed_from_env', 'codebook_hash', 'training_state_tensors', 'restore_training_state',
-           'TrainingSnapshot', 'LoopState', 'EpochResult', 'LoopEnd', 'Stage', 'read_checkpoint', 'StepTiming', 'about',
-           'estimate_line', 'throwaway_copy', 'time_steps', 'run_epochs', 'VQVAEStage', 'train_vqvae', 'preview_files',
-           'reconstruction_pair']
+__all__ = ['DEFAULT_EPOCHS', 'DEFAULT_MAX_STEPS', 'PREVIEW_SECONDS', 'default_epochs', 'TrainParams', 'TrainStarted', 'EpochEnd',
+           'TrainWarning', 'CheckpointSaved', 'Preview', 'TrainFinished', 'pooled_energy', 'multiscale_mel_loss',
+           'loudness_loss', 'reconstruction_loss', 'optimizer_tensors', 'restore_optimizer', 'checkpoint_path',
+           'keep_checkpoints', 'settle_checkpoint', 'cosine_lr', 'PreparedData', 'prepare_data', 'chunk_frames',
+           'default_config', 'evaluate', 'init_codebooks', 'Distributed', 'distributed_from_env', 'codebook_hash',
+           'training_state_tensors', 'restore_training_state', 'TrainingSnapshot', 'LoopState', 'EpochResult',
+           'LoopEnd', 'Stage', 'read_checkpoint', 'StepTiming', 'about', 'estimate_line', 'throwaway_copy',
+           'time_steps', 'run_epochs', 'VQVAEStage', 'train_vqvae', 'preview_files', 'reconstruction_pair']
 
 # %% ../nbs/05_train.ipynb #9635f02b
+DEFAULT_EPOCHS = 72        # a run's epochs when none are asked for (~5 min on 106 drum one-shots with 2 CPU cores) …
+DEFAULT_MAX_STEPS = 4000   # … fewer where they would take more steps than this (an hour of audio: 29 epochs, ~13 min)
+
+def default_epochs(steps_per_epoch: int) -> int:
+    "The epochs of a run nobody sized: `DEFAULT_EPOCHS`, fewer for a long collection, so it takes at most `DEFAULT_MAX_STEPS` steps."
+    return max(1, min(DEFAULT_EPOCHS, DEFAULT_MAX_STEPS // max(1, steps_per_epoch)))
+
 @dataclass
 class TrainParams:
     "How to train (as opposed to what to train, which is `VQVAEConfig`); stored in the model file."
-    epochs: int = 72                # ~230 s on 106 drum one-shots with 2 CPU cores, reading included
+    epochs: int | None = None       # None: by the collection's length (`default_epochs`)
     minutes: float | None = None    # when set: as many epochs as fit in this many minutes on this machine, instead of `epochs`
     batch_size: int = 32
     lr: float = 2e-3
@@ -568,6 +575,7 @@ class VQVAEStage(Stage):
         self.optimizer = torch.optim.AdamW(self.vqvae.parameters(), lr=params.lr, weight_decay=0.0)
         self.model = DistillModel(self.vqvae, audio, dataset=self.dataset, training=asdict(params))
         self.model.training.update(train_files=len(data.train_files), val_files=len(data.val_files), processes=dd.world_size)
+        if params.epochs is None: self.use_epochs(default_epochs(self.steps_per_epoch))   # (stored, so a resumed run keeps them)
 
     def _loader(self, dataset):
         drop_last = len(self.train_set) > self.params.batch_size

@@ -5,7 +5,7 @@ from dataclasses import fields
 
 import pytest
 
-from distill.cli import CORE_CHOICES, CORE_DEFAULTS, CORE_PRIOR_SCHEDULES, CORE_SAMPLING, build_parser
+from distill.cli import CORE_CHOICES, CORE_DEFAULTS, CORE_PRIOR_SCHEDULES, CORE_SAMPLING, CORE_TRAIN_LENGTH, build_parser
 from distill.generate import DEFAULT_SAMPLING, KEEPS, MODES, SamplingParams, run_demo, save_generated
 from distill.model import VQVAEConfig
 from distill.prior import PRIOR_SCHEDULES, PriorTrainParams
@@ -51,6 +51,8 @@ def test_choice_lists_are_the_cores():
     assert CORE_CHOICES == dict(MODES=MODES, KEEPS=KEEPS)
     assert CORE_SAMPLING == DEFAULT_SAMPLING
     assert CORE_PRIOR_SCHEDULES == PRIOR_SCHEDULES
+    from distill.train import DEFAULT_EPOCHS, DEFAULT_MAX_STEPS
+    assert CORE_TRAIN_LENGTH == dict(epochs=DEFAULT_EPOCHS, max_steps=DEFAULT_MAX_STEPS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -67,6 +69,9 @@ def test_unset_options_stay_unset_and_help_shows_the_core_default(command):
                 # follows what is made (sampling) or the corpus (the prior's epochs and learning rate)
                 shown = {f"{values[name]:g}" for values in follows.values()}
                 assert all(v in options[name].help for v in shown), f"{command} --{name}: {options[name].help}"
+            elif (source, name) == ("TrainParams", "epochs"):            # follows the collection's length
+                from distill.train import DEFAULT_EPOCHS, DEFAULT_MAX_STEPS
+                assert f"(default {DEFAULT_EPOCHS}, fewer where they would pass {DEFAULT_MAX_STEPS} steps)" in " ".join(options[name].help.split())
             elif name in CORE_DEFAULTS[source] and core[name] is None:   # a setting that is off unless given (--minutes)
                 assert "(default off" in options[name].help, f"{command} --{name}: {options[name].help}"
             elif name in CORE_DEFAULTS[source]:
@@ -124,7 +129,7 @@ def test_training_dashboard_starts_at_the_core_defaults():
         started.append(params); yield from ()
     dash = TrainingDashboard("sounds", prior_api=(train_prior, PriorTrainParams))
     config = VQVAEConfig()
-    assert dash.epochs.value == TrainParams.epochs and dash.train_params() == TrainParams()
+    assert dash.epochs.value == 0 and TrainParams.epochs is None and dash.train_params() == TrainParams()   # 0: by the collection
     assert (dash.rvq_levels.value, dash.codebook_dim.value, dash.commitment_weight.value) == \
            (config.rvq_levels, config.codebook_dim, config.commitment_weight)
     assert dash.codebook_size.value == 0 and dash.config_overrides()["codebook_size"] is None   # automatic, as in the CLI

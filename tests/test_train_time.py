@@ -64,3 +64,16 @@ def test_minutes_under_torchrun_every_process_trains_the_same_epochs(demo_corpus
     epochs, _ = announced(r.stderr)
     summary = json.loads(r.stdout)                      # rank 0's
     assert summary["processes"] == 2 and summary["epochs_run"] == epochs
+
+
+def test_a_run_nobody_sized_stays_within_the_default_steps(demo_corpus, tmp_path, monkeypatch):
+    "No --epochs, no --minutes: `DEFAULT_EPOCHS`, fewer where a long collection would take more than `DEFAULT_MAX_STEPS` steps."
+    import distill.train as t
+    monkeypatch.setattr(t, "DEFAULT_MAX_STEPS", 45)   # a tiny corpus standing in for an hour of audio
+    params = t.TrainParams(batch_size=4, preview_every=0)
+    assert params.epochs is None
+    events = list(t.train_vqvae(demo_corpus, tmp_path / "m.distill", params=params, codebook_size=16))
+    started = next(e for e in events if isinstance(e, t.TrainStarted))
+    assert started.epochs == 45 // started.steps_per_epoch < t.DEFAULT_EPOCHS and started.epochs >= 1
+    assert events[-1].epochs_run == started.epochs
+    assert read_metadata(tmp_path / "m.distill")["training"]["epochs"] == started.epochs   # stored: a resumed run keeps them

@@ -16,7 +16,7 @@ from ..data import DatasetScan, scan_dataset
 from ..model import VQVAEConfig, auto_codebook_size, level_roles
 from ..health import level_health, health_verdict
 from ..modelfile import DistillModel, load_model, read_metadata, describe_metadata, default_output, unused_path
-from ..train import (TrainParams, TrainStarted, EpochEnd, TrainWarning, Preview, TrainFinished,
+from ..train import (TrainParams, DEFAULT_EPOCHS, DEFAULT_MAX_STEPS, TrainStarted, EpochEnd, TrainWarning, Preview, TrainFinished,
                            train_vqvae, checkpoint_path, preview_files, reconstruction_pair, PREVIEW_SECONDS, estimate_line)
 from ..prior import MemorisationWarning, PriorTrainParams, train_prior
 from .common import (BackgroundJob, WidgetView, LibraryAdder, LABEL, NO_PRIOR_HINT, STATUS_COLOURS, counted, status_html,
@@ -375,6 +375,8 @@ class TrainingDashboard(TrainingPanel):
     "Train an RVQ-VAE (then its prior) from a notebook: dataset and settings, the model stage's panel, the prior's."
     start_text = "Scanning the dataset…"
     started_text = "{config[rvq_levels]} levels × {config[codebook_size]} codes, {dataset[files]} files"
+    least_epochs = 0
+    epochs_tooltip = f"0: by the collection ({DEFAULT_EPOCHS}, fewer where they would pass {DEFAULT_MAX_STEPS} steps: distill.train.default_epochs)"
 
     def __init__(self, dataset: str = "", model_path: str | Path = default_output("model.distill"), train_params: TrainParams | dict | None = None,
                  config_overrides: dict | None = None, prior_train_params: dict | None = None,
@@ -411,7 +413,7 @@ class TrainingDashboard(TrainingPanel):
         self.output_note = W.HTML()          # what Start writes when the named file is already there
         self.numbered_from: str | None = None   # the taken name Start numbered away from, while it trains
         self.config_extras = overrides   # settings without a widget, passed through as given
-        super().__init__(self.train_extras.pop("epochs", TrainParams.epochs),
+        super().__init__(self.train_extras.pop("epochs", TrainParams.epochs) or 0,
                          "Press Start to train." if dataset else "Choose a dataset folder and press Start.", self.train_extras.pop("minutes", None))
         # beside the loss plot, and below it
         self.health_caption = W.HTML("<b>Codebook health</b>")
@@ -497,7 +499,7 @@ def _lay_out(self: TrainingDashboard):
 @patch
 def train_params(self: TrainingDashboard) -> TrainParams:
     "How to train: the given `train_params` with the epochs and the minutes (0: none) from the widgets."
-    return TrainParams(**{**self.train_extras, "epochs": self.epochs.value, "minutes": self.minutes.value or None})
+    return TrainParams(**{**self.train_extras, "epochs": self.epochs.value or None, "minutes": self.minutes.value or None})
 
 @patch
 def config_overrides(self: TrainingDashboard) -> dict:
