@@ -15,10 +15,10 @@ import torch
 import torchaudio
 
 # %% auto #0
-__all__ = ['LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'SILENCE_DB', 'SILENCE_MARGIN', 'SILENCE_FADE', 'atomic_path',
-           'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'limit_peaks',
-           'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db', 'mel_power',
-           'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'frame_energy',
+__all__ = ['MEL_BLOCK_FRAMES', 'LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'SILENCE_DB', 'SILENCE_MARGIN', 'SILENCE_FADE',
+           'atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio',
+           'limit_peaks', 'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db',
+           'mel_power', 'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'frame_energy',
            'file_level_db', 'level_correction_db', 'level_track_db', 'level_corrections', 'apply_level_track',
            'mel_power_to_spectrogram', 'griffin_lim', 'stft_power_estimate', 'silent_samples', 'keep_silence',
            'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
@@ -171,10 +171,23 @@ def _cached(kind: str, p: AudioParams, make):
     if key not in _CACHE: _CACHE[key] = make()
     return _CACHE[key]
 
-def audio_to_mel(audio: torch.Tensor, p: AudioParams) -> torch.Tensor:
-    "Normalised log-mel `[..., n_mels, frames]` of a waveform at `p.sample_rate`."
+MEL_BLOCK_FRAMES = 4096   # a longer recording's log-mel is computed this many frames (~47 s) at a time
+
+def audio_to_mel(audio: torch.Tensor, p: AudioParams, block_frames: int = MEL_BLOCK_FRAMES) -> torch.Tensor:
+    """Normalised log-mel `[..., n_mels, frames]` of a waveform at `p.sample_rate`; a long one `block_frames` at a time
+    (each block with the samples its edge frames' windows reach), so its STFT never holds more than a block."""
     transform = _cached("mel", p, lambda: MelTransform(p))
-    return transform(audio.float().cpu()) if audio.device.type == "cpu" else transform.to(audio.device)(audio.float())
+    run = (lambda x: transform(x.float().cpu())) if audio.device.type == "cpu" else (lambda x: transform.to(audio.device)(x.float()))
+    samples, hop = audio.shape[-1], p.hop_length
+    frames = num_frames(samples, p)
+    if frames <= block_frames: return run(audio)
+    reach = p.n_fft // (2 * hop) + 1   # frames on either side whose windows overlap a block's
+    blocks = []
+    for a in range(0, frames, block_frames):
+        b = min(frames, a + block_frames)
+        lo, hi = max(0, a - reach), min(frames, b + reach)
+        blocks.append(run(audio[..., lo * hop: samples if hi == frames else hi * hop])[..., a - lo: b - lo])
+    return torch.cat(blocks, -1)
 
 def num_frames(samples: int, p: AudioParams) -> int:
     "How many mel frames `samples` samples give (centred STFT)."
