@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_train.ipynb #a6cfb9d7
 from __future__ import annotations
-import atexit, contextvars, copy, inspect, itertools, json, math, os, threading, time, datetime
+import atexit, contextvars, copy, inspect, itertools, json, math, os, statistics, threading, time, datetime
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
@@ -32,7 +32,7 @@ __all__ = ['DEFAULT_EPOCHS', 'DEFAULT_MAX_STEPS', 'PREVIEW_SECONDS', 'default_ep
 
 # %% ../nbs/05_train.ipynb #9635f02b
 DEFAULT_EPOCHS = 72        # a run's epochs when none are asked for (~5 min on 106 drum one-shots with 2 CPU cores) …
-DEFAULT_MAX_STEPS = 4000   # … fewer where they would take more steps than this (an hour of audio: 29 epochs, ~13 min)
+DEFAULT_MAX_STEPS = 4000   # … fewer where they would take more steps than this (an hour of audio: 29 epochs, ~11 min)
 
 def default_epochs(steps_per_epoch: int) -> int:
     "The epochs of a run nobody sized: `DEFAULT_EPOCHS`, fewer for a long collection, so it takes at most `DEFAULT_MAX_STEPS` steps."
@@ -480,20 +480,24 @@ def throwaway_copy(stage: Stage):
     finally:
         for name, value in kept.items(): setattr(stage, name, value)
 
-def time_steps(stage: Stage, warmup: int = 1, timed: int = 5) -> StepTiming:
-    "Time `timed` training steps (after `warmup` untimed ones) and one validation pass, on throw-away copies (`throwaway_copy`)."
+def time_steps(stage: Stage, warmup: int = 1, timed: int = 8) -> StepTiming:
+    """Time `timed` training steps (after `warmup` untimed ones; their median, which a burst of other work in a few of
+    them does not move) and one validation pass, on throw-away copies (`throwaway_copy`)."""
     dd, device = stage.dd, stage.device
     with throwaway_copy(stage):
         stage.module.train()   # (the copy) as `train_epoch` has it
         batches = stage.sample_batches(warmup + timed)
         for _ in range(warmup): stage.train_step(*next(batches))
-        _synchronise(device); t0 = time.perf_counter()
-        for _ in range(timed): stage.train_step(*next(batches))
-        _synchronise(device); t1 = time.perf_counter()
+        steps = []
+        for _ in range(timed):
+            _synchronise(device); t0 = time.perf_counter()
+            stage.train_step(*next(batches))
+            _synchronise(device); steps.append(time.perf_counter() - t0)
+        t1 = time.perf_counter()
         if dd.is_main: stage.evaluate(0, EpochResult(math.nan))   # only rank 0 validates
         _synchronise(device); t2 = time.perf_counter()
-    # the same figures on every process (the mean step, rank 0's validation), so a `minutes` run chooses the same epochs
-    figures = dd.sum_(torch.tensor([(t1 - t0) / timed, t2 - t1 if dd.is_main else 0.0], dtype=torch.float64, device=device if dd.enabled else None))
+    # the same figures on every process (the mean of their median steps, rank 0's validation), so a `minutes` run chooses the same epochs
+    figures = dd.sum_(torch.tensor([statistics.median(steps), t2 - t1 if dd.is_main else 0.0], dtype=torch.float64, device=device if dd.enabled else None))
     return StepTiming(float(figures[0]) / dd.world_size, float(figures[1]), stage.steps_per_epoch)
 
 # %% ../nbs/05_train.ipynb #580589dd
