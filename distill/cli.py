@@ -26,7 +26,7 @@ def format_levels(levels) -> str:
 
 def print_event(e, epochs_width: int = 3):
     "Render one training event on stderr (the CLI's view of the event stream)."
-    from distill.train import TrainStarted, EpochEnd, TrainWarning, CheckpointSaved, TrainFinished, estimate_line
+    from distill.train import TrainStarted, EpochEnd, TrainWarning, CheckpointSaved, TrainFinished, estimate_line, about
     if isinstance(e, TrainStarted):
         d = e.dataset
         what = "RVQ-VAE" if e.stage == "vqvae" else "prior"
@@ -42,6 +42,7 @@ def print_event(e, epochs_width: int = 3):
     elif isinstance(e, EpochEnd):
         extra = " ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in e.extra.items() if isinstance(v, float))
         line = f"epoch {e.epoch:>{epochs_width}}/{e.epochs}  train {e.train_loss:.4f}  val {e.val_loss:.4f}{' *' if e.best else '  '}  {e.seconds:.1f}s"
+        if e.seconds_left: line += f" ({about(e.seconds_left)} left)"
         _err(line + (f"  {extra}" if extra else "") + (f"  {format_levels(e.levels)}" if e.levels else ""))
     elif isinstance(e, TrainWarning):
         _err(f"  warning: {e.message}")

@@ -81,6 +81,7 @@ class EpochEnd:
     seconds: float = 0.0
     best: bool = False
     extra: dict = field(default_factory=dict)
+    seconds_left: float | None = None   # the epochs still to go at this run's mean epoch so far (a front end's ETA)
 
 @dataclass
 class TrainWarning:
@@ -517,7 +518,7 @@ def run_epochs(stage: Stage, state: LoopState, best_state: dict, cancel: threadi
         if dd.any(cancel.is_set(), device): cancel.set()
         return cancel.is_set()
     snap = TrainingSnapshot.take(stage.module, stage.optimizer, state.epoch) if emit else None   # what a cancel now keeps
-    end, started = LoopEnd(state.epoch), time.time()
+    end, started, first_epoch = LoopEnd(state.epoch), time.time(), state.epoch + 1
     for epoch in range(state.epoch + 1, stage.epochs + 1):
         t0, wants_stop = time.time(), False
         result = stage.train_epoch(epoch, stop)
@@ -530,7 +531,9 @@ def run_epochs(stage: Stage, state: LoopState, best_state: dict, cancel: threadi
             if is_best: state.best_val, state.best_epoch, best_state = val_loss, epoch, {k: v.detach().clone() for k, v in stage.module.state_dict().items()}
             state.epoch = epoch
             state.history.append(dict(epoch=epoch, train_loss=result.loss, val_loss=val_loss, **record))
-            event = EpochEnd(stage.name, epoch, stage.epochs, result.loss, val_loss, result.levels, time.time() - t0, is_best, {**result.extra, **extra})
+            done = epoch - first_epoch + 1   # epochs this run has trained (a resumed run's earlier ones are not its to time)
+            event = EpochEnd(stage.name, epoch, stage.epochs, result.loss, val_loss, result.levels, time.time() - t0, is_best,
+                             {**result.extra, **extra}, (time.time() - started) / done * (stage.epochs - epoch))
             yield event
             wants_stop = yield from stage.report(event, state)
         end.stopped = dd.any(bool(wants_stop), device)   # every process asks, so all stop after the same epoch

@@ -17,7 +17,7 @@ from ..model import VQVAEConfig, auto_codebook_size, level_roles
 from ..health import level_health, health_verdict
 from ..modelfile import DistillModel, load_model, read_metadata, describe_metadata, default_output, unused_path
 from ..train import (TrainParams, DEFAULT_EPOCHS, DEFAULT_MAX_STEPS, TrainStarted, EpochEnd, TrainWarning, Preview, TrainFinished,
-                           train_vqvae, checkpoint_path, preview_files, reconstruction_pair, PREVIEW_SECONDS, estimate_line)
+                           train_vqvae, checkpoint_path, preview_files, reconstruction_pair, PREVIEW_SECONDS, estimate_line, about)
 from ..prior import MemorisationWarning, PriorTrainParams, train_prior
 from .common import (BackgroundJob, WidgetView, LibraryAdder, LABEL, NO_PRIOR_HINT, STATUS_COLOURS, counted, status_html,
                                light_html, health_table_html, usage_heatmap_png, figure_png, audio_player, set_audio, heading, row,
@@ -107,7 +107,7 @@ def epoch_line(e: EpochEnd, measure: str = "loss", keys: tuple[str, str] = ("tra
     "The status line of a finished epoch: the figures `keys` (training, validation) of the stage's `measure`."
     train, val = (epoch_figures(e).get(k, float("nan")) for k in keys)
     return (f"Epoch {e.epoch}/{e.epochs} · {measure} {train:.{digits}f} train, {val:.{digits}f} validation · "
-            f"{e.seconds:.1f} s{' · best so far' if e.best else ''}")
+            f"{e.seconds:.1f} s{' · best so far' if e.best else ''}{f' · {about(e.seconds_left)} left' if e.seconds_left else ''}")
 
 def _pre(text: str) -> str: return f'<pre class="distill-muted" style="margin:0;white-space:pre-wrap">{html.escape(text)}</pre>'
 
