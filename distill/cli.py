@@ -207,11 +207,11 @@ def _positive_float(s):
     if not v > 0: raise argparse.ArgumentTypeError(f"must be a positive number, got {s}")
     return v
 
-def _length_options(parser, source: str):
-    "Add `--epochs` and `--minutes`, one or the other: how long to train, counted in passes or in time measured on this machine."
+def _length_options(parser, source: str, epochs_unset: str = ""):
+    """Add `--epochs` and `--minutes`, one or the other: how long to train, counted in passes or in time measured on this
+    machine (`epochs_unset`: what the core does when neither is given, where `CORE_FOLLOWS` does not say)."""
     length = parser.add_mutually_exclusive_group()
-    by_length = "{epochs}, fewer where they would pass {max_steps} steps".format(**CORE_TRAIN_LENGTH) if source == "TrainParams" else ""
-    _core_option(length, "--epochs", source, "passes over the dataset", unset=by_length, type=_positive_int)
+    _core_option(length, "--epochs", source, "passes over the dataset", unset=epochs_unset, type=_positive_int)
     _core_option(length, "--minutes", source, "train for about this long: as many epochs as fit, from a few steps timed on this "
                  "machine first", unset="off: --epochs decides", type=_positive_float)
 
@@ -229,7 +229,7 @@ def _add_train(sub):
     _core_option(t, "--rvq-levels", "VQVAEConfig", "residual levels", type=int, choices=[2, 3, 4])
     _core_option(t, "--codebook-dim", "VQVAEConfig", "codebook lookup dimension", type=_positive_int)
     _core_option(t, "--commitment-weight", "VQVAEConfig", "commitment loss weight", type=float)
-    _length_options(t, "TrainParams")
+    _length_options(t, "TrainParams", "{epochs}, fewer where they would pass {max_steps} steps".format(**CORE_TRAIN_LENGTH))
     _core_option(t, "--batch-size", "TrainParams", "chunks per step", type=_positive_int)
     _core_option(t, "--lr", "TrainParams", "peak learning rate", type=float)
     _core_option(t, "--seed", "TrainParams", "random seed", type=int)

@@ -330,13 +330,14 @@ def generate(model: DistillModel, duration: float, sampling: SamplingParams | No
     if cancel is not None and cancel.is_set(): raise GenerationCancelled("generation cancelled")
     kept = prompt_columns - first                        # prompt columns at the front of the result
     length = samples + kept * d * p.hop_length
+    heard = mel[:, : math.ceil(length / p.hop_length)]   # the frames the result keeps
     # a texture as loud as a training file; a continuation as loud as the model hears its prompt
-    level = corpus_level(model) if prompt_codes is not None else texture_gain(model, mel[:, : math.ceil(length / p.hop_length)])
+    level = corpus_level(model) if prompt_codes is not None else texture_gain(model, heard)
     audio = mel_to_waveform(mel, p, seed=0, block_seconds=block_seconds, progress=progress)[:length] * level
     audio = F.pad(audio, (0, length - len(audio)))
     chunks = plan_chunks(columns, prompt_columns, require_prior(model).config, context)
     seams = [(kept + c.start) * d * p.hop_length for c in chunks[1:]]
-    return Generated(audio, p.sample_rate, codes[:, first:], mel[:, : math.ceil(length / p.hop_length)], seams, sampling)
+    return Generated(audio, p.sample_rate, codes[:, first:], heard, seams, sampling)
 
 # %% ../nbs/07_generate.ipynb #f3924b5c
 MODES = ("one-shot", "texture")

@@ -116,15 +116,14 @@ class TrainingPanel(WidgetView):
     "One training stage: epochs, Start / Cancel / Resume, progress, a plot per epoch, warnings and the status line."
     prefix = ""                                     # of the widgets' CSS classes, `distill-{prefix}start`, for browser tests
     start_label, epochs_label = "Start", "Epochs"
-    epochs_tooltip = ""                             # what the epochs field's 0 means, where it may be 0 (`least_epochs`)
-    least_epochs = 1
+    epochs_tooltip = ""                             # what the epochs field's 0 means: its stage's length left to the core
     measure, keys, digits = "loss", ("train_loss", "val_loss"), 4   # what is plotted and reported (training, validation)
     plot_title = "Loss per epoch"
     start_text = "Starting…"                        # the status line while the stage prepares its data
     started_text = "{dataset[files]} files"         # after "Started epoch 0/40 on cpu: ", filled from `TrainStarted`
     trained_text = "Finished {epochs}"              # before ": best validation …" at the end; {epochs}: '1 epoch', '2 epochs'…
 
-    def __init__(self, epochs: int, idle_text: str = "", minutes: float | None = None):
+    def __init__(self, epochs: int | None, idle_text: str = "", minutes: float | None = None):
         self.job: BackgroundJob | None = None
         self.history: list[dict] = []               # one record per epoch, those before a resume included
         self.warnings: list[TrainWarning] = []
@@ -134,7 +133,7 @@ class TrainingPanel(WidgetView):
         self.stopping_early = False                 # "Stop and keep best" was pressed
         self.blocked_by: Callable[[], str] = lambda: ""            # why the panel must wait (set by the dashboard)
         self.refresh_buttons: Callable[[], None] = self._buttons   # the dashboard's buttons may depend on this panel
-        self.epochs = W.BoundedIntText(value=epochs, min=self.least_epochs, max=100_000, description=self.epochs_label, style=LABEL, tooltip=self.epochs_tooltip,
+        self.epochs = W.BoundedIntText(value=epochs or 0, min=0, max=100_000, description=self.epochs_label, style=LABEL, tooltip=self.epochs_tooltip,
                                        layout=W.Layout(width="210px"))
         self.minutes = W.BoundedFloatText(value=minutes or 0, min=0, max=10_000, step=0.5, description="Minutes", style=LABEL,
                                           tooltip="0: train for the epochs; else as many epochs as fit in about this time on this machine",
@@ -142,7 +141,7 @@ class TrainingPanel(WidgetView):
         self.start_button = button(self.start_label, "play", "primary", "130px")
         self.cancel_button, self.resume_button = button("Cancel", "stop", width="112px"), button("Resume", "refresh", width="112px")
         self.keep_best_button = button("Stop and keep best", "flag-checkered", "warning", "180px")
-        self.progress = W.IntProgress(value=0, min=0, max=epochs, layout=W.Layout(width="300px", margin="0 0 0 12px"))
+        self.progress = W.IntProgress(value=0, min=0, max=epochs or 0, layout=W.Layout(width="300px", margin="0 0 0 12px"))
         self.epoch_counter = W.HTML(layout=W.Layout(margin="0 0 0 8px"))
         self.status = W.HTML(status_html(idle_text))
         self.memorisation = W.HTML()
@@ -166,6 +165,11 @@ class TrainingPanel(WidgetView):
         "Show what only this stage has (every event comes here after the shared handling)."
 
 # %% ../../nbs/11_ui_train.ipynb #6df512ba
+@patch
+def length(self: TrainingPanel) -> dict:
+    "The run's length as the core takes it: the Epochs and Minutes fields, None where one says 0 (the core decides)."
+    return dict(epochs=self.epochs.value or None, minutes=self.minutes.value or None)
+
 @patch
 def _connect_controls(self: TrainingPanel):
     "Name the widgets for browser tests, wire the buttons, let the progress bar follow the epochs field while idle."
@@ -311,7 +315,7 @@ def _on_done(self: TrainingPanel, error: str | None):
 class PriorPanel(TrainingPanel):
     "Train the prior of a trained RVQ-VAE: the model file, then the shared panel measuring perplexity."
     prefix, start_label, epochs_label = "prior-", "Train prior", "Prior epochs"
-    least_epochs, epochs_tooltip = 0, "0: by the corpus (12 for one-shots, 30 for textures: distill.prior.PRIOR_SCHEDULES)"
+    epochs_tooltip = "0: by the corpus (12 for one-shots, 30 for textures: distill.prior.PRIOR_SCHEDULES)"
     measure, keys, digits = "perplexity", ("train_perplexity", "val_perplexity"), 2
     plot_title = "Prior perplexity (lower is better)"
     start_text = "Encoding the dataset through the model…"
@@ -327,7 +331,7 @@ class PriorPanel(TrainingPanel):
                                  layout=W.Layout(width="460px"))
         self.load_button = button("Load model", "folder-open", width="120px")
         self.model_info = W.HTML()
-        super().__init__(self.train_params.pop("epochs", self.params_class.epochs) or 0, "Train or load a model to train its prior.",
+        super().__init__(self.train_params.pop("epochs", self.params_class.epochs), "Train or load a model to train its prior.",
                          self.train_params.pop("minutes", None))
         self.load_button.add_class("distill-prior-load")
         self.model_path.observe(lambda _: self._buttons(), "value")
@@ -357,7 +361,7 @@ class PriorPanel(TrainingPanel):
         model_path, folder = self.loaded, self.dataset_folder().strip()
         if not self.ready: raise ValueError("Train a model above, or load one (Load model), first.")
         if not folder: raise ValueError("Choose the dataset folder the model was trained on (Dataset folder above).")
-        params = self.params_class(**{**self.train_params, "epochs": self.epochs.value or None, "minutes": self.minutes.value or None})
+        params = self.params_class(**{**self.train_params, **self.length()})
         return lambda cancel: self.train_prior(model_path, folder, params=params, cancel=cancel, resume=resume, progress=self.show_progress,
                                                **self.config_overrides)
 
@@ -375,7 +379,6 @@ class TrainingDashboard(TrainingPanel):
     "Train an RVQ-VAE (then its prior) from a notebook: dataset and settings, the model stage's panel, the prior's."
     start_text = "Scanning the dataset…"
     started_text = "{config[rvq_levels]} levels × {config[codebook_size]} codes, {dataset[files]} files"
-    least_epochs = 0
     epochs_tooltip = f"0: by the collection ({DEFAULT_EPOCHS}, fewer where they would pass {DEFAULT_MAX_STEPS} steps: distill.train.default_epochs)"
 
     def __init__(self, dataset: str = "", model_path: str | Path = default_output("model.distill"), train_params: TrainParams | dict | None = None,
@@ -413,7 +416,7 @@ class TrainingDashboard(TrainingPanel):
         self.output_note = W.HTML()          # what Start writes when the named file is already there
         self.numbered_from: str | None = None   # the taken name Start numbered away from, while it trains
         self.config_extras = overrides   # settings without a widget, passed through as given
-        super().__init__(self.train_extras.pop("epochs", TrainParams.epochs) or 0,
+        super().__init__(self.train_extras.pop("epochs", TrainParams.epochs),
                          "Press Start to train." if dataset else "Choose a dataset folder and press Start.", self.train_extras.pop("minutes", None))
         # beside the loss plot, and below it
         self.health_caption = W.HTML("<b>Codebook health</b>")
@@ -499,7 +502,7 @@ def _lay_out(self: TrainingDashboard):
 @patch
 def train_params(self: TrainingDashboard) -> TrainParams:
     "How to train: the given `train_params` with the epochs and the minutes (0: none) from the widgets."
-    return TrainParams(**{**self.train_extras, "epochs": self.epochs.value or None, "minutes": self.minutes.value or None})
+    return TrainParams(**{**self.train_extras, **self.length()})
 
 @patch
 def config_overrides(self: TrainingDashboard) -> dict:
