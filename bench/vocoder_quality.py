@@ -21,6 +21,7 @@ onset, relative to the original's there) and onset_env_db.
 Real recordings for it: ../shared/ENVIRONMENT.md ("Real recordings"); the issue's unseen kits are
 ColomboAcousticDrumkit, Millo_MultiLayered2, "Gimme A Hand 1.0" and VariBreaks. Figures: nbs/00b_vocoder.ipynb."""
 import argparse, contextlib, json, sys, tempfile, time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def spread(files: list, n: int | None) -> list:
     return [files[round(i * (len(files) - 1) / max(n - 1, 1))] for i in range(n)]
 
 
-VOCODERS = ("learned", "griffin-lim")
+VOCODERS = ("learned", "griffin-lim", "griffin-lim-unlocked")
 LEARNED = {}     # the envelope vocoder, loaded from --weights
 
 
@@ -60,9 +61,12 @@ LEARNED = {}     # the envelope vocoder, loaded from --weights
 def using_vocoder(name: str):
     """Within the block, every spectrogram → sound path of Distill (they all go through `mel_to_audio`) uses `name`:
     "griffin-lim" as the package has it (Griffin-Lim, then `keep_silence`), "griffin-lim-bare" without `keep_silence`
-    (the path before issue 26), "learned" the envelope vocoder of --weights in Griffin-Lim's place (then `keep_silence`)."""
+    (the path before issue 26), "griffin-lim-unlocked" without phase locking (`phase_lock_hz` 0: the path before the
+    locked low partials), "learned" the envelope vocoder of --weights in Griffin-Lim's place (then `keep_silence`)."""
     saved = distill.audio.griffin_lim, distill.audio.keep_silence
     if name == "griffin-lim-bare": distill.audio.keep_silence = lambda audio, mel, p: audio
+    elif name == "griffin-lim-unlocked":
+        distill.audio.griffin_lim = lambda mel, p, n_iter=None, seed=0: saved[0](mel, replace(p, phase_lock_hz=0.0), n_iter, seed)
     elif name == "learned":
         distill.audio.griffin_lim = lambda mel, p, n_iter=None, seed=0: envelope_vocoder.envelope_vocoder_waveform(LEARNED["net"], mel, p, n_iter, seed)
     elif name != "griffin-lim": raise ValueError(f"unknown vocoder {name!r}")

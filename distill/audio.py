@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os, tempfile, contextlib, json, math, uuid
 from typing import Callable, Iterable, Iterator
-from dataclasses import dataclass, asdict, fields
+from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,9 @@ __all__ = ['MEL_BLOCK_FRAMES', 'LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'S
            'limit_peaks', 'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db',
            'mel_power', 'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'frame_energy',
            'file_level_db', 'level_correction_db', 'level_track_db', 'level_corrections', 'apply_level_track',
-           'mel_power_to_spectrogram', 'griffin_lim', 'stft_power_estimate', 'silent_samples', 'keep_silence',
-           'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
+           'mel_power_to_spectrogram', 'griffin_lim', 'steady_partials', 'audio_for_mode', 'stft_power_estimate',
+           'silent_samples', 'keep_silence', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade',
+           'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -57,6 +58,7 @@ class AudioParams:
     ceiling_db: float = 30.0     # top of the range (+1.6); no recording gets there (a full-scale sine is +25 dB)
     griffin_lim_iters: int = 32  # Griffin-Lim iterations when turning mels back into audio
     inverse_mel_iters: int = 40  # non-negative refinement steps of the inverse mel projection (0: least squares only)
+    phase_lock_hz: float = 250.0  # under this, Griffin-Lim holds a steady partial's phase (`steady_partials`; 0: off)
     loudness_db: float | None = 20.0  # each recording is scaled so its loudest frame has this mel energy (None: as recorded)
     max_boost_db: float = 30.0   # … but never raised by more than this
 
@@ -285,15 +287,66 @@ def mel_power_to_spectrogram(power: torch.Tensor, p: AudioParams) -> torch.Tenso
     return spec.reshape(bins, *shape[:-2], shape[-1]).movedim(0, -2)
 
 def griffin_lim(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0) -> torch.Tensor:
-    "Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]` by inverse mel + Griffin-Lim."
+    """Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]` by inverse mel + Griffin-Lim;
+    under `p.phase_lock_hz`, where a partial is steady (`steady_partials`), its phase is held throughout."""
     n_iter = n_iter or p.griffin_lim_iters
-    griffin = _cached(f"gl{n_iter}", p, lambda: torchaudio.transforms.GriffinLim(
-        n_fft=p.n_fft, hop_length=p.hop_length, power=2.0, n_iter=n_iter, momentum=0.99, rand_init=True))
-    spec = stft_power_estimate(mel, p)
-    # seeded, so the same spectrogram always gives the same waveform
-    with torch.random.fork_rng(devices=[]):
+    magnitude = stft_power_estimate(mel, p).sqrt()
+    shape = magnitude.shape
+    magnitude = magnitude.reshape(-1, *shape[-2:])
+    window = _cached("window", p, lambda: torch.hann_window(p.n_fft))
+    stft = lambda x: torch.stft(x, p.n_fft, p.hop_length, window=window, center=True, pad_mode="reflect", return_complex=True)
+    istft = lambda s: torch.istft(magnitude * s, p.n_fft, p.hop_length, window=window)
+    low = round(p.phase_lock_hz * p.n_fft / p.sample_rate)   # bins under phase_lock_hz
+    if low:
+        phase, steady = (x[:, :low] for x in steady_partials(magnitude, p))
+        held = torch.polar(torch.ones_like(phase), phase)
+    def hold(angles):
+        if low: angles[:, :low] = torch.where(steady, held, angles[:, :low])
+    with torch.random.fork_rng(devices=[]):   # seeded, so the same spectrogram always gives the same waveform
         torch.manual_seed(seed)
-        return griffin(spec)
+        angles = torch.rand(magnitude.shape, dtype=torch.complex64)   # torchaudio's start
+    # torchaudio's fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99), with one step added: the held phases
+    hold(angles)
+    momentum, previous = 0.99 / 1.99, torch.tensor(0.0)
+    for _ in range(n_iter):
+        rebuilt = stft(istft(angles))
+        angles = rebuilt - momentum * previous
+        angles = angles / angles.abs().add(1e-16)
+        hold(angles)
+        previous = rebuilt
+    return istft(angles).reshape(*shape[:-2], -1)
+
+def steady_partials(magnitude: torch.Tensor, p: AudioParams, wander: float = 0.25, rise_db: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where an STFT magnitude `[..., bins, frames]` holds a steady, decaying partial, and the phase such a partial has.
+    Each bin belongs to the lobe of its nearest spectral peak (a local maximum over ±2 bins, placed between bins by a
+    parabola through the log magnitude). The phase `[..., bins, frames]` advances at that peak's frequency from frame to
+    frame, the bins of a lobe π apart as a Hann-windowed sinusoid's are (phase locking: Laroche & Dolson 1999). Steady
+    (bool, same shape): the peak moves less than `wander` bins to the frames either side and is at most `rise_db` louder
+    than the frame before — a ringing partial, not an attack or noise."""
+    log = magnitude.clamp_min(1e-10).log()
+    bins, frames = log.shape[-2:]
+    across = log.transpose(-1, -2).reshape(-1, 1, bins)    # max_pool1d runs along the last dimension: the bins
+    peak = torch.nn.functional.max_pool1d(across, 5, 1, 2).reshape(*log.shape[:-2], frames, bins).transpose(-1, -2) == log
+    below, above = log.roll(1, -2), log.roll(-1, -2)
+    curve = below - 2 * log + above
+    offset = torch.where(curve < 0, 0.5 * (below - above) / curve.clamp(max=-1e-9), torch.zeros_like(log)).clamp(-0.5, 0.5)
+    offset[..., [0, -1], :] = 0.0
+    k = torch.arange(bins, dtype=log.dtype)[:, None].expand_as(log)
+    after = torch.where(peak, k, torch.full_like(k, -bins)).cummax(-2).values                  # nearest peak at or below
+    before = torch.where(peak, k, torch.full_like(k, 2 * bins)).flip(-2).cummin(-2).values.flip(-2)   # … at or above
+    lobe = torch.where(k - after <= before - k, after, before).clamp(0, bins - 1).long()
+    frequency, level = (k + offset).gather(-2, lobe), log.gather(-2, lobe)   # in bins, and the log magnitude: the peak's
+    # each bin's phase had it always rung at its lobe's frequency; a lobe takes its peak's, so its bins move together
+    advanced = torch.cumsum(2 * math.pi * frequency * p.hop_length / p.n_fft, -1)
+    phase = advanced.gather(-2, lobe) - math.pi * k
+    pad = lambda x, side: torch.nn.functional.pad(x, side, value=math.inf)
+    moves = frequency.diff(dim=-1).abs()
+    steady = (pad(moves, (1, 0)) < wander) & (pad(moves, (0, 1)) < wander)
+    return phase, steady & (level.diff(dim=-1, prepend=level[..., :1]) <= rise_db * math.log(10) / 20)
+
+def audio_for_mode(p: AudioParams, mode: str | None) -> AudioParams:
+    "`p` for a corpus of `mode` (`distill.data.guess_mode`): one-shots hold their steady partials, anything else keeps plain Griffin-Lim."
+    return p if mode == "one-shot" else replace(p, phase_lock_hz=0.0)
 
 def stft_power_estimate(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
     "Normalised log-mel `[..., n_mels, frames]` → STFT power `[..., n_fft//2+1, frames]` on `torch.stft`'s scale, by the inverse mel projection."

@@ -26,14 +26,15 @@ from .novelty import Novelty, kept_on_model, novelty_judge, stored_corpus
 from .prior_model import Prior, PriorConfig, start_token, tokens_to_codes, codes_to_tokens
 
 # %% auto #0
-__all__ = ['DEFAULT_SAMPLING', 'PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'ENVELOPE_STRETCH', 'KEEPS', 'COPY_REDRAWS',
-           'ATTACK_SECONDS', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams', 'filter_logits',
-           'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span', 'decode_vectors',
-           'corpus_level', 'texture_gain', 'limit_loudness', 'mel_to_waveform', 'Generated', 'generate', 'default_mode',
-           'silence_codes', 'one_shot_end', 'restarts', 'level_span', 'sound_span', 'cut_short', 'shortest_sound',
-           'corpus_envelopes', 'envelope_template', 'training_kinds', 'generate_one_shot', 'one_shot_from_codes',
-           'generate_sounds', 'model_kinds', 'onset_column', 'source_codes', 'kept_cells', 'generate_like',
-           'save_generated', 'numbered_outputs', 'regenerate_region', 'DemoFinished', 'run_demo']
+__all__ = ['DEFAULT_SAMPLING', 'PIECE_COLUMNS', 'MODES', 'REDRAW_SEED_STEP', 'ENVELOPE_STRETCH', 'ONE_SHOT_END_DB', 'KEEPS',
+           'COPY_REDRAWS', 'ATTACK_SECONDS', 'NoPriorError', 'GenerationCancelled', 'require_prior', 'SamplingParams',
+           'filter_logits', 'choose_code', 'Chunk', 'plan_chunks', 'sample_codes', 'code_vectors', 'decode_span',
+           'decode_vectors', 'corpus_level', 'texture_gain', 'limit_loudness', 'mel_to_waveform', 'Generated',
+           'generate', 'default_mode', 'silence_codes', 'one_shot_end', 'restarts', 'level_span', 'sound_span',
+           'cut_short', 'shortest_sound', 'corpus_envelopes', 'envelope_template', 'training_kinds',
+           'generate_one_shot', 'one_shot_from_codes', 'generate_sounds', 'model_kinds', 'onset_column', 'source_codes',
+           'kept_cells', 'generate_like', 'save_generated', 'numbered_outputs', 'regenerate_region', 'DemoFinished',
+           'run_demo']
 
 # %% ../nbs/07_generate.ipynb #b4ccdd56
 class NoPriorError(ValueError):
@@ -492,12 +493,14 @@ def generate_one_shot(model: DistillModel, max_duration: float = 4.0, sampling: 
         codes = torch.cat([codes[:, :keep], rest], 1)
     return one_shot_from_codes(model, codes, mel, sampling, max_duration, fade_in, fade_out, progress)
 
+ONE_SHOT_END_DB = 60.0   # a one-shot ends where it has fallen this far under its peak, as a recorded hit rings out
+
 def one_shot_from_codes(model: DistillModel, codes: torch.Tensor, mel: torch.Tensor, sampling: SamplingParams,
                         max_duration: float = 4.0, fade_in: float = 0.002, fade_out: float = 0.02, progress=None) -> Generated:
-    """A one-shot's sound from its codes and their decoded mel: cut from its onset to where it has decayed 50 dB (at
-    most `max_duration`), brought to the corpus's level, with a short fade in and a release."""
+    """A one-shot's sound from its codes and their decoded mel: cut from its onset to where it has decayed
+    `ONE_SHOT_END_DB` (at most `max_duration`), brought to the corpus's level, with a short fade in and a release."""
     p = model.audio
-    first, last = sound_span(mel, p)
+    first, last = sound_span(mel, p, end_db=ONE_SHOT_END_DB)
     last = min(last, first + math.floor(max_duration * p.sample_rate / p.hop_length))   # never longer than asked
     mel = mel[:, first:last]
     # like a training file, its loudest frame is brought to the loudness the model hears; then to a typical file's level

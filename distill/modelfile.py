@@ -15,7 +15,7 @@ from safetensors.torch import save as safetensors_bytes
 
 import distill
 from .audio import (AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain,
-                           loudest_frame_db, frame_energy, level_corrections, apply_level_track)
+                           loudest_frame_db, frame_energy, level_corrections, apply_level_track, audio_for_mode)
 from .data import describe_kinds
 from .model import VQVAE, VQVAEConfig, level_roles
 from .prior_model import Prior, PriorConfig
@@ -253,6 +253,8 @@ def load_model(path, device: str | torch.device = "cpu") -> DistillModel:
     try:
         config = VQVAEConfig.from_dict(meta["config"])
         audio = AudioParams.from_dict(meta["audio"])
+        if "phase_lock_hz" not in meta["audio"]:   # a file from before held partials: what its corpus's mode gets now
+            audio = audio_for_mode(audio, meta.get("dataset", {}).get("mode"))
         vqvae = VQVAE(config)
         vqvae.load_state_dict(read_tensors(path, "vqvae."))
     except ModelFileError: raise

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from .audio import AudioParams, db_to_normalised, mel_power, load_audio
+from .audio import AudioParams, audio_for_mode, db_to_normalised, mel_power, load_audio
 from .data import DatasetScan, scan_dataset, load_mels, split_files, ChunkDataset, Augment, DatasetError
 from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device, retire_unused_entries
 from .health import LevelHealth, code_histogram, level_health, health_verdict, GREEN_AT
@@ -681,8 +681,11 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
     # resume: configuration and audio parameters come from the checkpoint, progress too (`Stage.resume`)
     resumed = read_checkpoint(checkpoint_path(model_path), "checkpoint") if resume else None
     if resumed: config, audio = VQVAEConfig.from_dict(resumed["config"]), AudioParams.from_dict(resumed["audio"])
+    # how its sounds go back to audio follows the corpus (`audio_for_mode`), unless the caller or the checkpoint says
+    settled = audio is not None and (not resumed or "phase_lock_hz" in resumed["audio"])
     audio = audio or AudioParams()
     data = prepare_data(dataset, audio, params, progress if dd.is_main else None)
+    if not settled: audio = audio_for_mode(audio, data.scan.summary()["mode"])
     config = config or default_config(len(data.scan.files), audio, data.scan.summary()["total_seconds"], **config_overrides)
     if config.n_mels != audio.n_mels: raise ValueError(f"config.n_mels ({config.n_mels}) must match the audio's n_mels ({audio.n_mels})")
     stage = VQVAEStage(data, model_path, config, audio, params, dd)

@@ -75,6 +75,18 @@ def test_the_scan_tells_one_shots_from_texture_and_the_model_file_keeps_it(demo_
         assert scan.summary()["mode"] == "texture" and "(texture)" in scan.describe(), folder
 
 
+def test_one_shot_models_hold_steady_partials_and_texture_models_do_not(tiny_model, tmp_path):
+    "How a model's sounds go back to audio follows its corpus (`audio_for_mode`): one-shots' ringing partials are held."
+    assert load_model(tiny_model).audio.phase_lock_hz == AudioParams().phase_lock_hz > 0
+    rate, t = 22050, np.arange(3 * 22050) / 22050
+    for i in range(5):
+        write_audio(tmp_path / "drones" / f"drone{i}.wav", 0.3 * np.sin(2 * np.pi * (90 + 30 * i) * t) * (1 + 0.3 * np.sin(2 * np.pi * 0.5 * t)), rate)
+    path = tmp_path / "drones.distill"
+    for _ in train_vqvae(tmp_path / "drones", path, params=TrainParams(epochs=1, batch_size=8, min_steps_per_epoch=1, augment=False), **TINY): pass
+    m = load_model(path)
+    assert m.dataset["mode"] == "texture" and m.audio.phase_lock_hz == 0.0
+
+
 def test_unreadable_audio_for_reconstruct(tiny_model, tmp_path):
     (tmp_path / "x.wav").write_text("nope")
     r = run_cli("reconstruct", tiny_model, tmp_path / "x.wav", "-o", tmp_path / "y.wav")
