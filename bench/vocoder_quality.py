@@ -3,7 +3,7 @@ with the acceptance checks' own metric (../shared/tools/audio_metrics.py).
 
     python bench/vocoder_quality.py --test DIR [DIR ...] [--files N] [--pad 0.05] [--model M.distill]
                                     [--long FILE --long-start 60 --long-seconds 30] [--speed] [--weights W.safetensors]
-                                    [--threads 2] [--vocoders learned griffin-lim] [--bare] [--json OUT.json]
+                                    [--threads 2] [--vocoders learned griffin-lim griffin-lim-unlocked] [--bare] [--json OUT.json]
 
 For every file of every --test folder (--files N: N of them, spread evenly over the sorted list), each vocoder turns
 the file's true log-mel (`audio_to_mel` of the recording as it is) into sound, and with --model also the model's
@@ -16,6 +16,9 @@ onset, relative to the original's there) and onset_env_db.
                   whole excerpt and the level error of every second within 40 dB of the loudest, per vocoder
   --speed         seconds each vocoder takes to turn 10 s of spectrogram into sound (--threads torch threads)
   --bare          also Griffin-Lim without `keep_silence` ("griffin-lim-bare": the path before the vocoder work)
+  --vocoders …    which to measure; "griffin-lim-unlocked" is Griffin-Lim with nothing held (`phase_lock_hz` 0: what
+                  texture models use, and the path before steady partials were held; nbs/00_audio). The true mel
+                  is turned into sound with --model's AudioParams (a texture model's hold nothing), else the defaults
   --weights W     also measure the envelope vocoder (bench/envelope_vocoder.py) with these weights
                   (bench/train_vocoder.py export writes them; Distill ships none: nbs/00b_vocoder.ipynb says why)
 Real recordings for it: ../shared/ENVIRONMENT.md ("Real recordings"); the issue's unseen kits are
