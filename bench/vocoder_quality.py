@@ -64,8 +64,8 @@ LEARNED = {}     # the envelope vocoder, loaded from --weights
 def using_vocoder(name: str):
     """Within the block, every spectrogram → sound path of Distill (they all go through `mel_to_audio`) uses `name`:
     "griffin-lim" as the package has it (Griffin-Lim, then `keep_silence`), "griffin-lim-bare" without `keep_silence`
-    (the path before issue 26), "griffin-lim-unlocked" without phase locking (`phase_lock_hz` 0: the path before the
-    locked low partials), "learned" the envelope vocoder of --weights in Griffin-Lim's place (then `keep_silence`)."""
+    (the path before issue 26), "griffin-lim-unlocked" with nothing held (`phase_lock_hz` 0: the path before steady
+    low partials were held), "learned" the envelope vocoder of --weights in Griffin-Lim's place (then `keep_silence`)."""
     saved = distill.audio.griffin_lim, distill.audio.keep_silence
     if name == "griffin-lim-bare": distill.audio.keep_silence = lambda audio, mel, p: audio
     elif name == "griffin-lim-unlocked":
