@@ -20,8 +20,8 @@ __all__ = ['MEL_BLOCK_FRAMES', 'LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'S
            'limit_peaks', 'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db',
            'mel_power', 'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'frame_energy',
            'file_level_db', 'level_correction_db', 'level_track_db', 'level_corrections', 'apply_level_track',
-           'mel_power_to_spectrogram', 'griffin_lim', 'steady_partials', 'audio_for_mode', 'stft_power_estimate',
-           'silent_samples', 'keep_silence', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade',
+           'mel_power_to_spectrogram', 'hann_window', 'stft_power_estimate', 'griffin_lim', 'steady_partials',
+           'audio_for_mode', 'silent_samples', 'keep_silence', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade',
            'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
@@ -286,6 +286,18 @@ def mel_power_to_spectrogram(power: torch.Tensor, p: AudioParams) -> torch.Tenso
         spec = spec * target / torch.sparse.mm(fb, torch.sparse.mm(fb_t, spec)).clamp_min(1e-30)
     return spec.reshape(bins, *shape[:-2], shape[-1]).movedim(0, -2)
 
+def hann_window(p: AudioParams) -> torch.Tensor:
+    "The STFT's window, `n_fft` samples of Hann, built once per set of parameters."
+    return _cached("window", p, lambda: torch.hann_window(p.n_fft))
+
+def stft_power_estimate(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
+    "Normalised log-mel `[..., n_mels, frames]` → STFT power `[..., n_fft//2+1, frames]` on `torch.stft`'s scale, by the inverse mel projection."
+    # within floor…ceiling and NaN-free, so any spectrogram, even a network's garbage, inverts to finite audio
+    power = mel_power(mel.detach().float().cpu(), p)
+    # MelSpectrogram(normalized=True) divided the power by the window's energy; the STFT has it
+    return mel_power_to_spectrogram(power, p) * float(hann_window(p).pow(2).sum())
+
+# %% ../nbs/00_audio.ipynb #2dbbe5c1
 def griffin_lim(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0) -> torch.Tensor:
     """Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]` by inverse mel + Griffin-Lim;
     under `p.phase_lock_hz`, where a partial is steady (`steady_partials`), its phase is held throughout."""
@@ -293,7 +305,7 @@ def griffin_lim(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, se
     magnitude = stft_power_estimate(mel, p).sqrt()
     shape = magnitude.shape
     magnitude = magnitude.reshape(-1, *shape[-2:])
-    window = _cached("window", p, lambda: torch.hann_window(p.n_fft))
+    window = hann_window(p)
     stft = lambda x: torch.stft(x, p.n_fft, p.hop_length, window=window, center=True, pad_mode="reflect", return_complex=True)
     istft = lambda s: torch.istft(magnitude * s, p.n_fft, p.hop_length, window=window)
     low = round(p.phase_lock_hz * p.n_fft / p.sample_rate)   # bins under phase_lock_hz
@@ -348,12 +360,6 @@ def audio_for_mode(p: AudioParams, mode: str | None) -> AudioParams:
     "`p` for a corpus of `mode` (`distill.data.guess_mode`): one-shots hold their steady partials, anything else keeps plain Griffin-Lim."
     return p if mode == "one-shot" else replace(p, phase_lock_hz=0.0)
 
-def stft_power_estimate(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
-    "Normalised log-mel `[..., n_mels, frames]` → STFT power `[..., n_fft//2+1, frames]` on `torch.stft`'s scale, by the inverse mel projection."
-    # within floor…ceiling and NaN-free, so any spectrogram, even a network's garbage, inverts to finite audio
-    power = mel_power(mel.detach().float().cpu(), p)
-    # MelSpectrogram(normalized=True) divided the power by the window's energy; the STFT has it
-    return mel_power_to_spectrogram(power, p) * float(torch.hann_window(p.n_fft).pow(2).sum())
 
 # %% ../nbs/00_audio.ipynb #beec29dd
 SILENCE_DB = -90.0      # a mel frame whose every band is under this (dB) heard silence
