@@ -8,10 +8,10 @@ import argparse, json, os, signal, sys, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CORE_DEFAULTS', 'CORE_CHOICES', 'CORE_SAMPLING', 'CORE_PRIOR_SCHEDULES', 'CORE_FOLLOWS', 'CORE_TRAIN_LENGTH',
-           'format_levels', 'print_event', 'checkpoint_line', 'CancelOnInterrupt', 'main', 'cmd_train',
-           'cmd_reconstruct', 'checkpoints_beside', 'cmd_info', 'cmd_train_prior', 'cmd_generate', 'cmd_kit',
-           'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser']
+__all__ = ['CORE_DEFAULTS', 'CORE_CHOICES', 'PRECISION_HELP', 'CORE_SAMPLING', 'CORE_PRIOR_SCHEDULES', 'CORE_FOLLOWS',
+           'CORE_TRAIN_LENGTH', 'format_levels', 'print_event', 'checkpoint_line', 'CancelOnInterrupt', 'main',
+           'cmd_train', 'cmd_reconstruct', 'checkpoints_beside', 'cmd_info', 'cmd_train_prior', 'cmd_generate',
+           'cmd_kit', 'cmd_encode', 'cmd_decode', 'cmd_library', 'cmd_demo', 'build_parser']
 
 # %% ../nbs/15_cli.ipynb #dccb1fd9
 def _err(*args):
@@ -78,14 +78,16 @@ class CancelOnInterrupt:
 
 # %% ../nbs/15_cli.ipynb #413f6331
 CORE_DEFAULTS = {   # for --help only; checked against the core below and in tests/test_defaults.py
-    "TrainParams": dict(epochs=None, minutes=None, batch_size=32, lr=2e-3, seed=0, device="auto"),
+    "TrainParams": dict(epochs=None, minutes=None, batch_size=32, lr=2e-3, seed=0, device="auto", precision="auto"),
     "VQVAEConfig": dict(rvq_levels=3, codebook_dim=16, commitment_weight=0.25),
-    "PriorTrainParams": dict(epochs=None, minutes=None, lr=None, seed=0, device="auto"),
+    "PriorTrainParams": dict(epochs=None, minutes=None, lr=None, seed=0, device="auto", precision="auto"),
     "SamplingParams": dict(temperature=None, top_k=0, top_p=None, seed=0, guidance=None),
     "run_demo": dict(files=32, epochs=16, prior_epochs=4, count=3, duration=4.0, seed=0),
 }
 
-CORE_CHOICES = dict(MODES=("one-shot", "texture"), KEEPS=("structure", "attack"))   # distill.generate's, for the parser
+CORE_CHOICES = dict(MODES=("one-shot", "texture"), KEEPS=("structure", "attack"),   # distill.generate's, for the parser
+                    PRECISIONS=("auto", "fp32", "bf16"))                            # … and distill.model's
+PRECISION_HELP = "the forward pass: auto (bfloat16 on a CUDA GPU that has it, else float32), fp32, bf16"
 CORE_SAMPLING = {"one-shot": dict(temperature=0.7, top_p=0.9, guidance=2.0),          # distill.generate.DEFAULT_SAMPLING:
                  "variation": dict(temperature=1.0, top_p=1.0, guidance=2.0),         # what a sampling option left unset is
                  "texture": dict(temperature=1.0, top_p=1.0, guidance=2.0)}
@@ -234,6 +236,7 @@ def _add_train(sub):
     _core_option(t, "--lr", "TrainParams", "peak learning rate", type=float)
     _core_option(t, "--seed", "TrainParams", "random seed", type=int)
     _core_option(t, "--device", "TrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    _core_option(t, "--precision", "TrainParams", PRECISION_HELP, choices=CORE_CHOICES["PRECISIONS"])
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output file")
     t.add_argument("--save-to-library", metavar="NAME", help="also add the model to the library under NAME")
     _keep_checkpoint_option(t)
@@ -331,6 +334,7 @@ def _add_train_prior(sub):
     _core_option(tp, "--lr", "PriorTrainParams", "peak learning rate", type=float)
     _core_option(tp, "--seed", "PriorTrainParams", "random seed", type=int)
     _core_option(tp, "--device", "PriorTrainParams", "auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    _core_option(tp, "--precision", "PriorTrainParams", PRECISION_HELP, choices=CORE_CHOICES["PRECISIONS"])
     tp.add_argument("--resume", action="store_true")
     tp.add_argument("--save-to-library", metavar="NAME")
     _keep_checkpoint_option(tp)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_model.ipynb #e40ed0b3
 from __future__ import annotations
-import json, math, weakref
+import contextlib, json, math, weakref
 from dataclasses import dataclass, asdict, fields
 
 import torch
@@ -14,8 +14,9 @@ from einops import rearrange
 from vector_quantize_pytorch import ResidualVQ
 
 # %% auto #0
-__all__ = ['SECONDS_PER_FILE', 'auto_codebook_size', 'VQVAEConfig', 'level_roles', 'ResBlock', 'bounded', 'Encoder', 'Decoder',
-           'context_columns', 'VQVAE', 'retire_unused_entries', 'pick_device']
+__all__ = ['SECONDS_PER_FILE', 'PRECISIONS', 'auto_codebook_size', 'VQVAEConfig', 'level_roles', 'ResBlock', 'bounded', 'Encoder',
+           'Decoder', 'context_columns', 'VQVAE', 'retire_unused_entries', 'pick_device', 'autocast_dtype',
+           'mixed_precision']
 
 # %% ../nbs/02_model.ipynb #9275f26c
 SECONDS_PER_FILE = 2.0   # for the codebook size, a long recording counts as one file per this many seconds
@@ -215,3 +216,18 @@ def pick_device(requested: str = "auto") -> torch.device:
     if torch.cuda.is_available(): return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available(): return torch.device("mps")
     return torch.device("cpu")
+
+PRECISIONS = ("auto", "fp32", "bf16")   # how a training step's forward pass computes (`autocast_dtype`)
+
+def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The dtype of a training step's forward pass on `device` (None: float32 throughout). `auto`: bfloat16 on a
+    CUDA GPU that has it, float32 elsewhere; `bf16`: bfloat16 on any device; `fp32`: never."""
+    if precision not in PRECISIONS: raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fp32": return None
+    if precision == "bf16": return torch.bfloat16
+    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+
+def mixed_precision(device: torch.device, precision: str = "auto"):
+    "The context a training step's forward pass runs in: `torch.autocast` to `autocast_dtype`, or nothing in float32."
+    dtype = autocast_dtype(device, precision)
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()

@@ -20,6 +20,7 @@ from .data import Augment, DatasetScan, scan_dataset, load_mels, split_files, gu
 from .prior_model import PriorConfig, auto_prior_config, codes_to_tokens, tokens_to_codes, start_token, Prior
 from .modelfile import (DistillModel, load_model, write_container, read_metadata, ModelFileError,
                                prior_metadata, update_model_file, stored_weights)
+from .model import mixed_precision
 from .train import (TrainWarning, EpochEnd, TrainFinished, Stage, LoopState, EpochResult, LoopEnd, Distributed,
                            run_epochs, read_checkpoint, cosine_lr, distributed_from_env)
 from fastcore.basics import patch
@@ -167,6 +168,7 @@ class PriorTrainParams:
     val_fraction: float = 0.1        # used only when the model file does not record its VQ-VAE split
     checkpoint_every: int = 5        # epochs between checkpoints
     device: str = "auto"
+    precision: str = "auto"          # the forward pass: "auto" (bfloat16 on a CUDA GPU that has it), "fp32", "bf16"
     min_files: int = 5               # fewer usable files than this is refused
     min_steps_per_epoch: int = 20    # small corpora are passed over several times per epoch
     gap_seconds: float = 0.25        # silence appended to every one-shot in the code stream (textures get none: `stream_gap`)
@@ -448,7 +450,9 @@ def batch(self: PriorStage, windows: list[int], g: torch.Generator) -> tuple:
 def train_step(self: PriorStage, ids, targets, kinds, ages) -> torch.Tensor:
     "One step: the next code's cross-entropy, backward, clipped gradients; the loss."
     device = self.device
-    loss = F.cross_entropy(rearrange(self.net(ids.to(device), kinds.to(device), ages.to(device)), 'b t k -> b k t'), targets.to(device))
+    with mixed_precision(device, self.params.precision):   # bfloat16 on a GPU; the cross-entropy in float32 either way
+        logits = self.net(ids.to(device), kinds.to(device), ages.to(device))
+    loss = F.cross_entropy(rearrange(logits.float(), 'b t k -> b k t'), targets.to(device))
     self.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(self.prior.parameters(), 1.0)

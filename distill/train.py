@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .audio import AudioParams, audio_for_mode, db_to_normalised, mel_power, load_audio
 from .data import DatasetScan, scan_dataset, load_mels, split_files, ChunkDataset, Augment, DatasetError
-from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device, retire_unused_entries
+from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device, retire_unused_entries, mixed_precision, autocast_dtype
 from .health import LevelHealth, code_histogram, level_health, health_verdict, GREEN_AT
 from .modelfile import DistillModel, save_model, write_container, read_metadata, read_tensors, model_metadata, weights_hash, ModelFileError
 from fastcore.basics import patch
@@ -53,6 +53,7 @@ class TrainParams:
     preview_every: int = 10         # epochs between reconstruction previews (0: never)
     warmup_steps: int = 100         # linear learning-rate warm-up at the start (at most a tenth of the run)
     device: str = "auto"
+    precision: str = "auto"         # the forward pass: "auto" (bfloat16 on a CUDA GPU that has it), "fp32", "bf16"
     min_files: int = 5              # fewer usable files than this is refused
     min_steps_per_epoch: int = 20   # small corpora pass over their audio several times per epoch
     loud_weight: float = 1.0        # weight of the loudness term (spectral convergence of mel amplitudes) in the loss
@@ -507,12 +508,14 @@ def run_epochs(stage: Stage, state: LoopState, best_state: dict, cancel: threadi
     time a few steps first (`time_steps`) for the estimate `TrainStarted` carries — `stage.minutes` needs it."""
     dd, device, cancel = stage.dd, stage.device, cancel or threading.Event()
     emit = dd.is_main   # every process trains; only rank 0 evaluates, reports and writes
+    half = autocast_dtype(device, getattr(stage.params, "precision", "fp32"))   # an unknown precision is refused before any step
     if stage.minutes is not None and not measure: raise ValueError("a run sized in minutes needs its steps measured")
     timing = time_steps(stage) if measure and (stage.minutes is not None or stage.epochs > state.epoch) else None
     if timing and stage.minutes is not None: stage.use_epochs(state.epoch + timing.epochs_in(stage.minutes))
     estimate = dict(estimate_seconds=timing.seconds(stage.epochs - state.epoch), steps_per_epoch=timing.steps_per_epoch,
                     step_seconds=timing.step_seconds) if timing else {}
-    if emit: yield TrainStarted(stage.name, stage.epochs, state.epoch, str(device) + (f" × {dd.world_size} processes" if dd.enabled else ""),
+    where = str(device) + (f" × {dd.world_size} processes" if dd.enabled else "") + (f" ({str(half).removeprefix('torch.')})" if half else "")
+    if emit: yield TrainStarted(stage.name, stage.epochs, state.epoch, where,
                                 stage.dataset, stage.config, [dict(h) for h in state.history], stage.audio, **estimate)
     def stop() -> bool:   # a cancel on any process stops them all after the same batch
         if dd.any(cancel.is_set(), device): cancel.set()
@@ -632,8 +635,9 @@ def train_epoch(self: VQVAEStage, epoch: int, stop) -> EpochResult:
 def train_step(self: VQVAEStage, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     "One step on a batch of chunks: reconstruction loss plus commitment, backward, clipped gradients; the loss and the codes."
     x = x.to(self.device)
-    recon, codes, commit = self.net(x)
-    recon_loss = reconstruction_loss(recon, x, self.model.audio, self.params.loud_weight)
+    with mixed_precision(self.device, self.params.precision):   # bfloat16 on a GPU; the loss in float32 either way
+        recon, codes, commit = self.net(x)
+    recon_loss = reconstruction_loss(recon.float(), x, self.model.audio, self.params.loud_weight)
     self.optimizer.zero_grad(set_to_none=True)
     (recon_loss + commit).backward()
     torch.nn.utils.clip_grad_norm_(self.vqvae.parameters(), 1.0)

@@ -7,7 +7,7 @@ import pytest
 
 from distill.cli import CORE_CHOICES, CORE_DEFAULTS, CORE_PRIOR_SCHEDULES, CORE_SAMPLING, CORE_TRAIN_LENGTH, build_parser
 from distill.generate import DEFAULT_SAMPLING, KEEPS, MODES, SamplingParams, run_demo, save_generated
-from distill.model import VQVAEConfig
+from distill.model import PRECISIONS, VQVAEConfig
 from distill.prior import PRIOR_SCHEDULES, PriorTrainParams
 from distill.train import TrainParams
 
@@ -48,7 +48,7 @@ def test_help_table_is_the_core_defaults():
 
 def test_choice_lists_are_the_cores():
     "The parser's copies of the core's vocabularies (kept so that `--help` imports no torch) are the core's own."
-    assert CORE_CHOICES == dict(MODES=MODES, KEEPS=KEEPS)
+    assert CORE_CHOICES == dict(MODES=MODES, KEEPS=KEEPS, PRECISIONS=PRECISIONS)
     assert CORE_SAMPLING == DEFAULT_SAMPLING
     assert CORE_PRIOR_SCHEDULES == PRIOR_SCHEDULES
     from distill.train import DEFAULT_EPOCHS, DEFAULT_MAX_STEPS

@@ -246,3 +246,33 @@ def test_a_texture_corpus_is_learned_without_the_silence_between_files(corpus_an
     assert isinstance(events[-1], TrainFinished)
     training = load_model(path).prior_training
     assert training["continuous"] is True and training["gap_columns"] == 0
+
+
+def test_both_stages_train_in_bfloat16_when_asked(corpus_and_model, tmp_path):
+    """`precision="bf16"` (what `auto` picks on a CUDA GPU that has it) runs each step's forward pass in bfloat16 on any
+    device: both stages train, say so when they start, keep float32 weights and codebooks, and store the setting."""
+    corpus, _ = corpus_and_model
+    path = tmp_path / "bf16.distill"
+    events = list(train_vqvae(corpus, path, params=TrainParams(epochs=3, batch_size=8, min_steps_per_epoch=2, augment=False,
+                                                                precision="bf16"), audio=SMALL_AUDIO, **TINY_VQVAE))
+    assert events[0].device == "cpu (bfloat16)"
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert all(math.isfinite(e.train_loss) and math.isfinite(e.val_loss) for e in epochs)
+    assert epochs[-1].train_loss < epochs[0].train_loss   # (three tiny epochs: validation wanders, in float32 as well)
+    model = load_model(path)
+    assert model.training["precision"] == "bf16"
+    assert all(t.dtype == torch.float32 for t in model.vqvae.state_dict().values() if t.is_floating_point())
+    events = list(train_prior(path, corpus, prior_params(epochs=4, precision="bf16"), **TINY_PRIOR))
+    assert events[0].device == "cpu (bfloat16)"
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert epochs[-1].val_loss < epochs[0].val_loss and min(e.val_loss for e in epochs) < 0.8 * math.log(16)
+    model = load_model(path)
+    assert model.prior_training["precision"] == "bf16"
+    assert all(t.dtype == torch.float32 for t in model.prior.state_dict().values() if t.is_floating_point())
+
+
+def test_an_unknown_precision_is_refused_before_any_step(corpus_and_model, tmp_path):
+    corpus, _ = corpus_and_model
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, got 'fp16'"):
+        list(train_vqvae(corpus, tmp_path / "x.distill", params=TrainParams(epochs=1, batch_size=8, precision="fp16"),
+                         audio=SMALL_AUDIO, **TINY_VQVAE))
