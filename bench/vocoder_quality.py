@@ -15,7 +15,7 @@ onset, relative to the original's there) and onset_env_db.
   --long FILE     a long recording through the codes path (encode + decode; needs --model): LSD and MR-STFT of the
                   whole excerpt and the level error of every second within 40 dB of the loudest, per vocoder
   --speed         seconds each vocoder takes to turn 10 s of spectrogram into sound (--threads torch threads)
-  --bare          also Griffin-Lim without `keep_silence` ("griffin-lim-bare": the path before the vocoder work)
+  --bare          also Griffin-Lim with no silence kept ("griffin-lim-bare": the path before the vocoder work)
   --vocoders …    which to measure; "griffin-lim-unlocked" is Griffin-Lim with nothing held (`phase_lock_hz` 0: what
                   texture models use, and the path before steady partials were held; nbs/00_audio). The true mel
                   is turned into sound with --model's AudioParams (a texture model's hold nothing), else the defaults
@@ -63,18 +63,19 @@ LEARNED = {}     # the envelope vocoder, loaded from --weights
 @contextlib.contextmanager
 def using_vocoder(name: str):
     """Within the block, every spectrogram → sound path of Distill (they all go through `mel_to_audio`) uses `name`:
-    "griffin-lim" as the package has it (Griffin-Lim, then `keep_silence`), "griffin-lim-bare" without `keep_silence`
-    (the path before issue 26), "griffin-lim-unlocked" with nothing held (`phase_lock_hz` 0: the path before steady
-    low partials were held), "learned" the envelope vocoder of --weights in Griffin-Lim's place (then `keep_silence`)."""
-    saved = distill.audio.griffin_lim, distill.audio.keep_silence
-    if name == "griffin-lim-bare": distill.audio.keep_silence = lambda audio, mel, p: audio
+    "griffin-lim" as the package has it (Griffin-Lim with sound only where the spectrogram allows it, then
+    `keep_silence`), "griffin-lim-bare" with no silence kept anywhere (the path before issue 26), "griffin-lim-unlocked"
+    with nothing held (`phase_lock_hz` 0: the path before steady low partials were held), "learned" the envelope
+    vocoder of --weights in Griffin-Lim's place (then `keep_silence`)."""
+    saved = distill.audio.griffin_lim, distill.audio.silence_gain
+    if name == "griffin-lim-bare": distill.audio.silence_gain = lambda *a, **k: None
     elif name == "griffin-lim-unlocked":
-        distill.audio.griffin_lim = lambda mel, p, n_iter=None, seed=0: saved[0](mel, replace(p, phase_lock_hz=0.0), n_iter, seed)
+        distill.audio.griffin_lim = lambda mel, p, n_iter=None, seed=0, support=None: saved[0](mel, replace(p, phase_lock_hz=0.0), n_iter, seed, support)
     elif name == "learned":
-        distill.audio.griffin_lim = lambda mel, p, n_iter=None, seed=0: envelope_vocoder.envelope_vocoder_waveform(LEARNED["net"], mel, p, n_iter, seed)
+        distill.audio.griffin_lim = lambda mel, p, n_iter=None, seed=0, support=None: envelope_vocoder.envelope_vocoder_waveform(LEARNED["net"], mel, p, n_iter, seed)
     elif name != "griffin-lim": raise ValueError(f"unknown vocoder {name!r}")
     try: yield
-    finally: distill.audio.griffin_lim, distill.audio.keep_silence = saved
+    finally: distill.audio.griffin_lim, distill.audio.silence_gain = saved
 
 
 def sounds_of(x: torch.Tensor, p: AudioParams, model, vocoders) -> dict:
@@ -162,7 +163,7 @@ def main():
     ap.add_argument("--speed", action="store_true"); ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--metrics", default=str(ROOT.parent / "shared" / "tools" / "audio_metrics.py"))
     ap.add_argument("--vocoders", nargs="*", choices=VOCODERS, help="default: griffin-lim, and learned with --weights")
-    ap.add_argument("--bare", action="store_true", help="also Griffin-Lim without keep_silence (griffin-lim-bare)")
+    ap.add_argument("--bare", action="store_true", help="also Griffin-Lim with no silence kept (griffin-lim-bare)")
     ap.add_argument("--json")
     a = ap.parse_args()
     torch.set_num_threads(a.threads); torch.set_grad_enabled(False)

@@ -16,12 +16,13 @@ import torchaudio
 
 # %% auto #0
 __all__ = ['MEL_BLOCK_FRAMES', 'LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'SILENCE_DB', 'SILENCE_MARGIN', 'SILENCE_FADE',
-           'atomic_path', 'atomic_write_bytes', 'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio',
-           'limit_peaks', 'check_finite', 'write_audio', 'MelTransform', 'db_to_normalised', 'normalised_to_db',
-           'mel_power', 'value_range', 'audio_to_mel', 'num_frames', 'loudest_frame_db', 'level_gain', 'frame_energy',
-           'file_level_db', 'level_correction_db', 'level_track_db', 'level_corrections', 'apply_level_track',
-           'mel_power_to_spectrogram', 'hann_window', 'stft_power_estimate', 'griffin_lim', 'steady_partials',
-           'audio_for_mode', 'silent_samples', 'keep_silence', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade',
+           'ATTACK_FRAMES', 'ATTACK_DECAYS', 'ATTACK_LEAD', 'ATTACK_SEARCH_LEAD', 'atomic_path', 'atomic_write_bytes',
+           'AudioParams', 'AudioFileError', 'mix_to_mono', 'load_audio', 'limit_peaks', 'check_finite', 'write_audio',
+           'MelTransform', 'db_to_normalised', 'normalised_to_db', 'mel_power', 'value_range', 'audio_to_mel',
+           'num_frames', 'loudest_frame_db', 'level_gain', 'frame_energy', 'file_level_db', 'level_correction_db',
+           'level_track_db', 'level_corrections', 'apply_level_track', 'mel_power_to_spectrogram', 'hann_window',
+           'stft_power_estimate', 'griffin_lim', 'steady_partials', 'audio_for_mode', 'attack_starts', 'silent_samples',
+           'silence_gain', 'keep_silence', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade',
            'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
@@ -298,16 +299,19 @@ def stft_power_estimate(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
     return mel_power_to_spectrogram(power, p) * float(hann_window(p).pow(2).sum())
 
 # %% ../nbs/00_audio.ipynb #2dbbe5c1
-def griffin_lim(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0) -> torch.Tensor:
+def griffin_lim(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0,
+                support: torch.Tensor | None = None) -> torch.Tensor:
     """Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]` by inverse mel + Griffin-Lim;
-    under `p.phase_lock_hz`, where a partial is steady (`steady_partials`), its phase is held throughout."""
+    under `p.phase_lock_hz`, where a partial is steady (`steady_partials`), its phase is held throughout. `support`
+    (a gain `[..., samples]`): where the waveform may have sound, applied in every iteration (`mel_to_audio`)."""
     n_iter = n_iter or p.griffin_lim_iters
     magnitude = stft_power_estimate(mel, p).sqrt()
     shape = magnitude.shape
     magnitude = magnitude.reshape(-1, *shape[-2:])
     window = hann_window(p)
     stft = lambda x: torch.stft(x, p.n_fft, p.hop_length, window=window, center=True, pad_mode="reflect", return_complex=True)
-    istft = lambda s: torch.istft(magnitude * s, p.n_fft, p.hop_length, window=window)
+    gain = 1.0 if support is None else support.reshape(-1, support.shape[-1])
+    istft = lambda s: torch.istft(magnitude * s, p.n_fft, p.hop_length, window=window) * gain
     low = round(p.phase_lock_hz * p.n_fft / p.sample_rate)   # bins under phase_lock_hz
     if low:
         phase, steady = (x[:, :low] for x in steady_partials(magnitude, p))
@@ -365,9 +369,45 @@ def audio_for_mode(p: AudioParams, mode: str | None) -> AudioParams:
 SILENCE_DB = -90.0      # a mel frame whose every band is under this (dB) heard silence
 SILENCE_MARGIN = 128    # samples at each end of such a frame's window that are not taken to be silent
 SILENCE_FADE = 32       # samples of fade between silenced and kept stretches
+ATTACK_FRAMES = 4       # frames after a silence whose energies place the attack that ends it (`attack_starts`)
+ATTACK_DECAYS = (50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 1e6)   # decay times tried, in samples
+ATTACK_LEAD = 44        # samples before an attack's estimated start where its sound may begin (1 ms) …
+ATTACK_SEARCH_LEAD = 176  # … and where Griffin-Lim may put sound while it searches for a phase (4 ms)
 
-def silent_samples(mel: torch.Tensor, p: AudioParams, samples: int) -> torch.Tensor:
-    "Which of `samples` samples lie inside the window (less `SILENCE_MARGIN` at each end) of a silent frame of `mel` `[..., n_mels, frames]`."
+def attack_starts(mel: torch.Tensor, p: AudioParams) -> list[tuple[int, int]]:
+    """Each sound in `mel` `[n_mels, frames]` that begins out of silence: (its first frame that is not silent, the
+    sample where it starts). The first frames to hear an attack hear it through the rising edge of their window, so
+    their energies say where it lies between frames: the start (to the sample) and decay time (`ATTACK_DECAYS`) of an
+    exponentially decaying burst whose windowed energies best fit theirs, in dB, at any overall level."""
+    db = normalised_to_db(mel.detach().double().cpu(), p)
+    silent, power = (db < SILENCE_DB).all(0), (10 ** (db / 10)).sum(0)
+    hop, N = p.hop_length, p.n_fft
+    w2 = torch.hann_window(N, periodic=True, dtype=torch.float64) ** 2
+    rates = 1 / torch.tensor(ATTACK_DECAYS, dtype=torch.float64)
+    starts = []
+    for t0 in (torch.nonzero(silent[:-1] & ~silent[1:]).flatten() + 1).tolist():
+        frames = [t0]
+        while len(frames) < ATTACK_FRAMES and frames[-1] + 1 < len(silent) and not silent[frames[-1] + 1]: frames.append(frames[-1] + 1)
+        lo = (t0 - 1) * hop + N // 2 - SILENCE_MARGIN      # what the silent frame before heard ends here
+        if len(frames) < 2: starts.append((t0, lo)); continue
+        base, length = t0 * hop - N // 2, (len(frames) - 1) * hop + N
+        # energy frame t would hear from a burst starting at s: Σ_{n ≥ s} w²(n − t·hop) e^{−(n − s)/τ}, for every s at once
+        n = torch.arange(length, dtype=torch.float64)
+        weighted = torch.stack([torch.nn.functional.pad(w2, (i * hop, length - N - i * hop)) for i in range(len(frames))])   # [frames, n]
+        decay = torch.exp(-rates[:, None] * n)                                                               # [τ, n]
+        tail = (weighted[None] * decay[:, None]).flip(-1).cumsum(-1).flip(-1)                              # Σ over n ≥ s
+        s = torch.arange(max(0, lo - base), N)              # it starts before the first frame that hears it stops listening
+        predicted = tail[..., s].clamp_min(1e-300).log() + rates[:, None, None] * s                         # [τ, frames, s]
+        misfit = predicted - power[frames].log()[None, :, None]
+        cost = (misfit - misfit.mean(1, keepdim=True)).pow(2).sum(1)                                       # [τ, s]
+        starts.append((t0, base + int(s[cost.min(0).values.argmin()])))
+    return starts
+
+# %% ../nbs/00_audio.ipynb #682dc1bf
+def silent_samples(mel: torch.Tensor, p: AudioParams, samples: int, lead: int | None = ATTACK_LEAD) -> torch.Tensor:
+    """Which of `samples` samples lie inside the window (less `SILENCE_MARGIN` at each end) of a silent frame of `mel`
+    `[..., n_mels, frames]` — and, before a sound that begins out of silence, up to `lead` samples before it starts
+    (`attack_starts`; `lead=None`: the silent frames' windows alone)."""
     silent = (normalised_to_db(mel.detach().float().cpu(), p) < SILENCE_DB).all(-2).float()    # [..., frames]
     if not bool(silent.any()): return torch.zeros(*silent.shape[:-1], samples, dtype=torch.bool)   # most music: nothing to do
     reach, frames, n = p.n_fft // 2 - SILENCE_MARGIN, silent.shape[-1], torch.arange(samples)
@@ -375,26 +415,37 @@ def silent_samples(mel: torch.Tensor, p: AudioParams, samples: int) -> torch.Ten
     first = torch.div(n - reach, p.hop_length, rounding_mode="floor").add(1).clamp(0, frames)
     last = torch.div(n + reach - 1, p.hop_length, rounding_mode="floor").clamp(-1, frames - 1)
     counts = torch.nn.functional.pad(silent.cumsum(-1), (1, 0))
-    return counts[..., last + 1] - counts[..., first] > 0
+    quiet = counts[..., last + 1] - counts[..., first] > 0
+    if lead is not None:
+        for row, one in zip(quiet.reshape(-1, samples), mel.reshape(-1, *mel.shape[-2:])):
+            for t0, start in attack_starts(one, p):
+                row[max(0, (t0 - 1) * p.hop_length + reach): max(0, min(samples, start - lead))] = True
+    return quiet
 
-def keep_silence(audio: torch.Tensor, mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
-    "`audio` `[..., samples]` (made from `mel`) silenced wherever `mel` heard silence (`silent_samples`), with short fades inside it."
-    keep = (~silent_samples(mel, p, audio.shape[-1])).float().reshape(-1, 1, audio.shape[-1])
-    if bool(keep.all()): return audio
+def silence_gain(mel: torch.Tensor, p: AudioParams, samples: int, lead: int | None = ATTACK_LEAD) -> torch.Tensor | None:
+    "The gain `[..., samples]` that silences `silent_samples`, fading in and out over `SILENCE_FADE` inside them; None where nothing is silent."
+    keep = (~silent_samples(mel, p, samples, lead)).float()
+    if bool(keep.all()): return None
     k, f = 2 * SILENCE_FADE + 1, SILENCE_FADE
     # widen what is kept by the fade, then smooth: the gain reaches 1 exactly where the kept stretch begins
-    gain = torch.nn.functional.avg_pool1d(torch.nn.functional.max_pool1d(keep, k, 1, f), k, 1, f, count_include_pad=False)
-    return audio * gain.reshape(audio.shape)
+    gain = torch.nn.functional.avg_pool1d(torch.nn.functional.max_pool1d(keep.reshape(-1, 1, samples), k, 1, f), k, 1, f, count_include_pad=False)
+    return gain.reshape(keep.shape)
+
+def keep_silence(audio: torch.Tensor, mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
+    "`audio` `[..., samples]` (made from `mel`) silenced wherever `mel` heard silence (`silence_gain`), with short fades inside it."
+    gain = silence_gain(mel, p, audio.shape[-1])
+    return audio if gain is None else audio * gain
 
 # %% ../nbs/00_audio.ipynb #2c461f8e
 def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0) -> torch.Tensor:
     """Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]`: Griffin-Lim (`n_iter`
-    iterations, seeded by `seed`), then `keep_silence`."""
+    iterations, seeded by `seed`) that puts no sound where `mel` heard silence or before an attack's start (up to
+    `ATTACK_SEARCH_LEAD` samples before it), then `keep_silence`."""
     frames, enough = mel.shape[-1], p.n_fft // p.hop_length + 1
-    if frames < enough:   # the STFT's reflect padding needs over n_fft / 2 samples: invert with silence after it, then cut
-        padded = torch.nn.functional.pad(mel, (0, enough - frames), value=-1.0)
-        audio = griffin_lim(padded, p, n_iter, seed)[..., : max(frames - 1, 0) * p.hop_length]
-    else: audio = griffin_lim(mel, p, n_iter, seed)
+    # the STFT's reflect padding needs over n_fft / 2 samples: a shorter one is inverted with silence after it, then cut
+    padded = torch.nn.functional.pad(mel, (0, enough - frames), value=-1.0) if frames < enough else mel
+    support = silence_gain(mel, p, (padded.shape[-1] - 1) * p.hop_length, ATTACK_SEARCH_LEAD)   # (not the padding's)
+    audio = griffin_lim(padded, p, n_iter, seed, support)[..., : max(frames - 1, 0) * p.hop_length]
     return keep_silence(audio, mel, p)    # what the spectrogram itself heard as silent, not the padding
 
 
