@@ -60,6 +60,7 @@ class AudioParams:
     griffin_lim_iters: int = 32  # Griffin-Lim iterations when turning mels back into audio
     inverse_mel_iters: int = 40  # non-negative refinement steps of the inverse mel projection (0: least squares only)
     phase_lock_hz: float = 250.0  # under this, Griffin-Lim holds a steady partial's phase (`steady_partials`; 0: off)
+    stft_pad: str = "constant"   # what the STFT sees beyond a recording's ends: "constant" (silence) or "reflect" (older files)
     loudness_db: float | None = 20.0  # each recording is scaled so its loudest frame has this mel energy (None: as recorded)
     max_boost_db: float = 30.0   # … but never raised by more than this
 
@@ -68,7 +69,8 @@ class AudioParams:
     def to_json(self) -> str: return json.dumps(asdict(self))
     @classmethod
     def from_dict(cls, d: dict):
-        d = {"loudness_db": None, **d}   # files from before level normalisation heard recordings as recorded
+        # files from before level normalisation heard recordings as recorded; from before `stft_pad`, mirrored at the ends
+        d = {"loudness_db": None, "stft_pad": "reflect", **d}
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 # %% ../nbs/00_audio.ipynb #ca35fe23
@@ -143,7 +145,7 @@ class MelTransform(torch.nn.Module):
         super().__init__()
         self.p = p
         self.mel = torchaudio.transforms.MelSpectrogram(n_fft=p.n_fft, hop_length=p.hop_length, power=2.0,
-                                                        normalized=True, **_mel_kwargs(p))
+                                                        normalized=True, pad_mode=p.stft_pad, **_mel_kwargs(p))
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         db = 10 * torch.log10(self.mel(audio).clamp_min(10 ** (self.p.floor_db / 10)))
         return db_to_normalised(db.clamp_max(self.p.ceiling_db), self.p)
@@ -309,7 +311,7 @@ def griffin_lim(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, se
     shape = magnitude.shape
     magnitude = magnitude.reshape(-1, *shape[-2:])
     window = hann_window(p)
-    stft = lambda x: torch.stft(x, p.n_fft, p.hop_length, window=window, center=True, pad_mode="reflect", return_complex=True)
+    stft = lambda x: torch.stft(x, p.n_fft, p.hop_length, window=window, center=True, pad_mode=p.stft_pad, return_complex=True)
     gain = 1.0 if support is None else support.reshape(-1, support.shape[-1])
     istft = lambda s: torch.istft(magnitude * s, p.n_fft, p.hop_length, window=window) * gain
     low = round(p.phase_lock_hz * p.n_fft / p.sample_rate)   # bins under phase_lock_hz
