@@ -444,7 +444,8 @@ def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, s
     iterations, seeded by `seed`) that puts no sound where `mel` heard silence or before an attack's start (up to
     `ATTACK_SEARCH_LEAD` samples before it), then `keep_silence`."""
     frames, enough = mel.shape[-1], p.n_fft // p.hop_length + 1
-    # the STFT's reflect padding needs over n_fft / 2 samples: a shorter one is inverted with silence after it, then cut
+    # a spectrogram under one window (torch.stft's reflect padding, older files' `stft_pad`, needs over n_fft / 2
+    # samples) is inverted with silence after it, then cut
     padded = torch.nn.functional.pad(mel, (0, enough - frames), value=-1.0) if frames < enough else mel
     support = silence_gain(mel, p, (padded.shape[-1] - 1) * p.hop_length, ATTACK_SEARCH_LEAD)   # (not the padding's)
     audio = griffin_lim(padded, p, n_iter, seed, support)[..., : max(frames - 1, 0) * p.hop_length]
