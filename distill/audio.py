@@ -363,8 +363,9 @@ def steady_partials(magnitude: torch.Tensor, p: AudioParams, wander: float = 0.2
     return phase, steady & (level.diff(dim=-1, prepend=level[..., :1]) <= rise_db * math.log(10) / 20)
 
 def audio_for_mode(p: AudioParams, mode: str | None) -> AudioParams:
-    "`p` for a corpus of `mode` (`distill.data.guess_mode`): one-shots hold their steady partials, anything else keeps plain Griffin-Lim."
-    return p if mode == "one-shot" else replace(p, phase_lock_hz=0.0)
+    """`p` for a corpus of `mode` (`distill.data.guess_mode`): one-shots hold their steady partials and begin out of silence;
+    anything else keeps plain Griffin-Lim and, being cut from longer music, mirrored ends (`stft_pad`)."""
+    return p if mode == "one-shot" else replace(p, phase_lock_hz=0.0, stft_pad="reflect")
 
 
 # %% ../nbs/00_audio.ipynb #beec29dd

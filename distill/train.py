@@ -686,10 +686,12 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
     resumed = read_checkpoint(checkpoint_path(model_path), "checkpoint") if resume else None
     if resumed: config, audio = VQVAEConfig.from_dict(resumed["config"]), AudioParams.from_dict(resumed["audio"])
     # how its sounds go back to audio follows the corpus (`audio_for_mode`), unless the caller or the checkpoint says
+    # (before any spectrogram is made: `stft_pad` shapes them)
     settled = audio is not None and (not resumed or "phase_lock_hz" in resumed["audio"])
+    scan = dataset if isinstance(dataset, DatasetScan) else scan_dataset(dataset, min_files=params.min_files)
     audio = audio or AudioParams()
-    data = prepare_data(dataset, audio, params, progress if dd.is_main else None)
-    if not settled: audio = audio_for_mode(audio, data.scan.summary()["mode"])
+    if not settled: audio = audio_for_mode(audio, scan.summary()["mode"])
+    data = prepare_data(scan, audio, params, progress if dd.is_main else None)
     config = config or default_config(len(data.scan.files), audio, data.scan.summary()["total_seconds"], **config_overrides)
     if config.n_mels != audio.n_mels: raise ValueError(f"config.n_mels ({config.n_mels}) must match the audio's n_mels ({audio.n_mels})")
     stage = VQVAEStage(data, model_path, config, audio, params, dd)

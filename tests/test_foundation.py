@@ -75,16 +75,22 @@ def test_the_scan_tells_one_shots_from_texture_and_the_model_file_keeps_it(demo_
         assert scan.summary()["mode"] == "texture" and "(texture)" in scan.describe(), folder
 
 
-def test_one_shot_models_hold_steady_partials_and_texture_models_do_not(tiny_model, tmp_path):
-    "How a model's sounds go back to audio follows its corpus (`audio_for_mode`): one-shots' ringing partials are held."
+def test_one_shot_models_hold_steady_partials_and_texture_models_do_not(tiny_model, tmp_path, monkeypatch):
+    """How a model's sounds go back to audio follows its corpus (`audio_for_mode`): one-shots' ringing partials are held
+    and their STFT sees silence beyond the ends; textures, cut from longer music, keep mirrored ends, in training too."""
     assert load_model(tiny_model).audio.phase_lock_hz == AudioParams().phase_lock_hz > 0
+    assert load_model(tiny_model).audio.stft_pad == "constant"
+    import distill.train as train_module
+    heard, load_mels = [], train_module.load_mels
+    monkeypatch.setattr(train_module, "load_mels", lambda files, audio, *a: heard.append(audio.stft_pad) or load_mels(files, audio, *a))
     rate, t = 22050, np.arange(3 * 22050) / 22050
     for i in range(5):
         write_audio(tmp_path / "drones" / f"drone{i}.wav", 0.3 * np.sin(2 * np.pi * (90 + 30 * i) * t) * (1 + 0.3 * np.sin(2 * np.pi * 0.5 * t)), rate)
     path = tmp_path / "drones.distill"
     for _ in train_vqvae(tmp_path / "drones", path, params=TrainParams(epochs=1, batch_size=8, min_steps_per_epoch=1, augment=False), **TINY): pass
     m = load_model(path)
-    assert m.dataset["mode"] == "texture" and m.audio.phase_lock_hz == 0.0
+    assert m.dataset["mode"] == "texture" and m.audio.phase_lock_hz == 0.0 and m.audio.stft_pad == "reflect"
+    assert heard == ["reflect"]   # the spectrograms it learned from were made the way its sounds are turned back
 
 
 def test_unreadable_audio_for_reconstruct(tiny_model, tmp_path):
