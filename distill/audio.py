@@ -21,9 +21,9 @@ __all__ = ['MEL_BLOCK_FRAMES', 'LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'S
            'MelTransform', 'db_to_normalised', 'normalised_to_db', 'mel_power', 'value_range', 'audio_to_mel',
            'num_frames', 'loudest_frame_db', 'level_gain', 'frame_energy', 'file_level_db', 'level_correction_db',
            'level_track_db', 'level_corrections', 'apply_level_track', 'mel_power_to_spectrogram', 'hann_window',
-           'stft_power_estimate', 'griffin_lim', 'steady_partials', 'audio_for_mode', 'attack_starts', 'silent_samples',
-           'silence_gain', 'keep_silence', 'mel_to_audio', 'even_pieces', 'fit_length', 'crossfade',
-           'mel_to_audio_pieces']
+           'stft_power_estimate', 'griffin_lim', 'steady_partials', 'audio_for_mode', 'attack_starts', 'silent_frames',
+           'keep_silent_frames', 'silent_samples', 'silence_gain', 'keep_silence', 'mel_to_audio', 'even_pieces',
+           'fit_length', 'crossfade', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -302,10 +302,11 @@ def stft_power_estimate(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
 
 # %% ../nbs/00_audio.ipynb #2dbbe5c1
 def griffin_lim(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0,
-                support: torch.Tensor | None = None) -> torch.Tensor:
+                support: torch.Tensor | None = None, start: torch.Tensor | None = None) -> torch.Tensor:
     """Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]` by inverse mel + Griffin-Lim;
     under `p.phase_lock_hz`, where a partial is steady (`steady_partials`), its phase is held throughout. `support`
-    (a gain `[..., samples]`): where the waveform may have sound, applied in every iteration (`mel_to_audio`)."""
+    (a gain `[..., samples]`): where the waveform may have sound, applied in every iteration (`mel_to_audio`). `start`:
+    the unit phases `[..., bins, frames]` to begin from (random, seeded by `seed`, unless given)."""
     n_iter = n_iter or p.griffin_lim_iters
     magnitude = stft_power_estimate(mel, p).sqrt()
     shape = magnitude.shape
@@ -323,6 +324,7 @@ def griffin_lim(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, se
     with torch.random.fork_rng(devices=[]):   # seeded, so the same spectrogram always gives the same waveform
         torch.manual_seed(seed)
         angles = torch.rand(magnitude.shape, dtype=torch.complex64)   # torchaudio's start
+    if start is not None: angles = start.reshape(magnitude.shape).to(torch.complex64)
     # torchaudio's fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99), with one step added: the held phases
     hold(angles)
     momentum, previous = 0.99 / 1.99, torch.tensor(0.0)
@@ -407,11 +409,23 @@ def attack_starts(mel: torch.Tensor, p: AudioParams) -> list[tuple[int, int]]:
     return starts
 
 # %% ../nbs/00_audio.ipynb #682dc1bf
+def silent_frames(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
+    "Which frames of normalised log-mel `mel` `[..., n_mels, frames]` heard silence: every band under `SILENCE_DB` (bool `[..., frames]`)."
+    return (normalised_to_db(mel.detach().float().cpu(), p) < SILENCE_DB).all(-2)
+
+def keep_silent_frames(decoded: torch.Tensor, heard: torch.Tensor, p: AudioParams) -> torch.Tensor:
+    """`decoded`, a model's decoding of the log-mel `heard` (both `[..., n_mels, frames]`), with every frame that `heard`
+    heard as silent at the floor: what a recording had as silence, its decoding keeps (`keep_silence` then keeps it in
+    the sound), though the decoder, hearing whole code columns, smears an attack into the frames before it."""
+    n = min(decoded.shape[-1], heard.shape[-1])
+    silent = silent_frames(heard[..., :n], p).to(decoded.device).unsqueeze(-2)
+    return torch.cat([decoded[..., :n].masked_fill(silent, -1.0), decoded[..., n:]], -1)
+
 def silent_samples(mel: torch.Tensor, p: AudioParams, samples: int, lead: int | None = ATTACK_LEAD) -> torch.Tensor:
     """Which of `samples` samples lie inside the window (less `SILENCE_MARGIN` at each end) of a silent frame of `mel`
     `[..., n_mels, frames]` — and, before a sound that begins out of silence, up to `lead` samples before it starts
     (`attack_starts`; `lead=None`: the silent frames' windows alone)."""
-    silent = (normalised_to_db(mel.detach().float().cpu(), p) < SILENCE_DB).all(-2).float()    # [..., frames]
+    silent = silent_frames(mel, p).float()    # [..., frames]
     if not bool(silent.any()): return torch.zeros(*silent.shape[:-1], samples, dtype=torch.bool)   # most music: nothing to do
     reach, frames, n = p.n_fft // 2 - SILENCE_MARGIN, silent.shape[-1], torch.arange(samples)
     # the frames t with |n - t × hop| < reach, as a range [first, last], counted with a cumulative sum
@@ -440,17 +454,20 @@ def keep_silence(audio: torch.Tensor, mel: torch.Tensor, p: AudioParams) -> torc
     return audio if gain is None else audio * gain
 
 # %% ../nbs/00_audio.ipynb #2c461f8e
-def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0) -> torch.Tensor:
+def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0,
+                 heard: torch.Tensor | None = None) -> torch.Tensor:
     """Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]`: Griffin-Lim (`n_iter`
     iterations, seeded by `seed`) that puts no sound where `mel` heard silence or before an attack's start (up to
-    `ATTACK_SEARCH_LEAD` samples before it), then `keep_silence`."""
+    `ATTACK_SEARCH_LEAD` samples before it), then `keep_silence`. `heard` (same shape): the recording `mel` decodes,
+    whose silence and attacks are kept instead of `mel`'s own (`DistillModel.reconstruct`)."""
     frames, enough = mel.shape[-1], p.n_fft // p.hop_length + 1
+    silence = mel if heard is None else heard
     # a spectrogram under one window (torch.stft's reflect padding, older files' `stft_pad`, needs over n_fft / 2
     # samples) is inverted with silence after it, then cut
     padded = torch.nn.functional.pad(mel, (0, enough - frames), value=-1.0) if frames < enough else mel
-    support = silence_gain(mel, p, (padded.shape[-1] - 1) * p.hop_length, ATTACK_SEARCH_LEAD)   # (not the padding's)
+    support = silence_gain(silence, p, (padded.shape[-1] - 1) * p.hop_length, ATTACK_SEARCH_LEAD)   # (not the padding's)
     audio = griffin_lim(padded, p, n_iter, seed, support)[..., : max(frames - 1, 0) * p.hop_length]
-    return keep_silence(audio, mel, p)    # what the spectrogram itself heard as silent, not the padding
+    return keep_silence(audio, silence, p)    # what the spectrogram itself heard as silent, not the padding
 
 
 # %% ../nbs/00_audio.ipynb #83ad868e
@@ -481,9 +498,11 @@ def crossfade(pieces: Iterable[torch.Tensor], overlap: int) -> Iterator[torch.Te
 
 # %% ../nbs/00_audio.ipynb #a3c9e1f0
 def mel_to_audio_pieces(mel_span: Callable[[int, int], torch.Tensor], frames: int, p: AudioParams, piece_frames: int = 2048,
-                        overlap: int = 32, align: int = 1, seed: int = 0, progress=None) -> Iterator[torch.Tensor]:
+                        overlap: int = 32, align: int = 1, seed: int = 0, progress=None,
+                        heard_span: Callable[[int, int], torch.Tensor] | None = None) -> Iterator[torch.Tensor]:
     """The waveform (`frames × hop` samples) of a spectrogram `frames` long, yielded piece by piece; `mel_span(a, b)`
-    gives its frames `[a, b)`. Piece edges and `overlap` fall on multiples of `align` frames."""
+    gives its frames `[a, b)` (`heard_span(a, b)`, those of the recording it decodes: `mel_to_audio`'s `heard`).
+    Piece edges and `overlap` fall on multiples of `align` frames."""
     if frames % align or overlap % align: raise ValueError(f"frames ({frames}) and overlap ({overlap}) must be multiples of align ({align})")
     hop = p.hop_length
     bounds = [(a * align, b * align) for a, b in even_pieces(frames // align, max(piece_frames, 2 * overlap) // align)]
@@ -493,7 +512,7 @@ def mel_to_audio_pieces(mel_span: Callable[[int, int], torch.Tensor], frames: in
         for i, (f0, f1) in enumerate(bounds):
             last = i == len(bounds) - 1
             e0, e1 = max(0, f0 - overlap), frames if last else min(frames, f1 + overlap)
-            audio = fit_length(mel_to_audio(mel_span(e0, e1), p, seed=seed), (e1 - e0) * hop)
+            audio = fit_length(mel_to_audio(mel_span(e0, e1), p, seed=seed, heard=heard_span(e0, e1) if heard_span else None), (e1 - e0) * hop)
             # keep `half` on each side of the piece's own frames: neighbours crossfade there, away from the edges
             keep0, keep1 = (0 if i == 0 else f0 * hop - half), (frames * hop if last else f1 * hop + half)
             yield audio[keep0 - e0 * hop: keep1 - e0 * hop]

@@ -103,6 +103,17 @@ def test_a_decoding_is_brought_to_the_recordings_energy(model, tmp_path, monkeyp
     assert abs(db(grid_to_audio(model, encode_audio(model, clip))[:len(clip)]) - db(clip)) < 1.0
 
 
+def test_a_reconstructed_hit_keeps_the_silence_before_it(model, tmp_path):
+    "What a recording had as silence before a hit, its reconstruction has too: the decoder smears the hit over its code column."
+    clip, _ = load_audio(_first_demo_file(tmp_path), RATE)
+    lead = int(0.1 * RATE)                                   # 100 ms of digital silence, then the kick
+    out = model.reconstruct(torch.cat([torch.zeros(lead), clip]))
+    heard_before = model.decode_mel(model.encode_mel(model.mel(torch.cat([torch.zeros(lead), clip]))))[:, :4]
+    assert float(heard_before.max()) > -1.0                  # the decoding does put sound there (the test can fail) …
+    assert float(out[: lead - int(0.002 * RATE)].abs().max()) == 0.0   # … the reconstruction does not, up to 2 ms before the hit
+    assert float(out[lead: lead + int(0.05 * RATE)].abs().max()) > 0.0
+
+
 def _first_demo_file(folder):
     from distill.data import synth_demo_corpus
     return synth_demo_corpus(folder / "demo", n_files=1, seed=3)[0]   # a kick
