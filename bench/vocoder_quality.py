@@ -18,7 +18,8 @@ onset, relative to the original's there) and onset_env_db.
   --bare          also Griffin-Lim with no silence kept ("griffin-lim-bare": the path before the vocoder work)
   --vocoders …    which to measure; "griffin-lim-unlocked" is Griffin-Lim with nothing held (`phase_lock_hz` 0: what
                   texture models use, and the path before steady partials were held; nbs/00_audio). The true mel
-                  is turned into sound with --model's AudioParams (a texture model's hold nothing), else the defaults
+                  is turned into sound with --model's AudioParams (a texture model's hold nothing), else the defaults;
+                  "griffin-lim-pghi" starts Griffin-Lim from phase gradient heap integration (bench/pghi_start.py)
   --weights W     also measure the envelope vocoder (bench/envelope_vocoder.py) with these weights
                   (bench/train_vocoder.py export writes them; Distill ships none: nbs/00b_vocoder.ipynb says why)
 Real recordings for it: ../shared/ENVIRONMENT.md ("Real recordings"); the issue's unseen kits are
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reconstruction_quality import audio_files, load_metrics, too_short_for_metric  # noqa: E402
 
 import envelope_vocoder  # noqa: E402
+import pghi_start  # noqa: E402
 import distill.audio  # noqa: E402
 from distill.audio import AudioParams, audio_to_mel, fit_length, load_audio, mel_to_audio, write_audio  # noqa: E402
 
@@ -56,7 +58,7 @@ def spread(files: list, n: int | None) -> list:
     return [files[round(i * (len(files) - 1) / max(n - 1, 1))] for i in range(n)]
 
 
-VOCODERS = ("learned", "griffin-lim", "griffin-lim-unlocked")
+VOCODERS = ("learned", "griffin-lim", "griffin-lim-unlocked", "griffin-lim-pghi")
 LEARNED = {}     # the envelope vocoder, loaded from --weights
 
 
@@ -66,11 +68,13 @@ def using_vocoder(name: str):
     "griffin-lim" as the package has it (Griffin-Lim with sound only where the spectrogram allows it, then
     `keep_silence`), "griffin-lim-bare" with no silence kept anywhere (the path before issue 26), "griffin-lim-unlocked"
     with nothing held (`phase_lock_hz` 0: the path before steady low partials were held), "learned" the envelope
-    vocoder of --weights in Griffin-Lim's place (then `keep_silence`)."""
+    vocoder of --weights in Griffin-Lim's place (then `keep_silence`), "griffin-lim-pghi" Griffin-Lim started from
+    phase gradient heap integration (bench/pghi_start.py)."""
     saved = distill.audio.griffin_lim, distill.audio.silence_gain
     if name == "griffin-lim-bare": distill.audio.silence_gain = lambda *a, **k: None
     elif name == "griffin-lim-unlocked":
         distill.audio.griffin_lim = lambda mel, p, n_iter=None, seed=0, support=None: saved[0](mel, replace(p, phase_lock_hz=0.0), n_iter, seed, support)
+    elif name == "griffin-lim-pghi": distill.audio.griffin_lim = pghi_start.griffin_lim_pghi
     elif name == "learned":
         distill.audio.griffin_lim = lambda mel, p, n_iter=None, seed=0, support=None: envelope_vocoder.envelope_vocoder_waveform(LEARNED["net"], mel, p, n_iter, seed)
     elif name != "griffin-lim": raise ValueError(f"unknown vocoder {name!r}")
