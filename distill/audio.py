@@ -22,8 +22,8 @@ __all__ = ['MEL_BLOCK_FRAMES', 'LEVEL_BLOCK_SECONDS', 'LEVEL_TRACK_LIMIT_DB', 'S
            'num_frames', 'loudest_frame_db', 'level_gain', 'frame_energy', 'file_level_db', 'level_correction_db',
            'level_track_db', 'level_corrections', 'apply_level_track', 'mel_power_to_spectrogram', 'hann_window',
            'stft_power_estimate', 'griffin_lim', 'steady_partials', 'audio_for_mode', 'attack_starts', 'silent_frames',
-           'keep_silent_frames', 'silent_samples', 'silence_gain', 'keep_silence', 'mel_to_audio', 'even_pieces',
-           'fit_length', 'crossfade', 'mel_to_audio_pieces']
+           'Silence', 'keep_silent_frames', 'silent_samples', 'silence_gain', 'keep_silence', 'mel_to_audio',
+           'even_pieces', 'fit_length', 'crossfade', 'mel_to_audio_pieces']
 
 # %% ../nbs/00_audio.ipynb #c15d2bcc
 @contextlib.contextmanager
@@ -413,19 +413,44 @@ def silent_frames(mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
     "Which frames of normalised log-mel `mel` `[..., n_mels, frames]` heard silence: every band under `SILENCE_DB` (bool `[..., frames]`)."
     return (normalised_to_db(mel.detach().float().cpu(), p) < SILENCE_DB).all(-2)
 
-def keep_silent_frames(decoded: torch.Tensor, heard: torch.Tensor, p: AudioParams) -> torch.Tensor:
-    """`decoded`, a model's decoding of the log-mel `heard` (both `[..., n_mels, frames]`), with every frame that `heard`
-    heard as silent at the floor: what a recording had as silence, its decoding keeps (`keep_silence` then keeps it in
-    the sound), though the decoder, hearing whole code columns, smears an attack into the frames before it."""
-    n = min(decoded.shape[-1], heard.shape[-1])
-    silent = silent_frames(heard[..., :n], p).to(decoded.device).unsqueeze(-2)
-    return torch.cat([decoded[..., :n].masked_fill(silent, -1.0), decoded[..., n:]], -1)
+@dataclass
+class Silence:
+    """Where a recording was silent, apart from the recording: its silent frames (bool `[frames]`), and each sound that
+    begins out of silence as (its first frame that is not silent, the sample where it starts: `attack_starts`), for
+    frames `hop` samples apart. What a model's decoding of it keeps (`keep_silent_frames`, `mel_to_audio`'s `heard`)."""
+    frames: torch.Tensor
+    starts: list[tuple[int, int]]
+    hop: int
 
-def silent_samples(mel: torch.Tensor, p: AudioParams, samples: int, lead: int | None = ATTACK_LEAD) -> torch.Tensor:
+    @classmethod
+    def of(cls, mel: torch.Tensor, p: AudioParams) -> "Silence":
+        "The silence of normalised log-mel `mel` `[n_mels, frames]`."
+        return cls(silent_frames(mel, p), attack_starts(mel, p), p.hop_length)
+
+    def span(self, f0: int, f1: int) -> "Silence":
+        "Frames `[f0, f1)` (none silent beyond the recording), their samples counted from frame `f0`."
+        frames = torch.nn.functional.pad(self.frames[f0:f1], (0, max(0, f1 - f0 - len(self.frames[f0:f1]))))
+        return Silence(frames, [(t0 - f0, s - f0 * self.hop) for t0, s in self.starts if f0 <= t0 < f1], self.hop)
+
+    def where(self, kept: torch.Tensor) -> "Silence":
+        "Only where `kept` (bool `[frames]`): frames elsewhere are not silent, and an attack counts if its frame and the one before are kept."
+        kept = torch.nn.functional.pad(kept, (0, max(0, len(self.frames) - len(kept))), value=True)[: len(self.frames)]
+        return Silence(self.frames & kept, [(t0, s) for t0, s in self.starts if kept[t0] and (t0 == 0 or kept[t0 - 1])], self.hop)
+
+def keep_silent_frames(decoded: torch.Tensor, silence: Silence) -> torch.Tensor:
+    """`decoded` `[n_mels, frames]`, a model's decoding of a recording, with every frame the recording heard as silent
+    (`silence`) at the floor: what a recording had as silence, its decoding keeps (`keep_silence` then keeps it in the
+    sound), though the decoder, hearing whole code columns, smears an attack into the frames before it."""
+    silent = silence.span(0, decoded.shape[-1]).frames.to(decoded.device)
+    return decoded.masked_fill(silent, -1.0)
+
+# %% ../nbs/00_audio.ipynb #666b6c92
+def silent_samples(mel: torch.Tensor | Silence, p: AudioParams, samples: int, lead: int | None = ATTACK_LEAD) -> torch.Tensor:
     """Which of `samples` samples lie inside the window (less `SILENCE_MARGIN` at each end) of a silent frame of `mel`
-    `[..., n_mels, frames]` — and, before a sound that begins out of silence, up to `lead` samples before it starts
-    (`attack_starts`; `lead=None`: the silent frames' windows alone)."""
-    silent = silent_frames(mel, p).float()    # [..., frames]
+    `[..., n_mels, frames]` (or of a `Silence`) — and, before a sound that begins out of silence, up to `lead` samples
+    before it starts (`attack_starts`; `lead=None`: the silent frames' windows alone)."""
+    given = mel if isinstance(mel, Silence) else None
+    silent = (given.frames if given else silent_frames(mel, p)).float()    # [..., frames]
     if not bool(silent.any()): return torch.zeros(*silent.shape[:-1], samples, dtype=torch.bool)   # most music: nothing to do
     reach, frames, n = p.n_fft // 2 - SILENCE_MARGIN, silent.shape[-1], torch.arange(samples)
     # the frames t with |n - t × hop| < reach, as a range [first, last], counted with a cumulative sum
@@ -434,12 +459,13 @@ def silent_samples(mel: torch.Tensor, p: AudioParams, samples: int, lead: int | 
     counts = torch.nn.functional.pad(silent.cumsum(-1), (1, 0))
     quiet = counts[..., last + 1] - counts[..., first] > 0
     if lead is not None:
-        for row, one in zip(quiet.reshape(-1, samples), mel.reshape(-1, *mel.shape[-2:])):
-            for t0, start in attack_starts(one, p):
+        starts = [given.starts] if given else [attack_starts(one, p) for one in mel.reshape(-1, *mel.shape[-2:])]
+        for row, row_starts in zip(quiet.reshape(-1, samples), starts):
+            for t0, start in row_starts:
                 row[max(0, (t0 - 1) * p.hop_length + reach): max(0, min(samples, start - lead))] = True
     return quiet
 
-def silence_gain(mel: torch.Tensor, p: AudioParams, samples: int, lead: int | None = ATTACK_LEAD) -> torch.Tensor | None:
+def silence_gain(mel: torch.Tensor | Silence, p: AudioParams, samples: int, lead: int | None = ATTACK_LEAD) -> torch.Tensor | None:
     "The gain `[..., samples]` that silences `silent_samples`, fading in and out over `SILENCE_FADE` inside them; None where nothing is silent."
     keep = (~silent_samples(mel, p, samples, lead)).float()
     if bool(keep.all()): return None
@@ -448,18 +474,18 @@ def silence_gain(mel: torch.Tensor, p: AudioParams, samples: int, lead: int | No
     gain = torch.nn.functional.avg_pool1d(torch.nn.functional.max_pool1d(keep.reshape(-1, 1, samples), k, 1, f), k, 1, f, count_include_pad=False)
     return gain.reshape(keep.shape)
 
-def keep_silence(audio: torch.Tensor, mel: torch.Tensor, p: AudioParams) -> torch.Tensor:
-    "`audio` `[..., samples]` (made from `mel`) silenced wherever `mel` heard silence (`silence_gain`), with short fades inside it."
+def keep_silence(audio: torch.Tensor, mel: torch.Tensor | Silence, p: AudioParams) -> torch.Tensor:
+    "`audio` `[..., samples]` (made from `mel`) silenced wherever `mel` heard silence (`silence_gain`; or a `Silence`), with short fades inside it."
     gain = silence_gain(mel, p, audio.shape[-1])
     return audio if gain is None else audio * gain
 
 # %% ../nbs/00_audio.ipynb #2c461f8e
 def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0,
-                 heard: torch.Tensor | None = None) -> torch.Tensor:
+                 heard: torch.Tensor | Silence | None = None) -> torch.Tensor:
     """Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]`: Griffin-Lim (`n_iter`
     iterations, seeded by `seed`) that puts no sound where `mel` heard silence or before an attack's start (up to
-    `ATTACK_SEARCH_LEAD` samples before it), then `keep_silence`. `heard` (same shape): the recording `mel` decodes,
-    whose silence and attacks are kept instead of `mel`'s own (`DistillModel.reconstruct`)."""
+    `ATTACK_SEARCH_LEAD` samples before it), then `keep_silence`. `heard` (a log-mel of the same shape, or its
+    `Silence`): the recording `mel` decodes, whose silence and attacks are kept instead of `mel`'s own."""
     frames, enough = mel.shape[-1], p.n_fft // p.hop_length + 1
     silence = mel if heard is None else heard
     # a spectrogram under one window (torch.stft's reflect padding, older files' `stft_pad`, needs over n_fft / 2
@@ -499,7 +525,7 @@ def crossfade(pieces: Iterable[torch.Tensor], overlap: int) -> Iterator[torch.Te
 # %% ../nbs/00_audio.ipynb #a3c9e1f0
 def mel_to_audio_pieces(mel_span: Callable[[int, int], torch.Tensor], frames: int, p: AudioParams, piece_frames: int = 2048,
                         overlap: int = 32, align: int = 1, seed: int = 0, progress=None,
-                        heard_span: Callable[[int, int], torch.Tensor] | None = None) -> Iterator[torch.Tensor]:
+                        heard_span: Callable[[int, int], torch.Tensor | Silence] | None = None) -> Iterator[torch.Tensor]:
     """The waveform (`frames × hop` samples) of a spectrogram `frames` long, yielded piece by piece; `mel_span(a, b)`
     gives its frames `[a, b)` (`heard_span(a, b)`, those of the recording it decodes: `mel_to_audio`'s `heard`).
     Piece edges and `overlap` fall on multiples of `align` frames."""

@@ -16,7 +16,8 @@ import torchaudio
 
 from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomic_write_bytes, even_pieces,
                           mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain, loudest_frame_db,
-                          frame_energy, level_corrections, apply_level_track, LEVEL_TRACK_LIMIT_DB)
+                          frame_energy, level_corrections, apply_level_track, LEVEL_TRACK_LIMIT_DB, Silence,
+                          silent_frames, attack_starts, keep_silent_frames)
 from .model import VQVAE, level_roles, context_columns
 from .modelfile import DistillModel
 from . import generate as generation   # the prior's side of re-generation (CodeGrid has a method of that name)
@@ -25,9 +26,9 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['CODES_FORMAT', 'CODES_VERSION', 'SELECTION_CONTEXT', 'CodeError', 'EditHistory', 'model_codebooks', 'CodeGrid',
-           'columns_text', 'encode_audio', 'encode_audio_file', 'decode_grid', 'grid_to_audio', 'region_audio',
-           'load_grid', 'entry_peaks_db', 'ranked_entries', 'neutral_codes', 'audition_code', 'solo_preview',
-           'grid_colours', 'plot_code_grid']
+           'columns_text', 'silence_to_dict', 'silence_from_dict', 'encode_audio', 'encode_audio_file', 'decode_grid',
+           'grid_to_audio', 'region_audio', 'load_grid', 'entry_peaks_db', 'ranked_entries', 'neutral_codes',
+           'audition_code', 'solo_preview', 'grid_colours', 'plot_code_grid']
 
 # %% ../nbs/08_codes.ipynb #a6cc8fcc
 class CodeError(ValueError):
@@ -90,11 +91,12 @@ def _loudest_frame_db(source, p: AudioParams, piece_frames: int) -> float:
     frames = num_frames(source.length, p)
     return max(loudest_frame_db(_mel_span(source, p, f0, f1), p) for f0, f1 in even_pieces(frames, piece_frames))
 
-def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> tuple[torch.Tensor, float, torch.Tensor | None]:
+def _encode_source(model: DistillModel, source, piece_columns: int, progress=None) -> tuple[torch.Tensor, float, torch.Tensor | None, Silence | None]:
     """Codes `[levels, columns]` of a source brought to the model's level, piece by piece; the gain (dB) that decoding
     takes off: the one that took it there, less what the decoding lacks of the recording's energy (`level_correction_db`);
-    and the level track `[columns]` (dB) that decoding adds where a passage decodes quieter than the rest, or takes off
-    where it decodes louder (`None` for a recording shorter than two `LEVEL_BLOCK_SECONDS`)."""
+    the level track `[columns]` (dB) that decoding adds where a passage decodes quieter than the rest, or takes off
+    where it decodes louder (`None` for a recording shorter than two `LEVEL_BLOCK_SECONDS`); and where the recording
+    was silent (`Silence`; `None` where it never was)."""
     p, D = model.audio, model.config.downsample
     if source.length <= p.n_fft // 2:
         raise CodeError(f"{getattr(source, 'path', 'the audio')}: too short to encode ({source.length} samples; at least {p.n_fft // 2 + 1} needed)")
@@ -106,6 +108,7 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
     codes = torch.empty(model.config.rvq_levels, columns, dtype=torch.long)
     pieces = even_pieces(columns, piece_columns)
     heard, decoded = [], []   # energy of each frame of the recording as the model heard it, and of its decoding
+    silent, starts = [], []   # its silent frames, and where its sounds that begin out of silence start
     with torch.inference_mode():
         for i, (c0, c1) in enumerate(pieces):
             # pieces start on a column boundary so the strided layers line up with the whole-file pass
@@ -114,11 +117,14 @@ def _encode_source(model: DistillModel, source, piece_columns: int, progress=Non
             piece = model.vqvae.encode(mel[None])[0].cpu()
             codes[:, c0:c1] = piece[:, c0 - f0 // D: c1 - f0 // D]
             heard.append(frame_energy(mel[:, c0 * D - f0: min(c1 * D, frames) - f0], p).cpu())
+            silent.append(silent_frames(mel[:, c0 * D - f0: min(c1 * D, frames) - f0], p))
+            starts += [(t0 + f0, s + f0 * p.hop_length) for t0, s in attack_starts(mel, p) if c0 * D <= t0 + f0 < c1 * D]
             if progress: progress("encoding", i + 1, len(pieces))
         vectors = code_vectors(model, codes)
         for c0, c1 in pieces: decoded.append(frame_energy(decode_span(model, vectors, c0, c1)[:, : frames - c0 * D], p).cpu())
     lacking, track = level_corrections(torch.cat(heard), torch.cat(decoded), p, column=D)
-    return codes, 20 * math.log10(gain) - lacking, track
+    silence = Silence(torch.cat(silent), starts, p.hop_length)
+    return codes, 20 * math.log10(gain) - lacking, track, silence if bool(silence.frames.any()) else None
 
 # %% ../nbs/08_codes.ipynb #bdaef11b
 @dataclass
@@ -186,6 +192,8 @@ class CodeGrid:
     codebooks: torch.Tensor | None = field(default=None, repr=False)  # the model's [levels, entries, dim], for blends
     gain_db: float = 0.0                    # the gain that decoding takes off: the recording's level, as the model decodes it
     level_track_db: torch.Tensor | None = None  # [columns] dB that decoding adds (or takes off), passage by passage
+    silence: Silence | None = None          # where the recording was silent: decoding keeps it (`kept_silence`) …
+    silence_codes: torch.Tensor | None = field(default=None, repr=False)   # … in the columns that still hold these codes
 
     # --- what the grid shows
     @property
@@ -228,7 +236,8 @@ class CodeGrid:
         return CodeGrid(self.indices.clone(), self.model_name, self.model_hash, self.sample_rate, self.seconds_per_column,
                         self.codebook_size, self.source, None if self.embeddings is None else self.embeddings.clone(),
                         self.history.copy() if keep_history else EditHistory(), self.codebooks, self.gain_db,
-                        None if self.level_track_db is None else self.level_track_db.clone())
+                        None if self.level_track_db is None else self.level_track_db.clone(), self.silence,
+                        None if self.silence_codes is None else self.silence_codes.clone())
 
     def part(self, start: int, end: int) -> "CodeGrid":
         "Columns `[start, end)` as a grid of their own (no history): what a region decodes from."
@@ -237,6 +246,9 @@ class CodeGrid:
         part.indices = part.indices[:, start:end]
         if part.embeddings is not None: part.embeddings = part.embeddings[:, start:end]
         if part.level_track_db is not None: part.level_track_db = part.level_track_db[start:end]
+        if part.silence is not None:
+            D = self.frames_per_column
+            part.silence, part.silence_codes = part.silence.span(start * D, end * D), part.silence_codes[:, start:end]
         return part
 
     # --- checks: each raises before anything changes
@@ -248,6 +260,20 @@ class CodeGrid:
         for l in levels:
             if not 0 <= l < self.levels: raise CodeError(f"level {l} does not exist: {self.name} has levels 0–{self.levels - 1}")
         return sorted(set(levels))
+
+# %% ../nbs/08_codes.ipynb #b1e364ac
+@patch(as_prop=True)
+def frames_per_column(self: CodeGrid) -> int:
+    "Spectrogram frames per code column (known from the silence's hop; 0 for a grid without one)."
+    return round(self.seconds_per_column * self.sample_rate / self.silence.hop) if self.silence else 0
+
+@patch
+def kept_silence(self: CodeGrid) -> Silence | None:
+    """The recording's silence where the grid still holds the codes it was heard with: a column that was edited,
+    swapped or blended holds sound someone put there, so it is not silent (and undoing the edit brings it back)."""
+    if self.silence is None: return None
+    same = (self.indices == self.silence_codes).all(0) & ~self.blended.any(0)
+    return self.silence.where(same.repeat_interleave(self.frames_per_column))
 
 # %% ../nbs/08_codes.ipynb #86b05be0
 def _below(value, what: str, limit: int, problem) -> int:
@@ -373,6 +399,26 @@ def _amounts(self: CodeGrid, amount) -> list[float]:
             raise CodeError(f"blend amounts must be between 0 and 1, got {a!r}")
     return [float(a) for a in amounts]
 
+# %% ../nbs/08_codes.ipynb #b7970c93
+def silence_to_dict(silence: Silence, codes: torch.Tensor) -> dict:
+    "A grid's `silence` for its code file: the silent frames as runs `[first, end)`, the attacks' starts, and the codes it was heard with."
+    edges = torch.nn.functional.pad(silence.frames.int(), (1, 1)).diff().nonzero().flatten().tolist()   # rise, fall, rise, …
+    return dict(hop=silence.hop, frames=len(silence.frames), silent=[edges[i:i + 2] for i in range(0, len(edges), 2)],
+                starts=[[t0, s] for t0, s in silence.starts], codes=codes.tolist())
+
+def silence_from_dict(d: dict, shape) -> tuple[Silence, torch.Tensor]:
+    "`silence_to_dict`'s output back, checked against the grid's `shape` (levels × columns); anything else raises `ValueError`."
+    frames, hop = torch.zeros(int(d["frames"]), dtype=torch.bool), int(d["hop"])
+    if hop <= 0: raise ValueError("the silence's hop is not a positive number of samples")
+    for a, b in d["silent"]:
+        if not 0 <= int(a) < int(b) <= len(frames): raise ValueError("a silent stretch lies outside the recording")
+        frames[int(a):int(b)] = True
+    starts = [(int(t0), int(s)) for t0, s in d["starts"]]
+    if not all(0 <= t0 < len(frames) for t0, _ in starts): raise ValueError("an attack lies outside the recording")
+    codes = torch.tensor(d["codes"], dtype=torch.long)
+    if tuple(codes.shape) != tuple(shape): raise ValueError("the silence's codes do not match the indices")
+    return Silence(frames, starts, hop), codes
+
 # %% ../nbs/08_codes.ipynb #8eaa9853
 @patch
 def blend(self: CodeGrid, other: "CodeGrid", amount, model: DistillModel | None = None) -> "CodeGrid":
@@ -423,7 +469,8 @@ def to_dict(self: CodeGrid) -> dict:
                 sample_rate=self.sample_rate, seconds_per_column=self.seconds_per_column, levels=self.levels,
                 roles=self.roles, columns=self.columns, codebook_size=self.codebook_size, source=self.source,
                 gain_db=self.gain_db, indices=self.indices.tolist(), embeddings=embeddings,
-                level_track_db=None if self.level_track_db is None else [round(float(v), 2) for v in self.level_track_db])
+                level_track_db=None if self.level_track_db is None else [round(float(v), 2) for v in self.level_track_db],
+                silence=None if self.silence is None else silence_to_dict(self.silence, self.silence_codes))
 
 @patch
 def to_json(self: CodeGrid) -> str:
@@ -454,9 +501,10 @@ def from_dict(cls: CodeGrid, d: dict, where: str = "code file") -> "CodeGrid":
                 raise ValueError(f"a level track value is beyond ±{LEVEL_TRACK_LIMIT_DB:g} dB")
         gain_db = float(d.get("gain_db", 0.0))
         if not math.isfinite(gain_db): raise ValueError("the gain is not a number")
+        silence, codes = silence_from_dict(d["silence"], indices.shape) if d.get("silence") else (None, None)
         return cls(indices, str(d["model"]["name"]), str(d["model"]["weights_hash"]), int(d["sample_rate"]),
                    float(d["seconds_per_column"]), int(d["codebook_size"]), str(d.get("source", "")), _without_blend(embeddings),
-                   gain_db=gain_db, level_track_db=track)
+                   gain_db=gain_db, level_track_db=track, silence=silence, silence_codes=codes)
     except Exception as e:
         raise CodeError(f"{where}: damaged code file ({type(e).__name__}: {e})") from None
 
@@ -474,10 +522,11 @@ def save(self: CodeGrid, path) -> Path:
     return Path(path)
 
 # %% ../nbs/08_codes.ipynb #aa068afb
-def _new_grid(model: DistillModel, encoded: tuple[torch.Tensor, float, torch.Tensor | None], source: str) -> CodeGrid:
-    codes, gain_db, track = encoded
+def _new_grid(model: DistillModel, encoded: tuple, source: str) -> CodeGrid:
+    codes, gain_db, track, silence = encoded
     return CodeGrid(codes, model.name, model.identity, model.audio.sample_rate, model.seconds_per_column,
-                    model.config.codebook_size, source, codebooks=model_codebooks(model), gain_db=gain_db, level_track_db=track)
+                    model.config.codebook_size, source, codebooks=model_codebooks(model), gain_db=gain_db, level_track_db=track,
+                    silence=silence, silence_codes=None if silence is None else codes.clone())
 
 def encode_audio(model: DistillModel, audio: torch.Tensor, source: str = "", piece_columns: int = PIECE_COLUMNS) -> CodeGrid:
     "Mono audio `[samples]` at the model's rate → its code grid."
@@ -507,16 +556,20 @@ def decode_grid(model: DistillModel, grid: CodeGrid, piece_columns: int = PIECE_
     return decode_vectors(model, _grid_vectors(model, grid), piece_columns=piece_columns)
 
 # %% ../nbs/08_codes.ipynb #78ad3fa6
-def _vectors_to_audio(model: DistillModel, vectors: torch.Tensor, seed: int = 0, piece_columns: int = PIECE_COLUMNS) -> torch.Tensor:
-    "Waveform of `vectors` `[levels, columns, dim]`: each Griffin-Lim piece decoded from its codes just in time, 8 columns of overlap."
+def _vectors_to_audio(model: DistillModel, vectors: torch.Tensor, seed: int = 0, piece_columns: int = PIECE_COLUMNS,
+                      silence: Silence | None = None) -> torch.Tensor:
+    """Waveform of `vectors` `[levels, columns, dim]`: each Griffin-Lim piece decoded from its codes just in time, 8
+    columns of overlap; silent where `silence` (a recording's) was (`keep_silent_frames`, `mel_to_audio`'s `heard`)."""
     D = model.config.downsample
-    span = lambda a, b: decode_span(model, vectors, a // D, b // D)
-    return torch.cat(list(mel_to_audio_pieces(span, vectors.shape[1] * D, model.audio, piece_columns * D, overlap=8 * D, align=D, seed=seed)))
+    decoded = lambda a, b: decode_span(model, vectors, a // D, b // D)
+    span = decoded if silence is None else lambda a, b: keep_silent_frames(decoded(a, b), silence.span(a, b))
+    return torch.cat(list(mel_to_audio_pieces(span, vectors.shape[1] * D, model.audio, piece_columns * D, overlap=8 * D, align=D,
+                                              seed=seed, heard_span=None if silence is None else silence.span)))
 
 def grid_to_audio(model: DistillModel, grid: CodeGrid, seed: int = 0, piece_columns: int = PIECE_COLUMNS) -> torch.Tensor:
     "Code grid → waveform of `columns × seconds_per_column` at the recording's level (decode, Griffin-Lim, take the gain off, follow the level track)."
     _check_grid(model, grid)
-    audio = _vectors_to_audio(model, _grid_vectors(model, grid), seed, piece_columns) * 10 ** (-grid.gain_db / 20)
+    audio = _vectors_to_audio(model, _grid_vectors(model, grid), seed, piece_columns, grid.kept_silence()) * 10 ** (-grid.gain_db / 20)
     if grid.level_track_db is None: return audio
     return apply_level_track(audio, grid.level_track_db, model.audio.hop_length, model.config.downsample)
 

@@ -16,7 +16,7 @@ from safetensors.torch import save as safetensors_bytes
 import distill
 from .audio import (AudioParams, atomic_write_bytes, audio_to_mel, mel_to_audio_pieces, load_audio, level_gain,
                            loudest_frame_db, frame_energy, level_corrections, apply_level_track, audio_for_mode,
-                           keep_silent_frames)
+                           keep_silent_frames, Silence)
 from .data import describe_kinds
 from .model import VQVAE, VQVAEConfig, level_roles
 from .prior_model import Prior, PriorConfig
@@ -144,29 +144,31 @@ class DistillModel:
         self.vqvae.eval()
         return self.vqvae.decode(codes[None].to(self.device))[0].cpu()
 
-    def to_audio(self, mel: torch.Tensor, seed: int = 0, heard: torch.Tensor | None = None) -> torch.Tensor:
+    def to_audio(self, mel: torch.Tensor, seed: int = 0, silence: Silence | None = None) -> torch.Tensor:
         """Normalised log-mel `[n_mels, frames]` → waveform `[frames × hop]` (inverse mel + Griffin-Lim, long ones in
-        pieces); `heard` (same shape): the recording `mel` decodes, whose silence the sound keeps (`mel_to_audio`)."""
+        pieces); `silence`: that of the recording `mel` decodes, which the sound keeps (`mel_to_audio`'s `heard`)."""
         return torch.cat(list(mel_to_audio_pieces(lambda a, b: mel[:, a:b], mel.shape[-1], self.audio, seed=seed,
-                                                  heard_span=None if heard is None else lambda a, b: heard[:, a:b])))
+                                                  heard_span=None if silence is None else silence.span)))
 
 # %% ../nbs/04_modelfile.ipynb #1f0ba9a5
 @patch
 @torch.no_grad()
 def reconstruct(self: DistillModel, audio: torch.Tensor, match_level: bool = True) -> torch.Tensor:
     """What the model does to a recording: encode → quantise → decode → Griffin-Lim (same length), silent where the
-    recording was (`keep_silent_frames`, `mel_to_audio`'s `heard`). `match_level`: the decoding is brought to the
+    recording was (`Silence`, `keep_silent_frames`). `match_level`: the decoding is brought to the
     recording's energy (`level_correction_db`) and follows its level track (`level_track_db`), as a code file carries them."""
     gain = self.gain(audio)   # one spectrogram pass to find it, used both ways
     heard = self.mel(audio * gain)
-    # what the recording heard as silence stays silent: the decoder smears an attack over its code column
-    mel = keep_silent_frames(self.decode_mel(self.encode_mel(heard)), heard, self.audio)
+    decoded = self.decode_mel(self.encode_mel(heard))
+    # what the recording heard as silence stays silent, up to where its attacks start (the decoder smears an attack
+    # over its code column); beyond the recording's end, the decoding's frames
+    silence = Silence.of(torch.cat([heard, decoded[:, heard.shape[-1]:]], -1)[:, :decoded.shape[-1]], self.audio)
+    mel = keep_silent_frames(decoded, silence)
     track, D = None, self.config.downsample
     if match_level:
         lacking, track = level_corrections(frame_energy(heard, self.audio), frame_energy(mel[:, :heard.shape[-1]], self.audio), self.audio, D)
         gain *= 10 ** (-lacking / 20)
-    # its silence and where its attacks start are the recording's (beyond its end, the decoding's frames)
-    out = self.to_audio(mel, heard=torch.cat([heard, mel[:, heard.shape[-1]:]], -1)[:, :mel.shape[-1]]) / gain
+    out = self.to_audio(mel, silence=silence) / gain
     if track is not None: out = apply_level_track(out, track, self.audio.hop_length, D)
     return torch.nn.functional.pad(out, (0, max(0, len(audio) - len(out))))[: len(audio)]
 

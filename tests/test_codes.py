@@ -365,3 +365,48 @@ def test_grid_colours_tell_neighbouring_entries_apart(grid):
     rgb = grid_colours(torch.arange(16)[None].repeat(3, 1))
     assert rgb.shape == (3, 16, 3) and rgb.dtype == np.uint8
     assert all(np.abs(rgb[0, i].astype(int) - rgb[0, i + 1]).sum() > 60 for i in range(15))
+
+
+# ---------------------------------------------------------------- silence
+
+def test_a_decoded_grid_keeps_the_recordings_silence_until_an_edit(setup, tmp_path):
+    """Hits after digital silence decode with that silence (the decoder alone smears each hit over its code column);
+    the silence travels in the code file and in a part, and leaves the columns someone edits (undo brings it back)."""
+    model = setup["model"]
+    hit = load_audio(setup["files"][0], RATE)[0][: RATE // 2]
+    gap = torch.zeros(int(0.25 * RATE))
+    audio = torch.cat([gap, hit, gap, hit])
+    grid = encode_audio(model, audio, source="two hits")
+    assert grid.silence is not None and len(grid.silence.starts) == 2
+    out = grid_to_audio(model, grid)
+    for start in (len(gap), 2 * len(gap) + len(hit)):
+        assert float(out[start - len(gap) // 2: start - int(0.002 * RATE)].abs().max()) == 0.0   # silent up to 2 ms before
+        assert float(out[start: start + int(0.05 * RATE)].abs().max()) > 0.0
+    bare = grid.copy(); bare.silence = None
+    assert float(grid_to_audio(model, bare)[len(gap) // 2: len(gap) - int(0.002 * RATE)].abs().max()) > 0.0   # it can fail
+    # the code file carries it
+    again = load_grid(grid.save(tmp_path / "two.codes.json"), model)
+    assert torch.equal(grid_to_audio(model, again), out)
+    # a part keeps it where it was
+    D = model.config.downsample
+    second = grid.column_at((2 * len(gap) + len(hit)) / RATE) - 8
+    part = grid.part(second, grid.columns)
+    assert part.silence.starts == [(t0 - second * D, s - second * D * model.audio.hop_length) for t0, s in grid.silence.starts[1:]]
+    # an edited column is not silent; undo brings the silence back
+    edited = grid.copy()
+    edited.set_cell(0, 1, (int(grid.indices[0, 1]) + 1) % grid.codebook_size)
+    assert not bool(edited.kept_silence().frames[D: 2 * D].any()) and bool(grid.kept_silence().frames[D: 2 * D].all())
+    edited.undo()
+    assert torch.equal(edited.kept_silence().frames, grid.silence.frames)
+
+
+def test_a_code_file_with_damaged_silence_is_refused(setup, tmp_path):
+    model = setup["model"]
+    grid = encode_audio(model, torch.cat([torch.zeros(RATE // 4), load_audio(setup["files"][0], RATE)[0][: RATE // 2]]))
+    d = grid.to_dict()
+    d["silence"]["silent"] = [[0, 10 ** 6]]
+    (tmp_path / "bad.codes.json").write_text(json.dumps(d))
+    with pytest.raises(CodeError, match="damaged code file.*outside the recording"):
+        load_grid(tmp_path / "bad.codes.json", model)
+    no_silence = grid.to_dict(); del no_silence["silence"]   # a code file from before: decodes as it did
+    assert CodeGrid.from_dict(no_silence).silence is None
