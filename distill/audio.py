@@ -487,7 +487,8 @@ def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, s
     `ATTACK_SEARCH_LEAD` samples before it), then `keep_silence`. `heard` (a log-mel of the same shape, or its
     `Silence`): the recording `mel` decodes, whose silence and attacks are kept instead of `mel`'s own."""
     frames, enough = mel.shape[-1], p.n_fft // p.hop_length + 1
-    silence = mel if heard is None else heard
+    # whose silence is kept, found once for both uses below (a batch of spectrograms: each its own, as it goes)
+    silence = heard if heard is not None else Silence.of(mel, p) if mel.dim() == 2 else mel
     # a spectrogram under one window (torch.stft's reflect padding, older files' `stft_pad`, needs over n_fft / 2
     # samples) is inverted with silence after it, then cut
     padded = torch.nn.functional.pad(mel, (0, enough - frames), value=-1.0) if frames < enough else mel
