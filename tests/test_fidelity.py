@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 
 from distill import audio as audio_module
-from distill.audio import AudioFileError, AudioParams, load_audio, mel_to_audio, write_audio, limit_peaks, level_correction_db
+from distill.audio import AudioFileError, AudioParams, audio_to_mel, load_audio, mel_to_audio, write_audio, limit_peaks, level_correction_db
 from distill.codes import CodeGrid, encode_audio, grid_to_audio, load_grid
 from distill.modelfile import load_model
 
@@ -112,6 +112,20 @@ def test_a_reconstructed_hit_keeps_the_silence_before_it(model, tmp_path):
     assert float(heard_before.max()) > -1.0                  # the decoding does put sound there (the test can fail) …
     assert float(out[: lead - int(0.002 * RATE)].abs().max()) == 0.0   # … the reconstruction does not, up to 2 ms before the hit
     assert float(out[lead: lead + int(0.05 * RATE)].abs().max()) > 0.0
+
+
+def test_a_training_preview_keeps_the_silence_before_its_hit():
+    "The dashboard's preview during training plays a decoded chunk as `reconstruct` would: silent where the chunk was."
+    from distill.train import Preview
+    p = AudioParams()
+    hit = torch.cat([torch.zeros(4410), torch.randn(20000, generator=torch.Generator().manual_seed(0)) * torch.exp(-torch.arange(20000) / 3000)])
+    original = audio_to_mel(hit, p)
+    smeared = original.clone(); smeared[:, :8] = original[:, 8:9]      # a decoder's smear into the silence before the hit
+    assert float(mel_to_audio(smeared, p)[: 4410 - 200].abs().max()) > 0.0    # heard as it is, the smear fades in early
+    original_sound, reconstruction = Preview("vqvae", 1, original, smeared).sounds(p)
+    assert float(reconstruction[: 4410 - 200].abs().max()) == 0.0
+    assert float(reconstruction[4410: 4410 + 2205].abs().max()) > 0.0
+    assert torch.equal(original_sound, mel_to_audio(original, p))
 
 
 def _first_demo_file(folder):

@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 import ipywidgets as W
 
-from ..audio import AudioParams, mel_to_audio
+from ..audio import AudioParams
 from ..data import DatasetScan, scan_dataset
 from ..model import VQVAEConfig, auto_codebook_size, level_roles
 from ..health import level_health, health_verdict
@@ -593,9 +593,9 @@ def show_event(self: TrainingDashboard, e):
         self.health_caption.value = f"<b>Codebook health</b> <span class='distill-muted'>(epoch {e.epoch}, training codes)</span>"
         self.health_table.value = health_table_html(e.levels)
     elif isinstance(e, Preview):
-        original = mel_to_audio(e.original, self.audio)
+        original, reconstruction = e.sounds(self.audio)
         set_audio(self.preview_original, original, self.audio.sample_rate)
-        set_audio(self.preview_reconstruction, mel_to_audio(e.reconstruction, self.audio), self.audio.sample_rate)
+        set_audio(self.preview_reconstruction, reconstruction, self.audio.sample_rate)
         self.preview_caption.value = f"<b>Reconstruction preview</b> <span class='distill-muted'>(epoch {e.epoch}, a validation file)</span>"
         set_visible(self.preview_box)
     elif isinstance(e, TrainFinished) and e.model_path is not None:
