@@ -239,18 +239,6 @@ class CodeGrid:
                         None if self.level_track_db is None else self.level_track_db.clone(), self.silence,
                         None if self.silence_codes is None else self.silence_codes.clone())
 
-    def part(self, start: int, end: int) -> "CodeGrid":
-        "Columns `[start, end)` as a grid of their own (no history): what a region decodes from."
-        start, end = self._check_range(start, end)
-        part = self.copy(keep_history=False)
-        part.indices = part.indices[:, start:end]
-        if part.embeddings is not None: part.embeddings = part.embeddings[:, start:end]
-        if part.level_track_db is not None: part.level_track_db = part.level_track_db[start:end]
-        if part.silence is not None:
-            D = self.frames_per_column
-            part.silence, part.silence_codes = part.silence.span(start * D, end * D), part.silence_codes[:, start:end]
-        return part
-
     # --- checks: each raises before anything changes
     def _level_list(self, levels) -> list[int]:
         if levels is None: return list(range(self.levels))
@@ -262,6 +250,19 @@ class CodeGrid:
         return sorted(set(levels))
 
 # %% ../nbs/08_codes.ipynb #b1e364ac
+@patch
+def part(self: CodeGrid, start: int, end: int) -> CodeGrid:
+    "Columns `[start, end)` as a grid of their own (no history): what a region decodes from."
+    start, end = self._check_range(start, end)
+    part = self.copy(keep_history=False)
+    part.indices = part.indices[:, start:end]
+    if part.embeddings is not None: part.embeddings = part.embeddings[:, start:end]
+    if part.level_track_db is not None: part.level_track_db = part.level_track_db[start:end]
+    if part.silence is not None:
+        D = self.frames_per_column
+        part.silence, part.silence_codes = part.silence.span(start * D, end * D), part.silence_codes[:, start:end]
+    return part
+
 @patch(as_prop=True)
 def frames_per_column(self: CodeGrid) -> int:
     "Spectrogram frames per code column (known from the silence's hop; 0 for a grid without one)."
