@@ -7,7 +7,7 @@ with the acceptance checks' own metric (../shared/tools/audio_metrics.py).
 
 For every file of every --test folder (--files N: N of them, spread evenly over the sorted list), each vocoder turns
 the file's true log-mel (`audio_to_mel` of the recording as it is) into sound, and with --model also the model's
-reconstruction (`DistillModel.reconstruct`: encode, quantise, decode, level match). With --pad S every file is
+reconstruction (`DistillModel.reconstruct`: encode, quantise, decode, level match, the silence kept). With --pad S every file is
 measured a second time after S seconds of leading silence (`sox IN OUT pad S 0` does the same), which is where
 pre-echo shows. Printed per file and as means per set: LSD and MR-STFT (80 dB floor, three STFT sizes), RMS level
 error, attack error |attack_ms − attack_ms_ref| (ms), pre-echo (dB, energy in the 3–30 ms before the original's
