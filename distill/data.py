@@ -21,7 +21,8 @@ from .audio import AudioParams, AudioFileError, load_audio, audio_to_mel, write_
 __all__ = ['AUDIO_EXTENSIONS', 'ONE_SHOT_ONSET_SECONDS', 'ONE_SHOT_REATTACK_DB', 'ONE_SHOT_TAIL_DB', 'KIND_RULES', 'KINDS',
            'KINDS_FILE', 'DEMO_KINDS', 'DatasetError', 'FileReport', 'sound_shape', 'check_file', 'looks_one_shot',
            'guess_mode', 'name_words', 'kind_of_words', 'kind_of', 'describe_kinds', 'DatasetScan', 'read_kinds_file',
-           'corrected_kind', 'scan_dataset', 'synth_demo_corpus', 'load_mels', 'split_files', 'Augment', 'ChunkDataset']
+           'corrected_kind', 'scan_dataset', 'as_scan', 'synth_demo_corpus', 'load_mels', 'split_files', 'Augment',
+           'ChunkDataset']
 
 # %% ../nbs/01_data.ipynb #59dc801b
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3"}
@@ -234,6 +235,10 @@ def scan_dataset(folder: str | os.PathLike, min_files: int = 5, min_seconds: flo
         raise DatasetError(f"{folder}: only {n} usable audio file{'s' if n != 1 else ''} (at least {min_files} needed)"
                            + (f"; skipped {why}" if why else ""))
     return scan
+
+def as_scan(dataset, min_files: int = 5) -> DatasetScan:
+    "`dataset` as it is when already scanned (a `DatasetScan`), else `scan_dataset` of that folder."
+    return dataset if isinstance(dataset, DatasetScan) else scan_dataset(dataset, min_files=min_files)
 
 # %% ../nbs/01_data.ipynb #ce7e78ea
 def _env(n, sr, attack, decay):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .audio import normalised_to_db, file_level_db
-from .data import Augment, DatasetScan, scan_dataset, load_mels, split_files, guess_mode
+from .data import Augment, DatasetScan, as_scan, load_mels, split_files, guess_mode
 from .prior_model import PriorConfig, auto_prior_config, codes_to_tokens, tokens_to_codes, start_token, Prior
 from .modelfile import (DistillModel, load_model, write_container, read_metadata, ModelFileError,
                                prior_metadata, update_model_file, stored_weights)
@@ -311,7 +311,7 @@ def stream_gap(model: DistillModel, params: PriorTrainParams, continuous: bool) 
 def prepare_prior_data(model: DistillModel, dataset, params: PriorTrainParams, progress=None) -> PriorData:
     """Scan (if given a folder), split by file as the VQ-VAE was, and encode both sides into code streams — continuous
     ones (no silence between files, no window across a join) when the scan calls the corpus textures."""
-    scan = dataset if isinstance(dataset, DatasetScan) else scan_dataset(dataset, min_files=params.min_files)
+    scan = as_scan(dataset, params.min_files)
     if len(scan.files) < params.min_files: raise ValueError(f"{len(scan.files)} usable files: at least {params.min_files} needed to train a prior")
     # the VQ-VAE's recorded split settings, so both stages hold out the same files
     train_files, val_files = split_files(scan.files, model.training.get("val_fraction", params.val_fraction), model.training.get("seed", params.seed))

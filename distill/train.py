@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .audio import (AudioParams, audio_for_mode, db_to_normalised, mel_power, load_audio, mel_to_audio, Silence,
                            keep_silent_frames)
-from .data import DatasetScan, scan_dataset, load_mels, split_files, ChunkDataset, Augment, DatasetError
+from .data import DatasetScan, as_scan, load_mels, split_files, ChunkDataset, Augment, DatasetError
 from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device, retire_unused_entries, mixed_precision, autocast_dtype
 from .health import LevelHealth, code_histogram, level_health, health_verdict, GREEN_AT
 from .modelfile import DistillModel, save_model, write_container, read_metadata, read_tensors, model_metadata, weights_hash, ModelFileError
@@ -211,7 +211,7 @@ class PreparedData:
 
 def prepare_data(dataset, audio: AudioParams, params: TrainParams, progress=None) -> PreparedData:
     "Scan (if given a folder), split by file, and compute every file's log-mel once."
-    scan = dataset if isinstance(dataset, DatasetScan) else scan_dataset(dataset, min_files=params.min_files)
+    scan = as_scan(dataset, params.min_files)
     train_files, val_files = split_files(scan.files, params.val_fraction, params.seed)
     mels = dict(zip(train_files + val_files, load_mels(train_files + val_files, audio, progress)))
     return PreparedData(scan, train_files, val_files, [mels[f] for f in train_files], [mels[f] for f in val_files])
@@ -695,7 +695,7 @@ def train_vqvae(dataset, model_path, config: VQVAEConfig | None = None, params: 
     # how its sounds go back to audio follows the corpus (`audio_for_mode`), unless the caller or the checkpoint says
     # (before any spectrogram is made: `stft_pad` shapes them)
     settled = audio is not None and (not resumed or "phase_lock_hz" in resumed["audio"])
-    scan = dataset if isinstance(dataset, DatasetScan) else scan_dataset(dataset, min_files=params.min_files)
+    scan = as_scan(dataset, params.min_files)
     audio = audio or AudioParams()
     if not settled: audio = audio_for_mode(audio, scan.summary()["mode"])
     data = prepare_data(scan, audio, params, progress if dd.is_main else None)
