@@ -321,10 +321,11 @@ def griffin_lim(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, se
         held = torch.polar(torch.ones_like(phase), phase)
     def hold(angles):
         if low: angles[:, :low] = torch.where(steady, held, angles[:, :low])
-    with torch.random.fork_rng(devices=[]):   # seeded, so the same spectrogram always gives the same waveform
-        torch.manual_seed(seed)
-        angles = torch.rand(magnitude.shape, dtype=torch.complex64)   # torchaudio's start
     if start is not None: angles = start.reshape(magnitude.shape).to(torch.complex64)
+    else:
+        with torch.random.fork_rng(devices=[]):   # seeded, so the same spectrogram always gives the same waveform
+            torch.manual_seed(seed)
+            angles = torch.rand(magnitude.shape, dtype=torch.complex64)   # torchaudio's start
     # torchaudio's fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99), with one step added: the held phases
     hold(angles)
     momentum, previous = 0.99 / 1.99, torch.tensor(0.0)
@@ -481,11 +482,12 @@ def keep_silence(audio: torch.Tensor, mel: torch.Tensor | Silence, p: AudioParam
 
 # %% ../nbs/00_audio.ipynb #2c461f8e
 def mel_to_audio(mel: torch.Tensor, p: AudioParams, n_iter: int | None = None, seed: int = 0,
-                 heard: torch.Tensor | Silence | None = None) -> torch.Tensor:
+                 heard: Silence | None = None) -> torch.Tensor:
     """Normalised log-mel `[..., n_mels, frames]` → waveform `[..., (frames - 1) × hop]`: Griffin-Lim (`n_iter`
     iterations, seeded by `seed`) that puts no sound where `mel` heard silence or before an attack's start (up to
-    `ATTACK_SEARCH_LEAD` samples before it), then `keep_silence`. `heard` (a log-mel of the same shape, or its
-    `Silence`): the recording `mel` decodes, whose silence and attacks are kept instead of `mel`'s own."""
+    `ATTACK_SEARCH_LEAD` samples before it), then `keep_silence`. `heard`: the `Silence` of the recording `mel`
+    decodes (same frames), kept instead of `mel`'s own — its silent frames silent in `mel` too (`keep_silent_frames`)."""
+    if heard is not None: mel = keep_silent_frames(mel, heard)
     frames, enough = mel.shape[-1], p.n_fft // p.hop_length + 1
     # whose silence is kept, found once for both uses below (a batch of spectrograms: each its own, as it goes)
     silence = heard if heard is not None else Silence.of(mel, p) if mel.dim() == 2 else mel
@@ -526,9 +528,9 @@ def crossfade(pieces: Iterable[torch.Tensor], overlap: int) -> Iterator[torch.Te
 # %% ../nbs/00_audio.ipynb #a3c9e1f0
 def mel_to_audio_pieces(mel_span: Callable[[int, int], torch.Tensor], frames: int, p: AudioParams, piece_frames: int = 2048,
                         overlap: int = 32, align: int = 1, seed: int = 0, progress=None,
-                        heard_span: Callable[[int, int], torch.Tensor | Silence] | None = None) -> Iterator[torch.Tensor]:
+                        heard: Silence | None = None) -> Iterator[torch.Tensor]:
     """The waveform (`frames × hop` samples) of a spectrogram `frames` long, yielded piece by piece; `mel_span(a, b)`
-    gives its frames `[a, b)` (`heard_span(a, b)`, those of the recording it decodes: `mel_to_audio`'s `heard`).
+    gives its frames `[a, b)`; `heard`: the silence of the recording it decodes (`mel_to_audio`'s, piece by piece).
     Piece edges and `overlap` fall on multiples of `align` frames."""
     if frames % align or overlap % align: raise ValueError(f"frames ({frames}) and overlap ({overlap}) must be multiples of align ({align})")
     hop = p.hop_length
@@ -539,7 +541,7 @@ def mel_to_audio_pieces(mel_span: Callable[[int, int], torch.Tensor], frames: in
         for i, (f0, f1) in enumerate(bounds):
             last = i == len(bounds) - 1
             e0, e1 = max(0, f0 - overlap), frames if last else min(frames, f1 + overlap)
-            audio = fit_length(mel_to_audio(mel_span(e0, e1), p, seed=seed, heard=heard_span(e0, e1) if heard_span else None), (e1 - e0) * hop)
+            audio = fit_length(mel_to_audio(mel_span(e0, e1), p, seed=seed, heard=None if heard is None else heard.span(e0, e1)), (e1 - e0) * hop)
             # keep `half` on each side of the piece's own frames: neighbours crossfade there, away from the edges
             keep0, keep1 = (0 if i == 0 else f0 * hop - half), (frames * hop if last else f1 * hop + half)
             yield audio[keep0 - e0 * hop: keep1 - e0 * hop]

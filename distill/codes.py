@@ -17,7 +17,7 @@ import torchaudio
 from .audio import (AudioParams, AudioFileError, audio_to_mel, num_frames, atomic_write_bytes, even_pieces,
                           mel_to_audio_pieces, mix_to_mono, normalised_to_db, level_gain, loudest_frame_db,
                           frame_energy, level_corrections, apply_level_track, LEVEL_TRACK_LIMIT_DB, Silence,
-                          silent_frames, attack_starts, keep_silent_frames)
+                          silent_frames, attack_starts)
 from .model import VQVAE, level_roles, context_columns
 from .modelfile import DistillModel
 from . import generate as generation   # the prior's side of re-generation (CodeGrid has a method of that name)
@@ -562,10 +562,9 @@ def _vectors_to_audio(model: DistillModel, vectors: torch.Tensor, seed: int = 0,
     """Waveform of `vectors` `[levels, columns, dim]`: each Griffin-Lim piece decoded from its codes just in time, 8
     columns of overlap; silent where `silence` (a recording's) was (`keep_silent_frames`, `mel_to_audio`'s `heard`)."""
     D = model.config.downsample
-    decoded = lambda a, b: decode_span(model, vectors, a // D, b // D)
-    span = decoded if silence is None else lambda a, b: keep_silent_frames(decoded(a, b), silence.span(a, b))
+    span = lambda a, b: decode_span(model, vectors, a // D, b // D)
     return torch.cat(list(mel_to_audio_pieces(span, vectors.shape[1] * D, model.audio, piece_columns * D, overlap=8 * D, align=D,
-                                              seed=seed, heard_span=None if silence is None else silence.span)))
+                                              seed=seed, heard=silence)))
 
 def grid_to_audio(model: DistillModel, grid: CodeGrid, seed: int = 0, piece_columns: int = PIECE_COLUMNS) -> torch.Tensor:
     "Code grid → waveform of `columns × seconds_per_column` at the recording's level (decode, Griffin-Lim, take the gain off, follow the level track)."

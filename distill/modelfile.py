@@ -147,8 +147,7 @@ class DistillModel:
     def to_audio(self, mel: torch.Tensor, seed: int = 0, silence: Silence | None = None) -> torch.Tensor:
         """Normalised log-mel `[n_mels, frames]` → waveform `[frames × hop]` (inverse mel + Griffin-Lim, long ones in
         pieces); `silence`: that of the recording `mel` decodes, which the sound keeps (`mel_to_audio`'s `heard`)."""
-        return torch.cat(list(mel_to_audio_pieces(lambda a, b: mel[:, a:b], mel.shape[-1], self.audio, seed=seed,
-                                                  heard_span=None if silence is None else silence.span)))
+        return torch.cat(list(mel_to_audio_pieces(lambda a, b: mel[:, a:b], mel.shape[-1], self.audio, seed=seed, heard=silence)))
 
 # %% ../nbs/04_modelfile.ipynb #1f0ba9a5
 @patch
@@ -163,7 +162,7 @@ def reconstruct(self: DistillModel, audio: torch.Tensor, match_level: bool = Tru
     # what the recording heard as silence stays silent, up to where its attacks start (the decoder smears an attack
     # over its code column); beyond the recording's end, the decoding's frames
     silence = Silence.of(torch.cat([heard, decoded[:, heard.shape[-1]:]], -1)[:, :decoded.shape[-1]], self.audio)
-    mel = keep_silent_frames(decoded, silence)
+    mel = keep_silent_frames(decoded, silence)   # (`mel_to_audio` does it too; the level is measured on it here)
     track, D = None, self.config.downsample
     if match_level:
         lacking, track = level_corrections(frame_energy(heard, self.audio), frame_energy(mel[:, :heard.shape[-1]], self.audio), self.audio, D)

@@ -13,8 +13,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from .audio import (AudioParams, audio_for_mode, db_to_normalised, mel_power, load_audio, mel_to_audio, Silence,
-                           keep_silent_frames)
+from .audio import AudioParams, audio_for_mode, db_to_normalised, mel_power, load_audio, mel_to_audio, Silence
 from .data import DatasetScan, as_scan, load_mels, split_files, ChunkDataset, Augment, DatasetError
 from .model import VQVAE, VQVAEConfig, auto_codebook_size, pick_device, retire_unused_entries, mixed_precision, autocast_dtype
 from .health import LevelHealth, code_histogram, level_health, health_verdict, GREEN_AT
@@ -101,8 +100,7 @@ class Preview:
     def sounds(self, audio: AudioParams) -> tuple[torch.Tensor, torch.Tensor]:
         "Both as waveforms (`mel_to_audio`); the reconstruction keeps the chunk's silence, as `DistillModel.reconstruct` does."
         silence = Silence.of(self.original, audio).span(0, self.reconstruction.shape[-1])
-        return (mel_to_audio(self.original, audio),
-                mel_to_audio(keep_silent_frames(self.reconstruction, silence), audio, heard=silence))
+        return mel_to_audio(self.original, audio), mel_to_audio(self.reconstruction, audio, heard=silence)
 
 @dataclass
 class TrainFinished:
